@@ -1,0 +1,190 @@
+package metastore
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every Store implementation. Callers compare with
+// errors.Is; implementations wrap them with detail.
+var (
+	// ErrNotFound: the topic, partition or row does not exist.
+	ErrNotFound = errors.New("metastore: not found")
+	// ErrExists: a topic with that name already exists.
+	ErrExists = errors.New("metastore: already exists")
+	// ErrFenced: the writer's ownership epoch (or owner) is stale; another
+	// agent owns the partition now. Nothing was written.
+	ErrFenced = errors.New("metastore: fenced by a newer epoch")
+	// ErrConflict: the write raced with another write (for example the high
+	// watermark it expected has moved). Nothing was written.
+	ErrConflict = errors.New("metastore: conflict")
+)
+
+// TopicID is a topic's 16-byte UUID, the identity used on the wire (Fetch
+// v13+, Metadata v10+) and in every row and object. A topic deleted and
+// re-created under the same name gets a new ID.
+type TopicID [16]byte
+
+// IsZero reports whether id is the all-zero (unset) ID.
+func (id TopicID) IsZero() bool { return id == TopicID{} }
+
+// Topic is a topic's definition.
+type Topic struct {
+	Name              string
+	ID                TopicID
+	Partitions        int32
+	ReplicationFactor int16
+	// Configs holds only the configs set explicitly for this topic
+	// (cleanup.policy, retention.ms, max.message.bytes, ...).
+	Configs   map[string]string
+	CreatedAt time.Time
+}
+
+// Partition is one partition's ownership and log bounds.
+type Partition struct {
+	TopicID   TopicID
+	Partition int32
+	// Owner is the agent ID that owns the partition, "" when unowned.
+	Owner string
+	// Epoch increments on every ownership change; every write for the
+	// partition is conditioned on it.
+	Epoch int32
+	// HighWatermark is one past the last offset that is in object storage
+	// and indexed. Consumers never read at or past it.
+	HighWatermark int64
+	// LogStartOffset is the first offset still readable.
+	LogStartOffset int64
+}
+
+// Segment is one index row: a contiguous run of record batches of one
+// partition stored at [Pos, Pos+Size) of an object.
+type Segment struct {
+	TopicID    TopicID
+	Partition  int32
+	BaseOffset int64 // offset of the first record in the range
+	LastOffset int64 // offset of the last record in the range (inclusive)
+	ObjectKey  string
+	Pos        int64
+	Size       int64
+	// MinTimestamp and MaxTimestamp bound the batch timestamps in the
+	// range (max timestamp per batch as stored in the batch header).
+	MinTimestamp int64
+	MaxTimestamp int64
+}
+
+// ProducerBatch remembers one batch of an idempotent producer so a
+// retried batch can be answered with its original offset.
+type ProducerBatch struct {
+	FirstSeq   int32
+	LastSeq    int32
+	BaseOffset int64
+	LastOffset int64
+	Timestamp  int64 // max timestamp of the batch as appended
+}
+
+// ProducerState is an idempotent producer's state on one partition.
+type ProducerState struct {
+	ProducerID int64
+	Epoch      int16
+	// Batches are the most recent batches, oldest first, at most 5.
+	Batches []ProducerBatch
+	// LastTimestamp is the wall-clock millis of the last append, used to
+	// expire idle producers.
+	LastTimestamp int64
+}
+
+// PartitionCommit is one partition's part of a flush.
+type PartitionCommit struct {
+	TopicID   TopicID
+	Partition int32
+	// Epoch is the writer's ownership epoch; the commit fails with
+	// ErrFenced unless the partition's current epoch and owner match.
+	Epoch int32
+	// PrevHighWatermark must equal the partition's current high watermark
+	// (else ErrConflict): segments are appended densely, never reused.
+	PrevHighWatermark int64
+	NewHighWatermark  int64
+	Segments          []Segment
+	// Producers are upserted (by ProducerID) for the partition.
+	Producers []ProducerState
+}
+
+// Flush is everything one flushed object adds to the metastore. It is
+// committed in one transaction: all of it or none of it.
+type Flush struct {
+	AgentID    string
+	ObjectKey  string
+	ObjectSize int64
+	Partitions []PartitionCommit
+}
+
+// Agent is a registered agent (broker).
+type Agent struct {
+	ID   string
+	Host string
+	Port int32
+	Rack string
+	// NodeID is the Kafka broker id assigned to the agent at first
+	// registration, stable across restarts of the same agent ID.
+	NodeID int32
+	// LeaseExpires is when the agent is dead unless it heartbeats.
+	LeaseExpires time.Time
+}
+
+// Store is the metastore: the single source of truth for topics,
+// ownership, the segment index, high watermarks and producer state.
+// Implementations are safe for concurrent use.
+type Store interface {
+	// ClusterID returns the cluster's ID, creating it on first call.
+	ClusterID(ctx context.Context) (string, error)
+
+	// RegisterAgent inserts or updates an agent and returns it with its
+	// NodeID (assigned once per agent ID, stable afterwards).
+	RegisterAgent(ctx context.Context, a Agent) (Agent, error)
+	// Agents lists agents whose lease has not expired at now.
+	Agents(ctx context.Context, now time.Time) ([]Agent, error)
+
+	// CreateTopic creates the topic and its partitions (unowned, epoch 0,
+	// offsets 0). ErrExists if the name is taken.
+	CreateTopic(ctx context.Context, t Topic) error
+	// DeleteTopic removes the topic, its partitions, segment rows and
+	// producer states, and returns what was deleted; the objects become
+	// garbage for later collection. ErrNotFound if absent.
+	DeleteTopic(ctx context.Context, name string) (Topic, error)
+	// Topic returns one topic by name. ErrNotFound if absent.
+	Topic(ctx context.Context, name string) (Topic, error)
+	// Topics lists all topics ordered by name.
+	Topics(ctx context.Context) ([]Topic, error)
+	// SetTopicConfigs replaces the topic's explicit configs.
+	SetTopicConfigs(ctx context.Context, name string, configs map[string]string) error
+
+	// Partitions lists the partitions of a topic ordered by partition.
+	Partitions(ctx context.Context, id TopicID) ([]Partition, error)
+	// Claim makes agentID the owner of the partition with epoch
+	// expectEpoch+1, provided its current epoch is expectEpoch
+	// (ErrFenced otherwise), and returns the new state.
+	Claim(ctx context.Context, agentID string, id TopicID, partition int32, expectEpoch int32) (Partition, error)
+
+	// CommitFlush commits a flush in one transaction (see Flush).
+	CommitFlush(ctx context.Context, f Flush) error
+
+	// Segments returns up to limit segment rows of the partition whose
+	// LastOffset >= fromOffset, ordered by BaseOffset.
+	Segments(ctx context.Context, id TopicID, partition int32, fromOffset int64, limit int) ([]Segment, error)
+	// SegmentsByTime returns up to limit segment rows of the partition
+	// whose MaxTimestamp >= ts, ordered by BaseOffset.
+	SegmentsByTime(ctx context.Context, id TopicID, partition int32, ts int64, limit int) ([]Segment, error)
+	// MaxTimestampSegment returns the segment holding the partition's
+	// largest timestamp (the earliest such segment on ties). ErrNotFound
+	// if the partition has no segments.
+	MaxTimestampSegment(ctx context.Context, id TopicID, partition int32) (Segment, error)
+
+	// ProducerStates returns the stored idempotent-producer states of a
+	// partition.
+	ProducerStates(ctx context.Context, id TopicID, partition int32) ([]ProducerState, error)
+	// NextProducerID allocates a new, never reused producer ID.
+	NextProducerID(ctx context.Context) (int64, error)
+
+	Close() error
+}
