@@ -1,0 +1,108 @@
+package sqlite
+
+// The SQL the store runs, one named constant per statement. The schema
+// itself lives in migrations/*.sql.
+
+// Schema migrations.
+const (
+	createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at INTEGER NOT NULL
+)`
+	selectSchemaVersion    = `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`
+	selectMigrationApplied = `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`
+	insertMigration        = `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`
+)
+
+// Cluster ID and producer IDs.
+const (
+	selectClusterID = `SELECT cluster_id FROM cluster WHERE singleton = 1`
+	insertClusterID = `INSERT INTO cluster (singleton, cluster_id) VALUES (1, ?)
+ON CONFLICT (singleton) DO NOTHING`
+	allocateProducerID = `UPDATE producer_ids SET next_id = next_id + 1
+WHERE singleton = 1 RETURNING next_id - 1`
+)
+
+// Agents.
+const (
+	// updateAgent runs before insertAgent rather than one
+	// INSERT ... ON CONFLICT DO UPDATE, which would consume an
+	// AUTOINCREMENT value on every heartbeat and exhaust the int32
+	// NodeID space over time.
+	updateAgent = `UPDATE agents SET host = ?, port = ?, rack = ?, lease_expires = ?
+WHERE agent_id = ? RETURNING node_id`
+	insertAgent = `INSERT INTO agents (agent_id, host, port, rack, lease_expires)
+VALUES (?, ?, ?, ?, ?) RETURNING node_id`
+	selectLiveAgents = `SELECT agent_id, host, port, rack, node_id, lease_expires
+FROM agents WHERE lease_expires > ? ORDER BY node_id`
+)
+
+// Topics and partitions.
+const (
+	topicColumns         = `topic_id, name, partitions, replication_factor, configs, created_at`
+	selectTopicByName    = `SELECT ` + topicColumns + ` FROM topics WHERE name = ?`
+	selectTopics         = `SELECT ` + topicColumns + ` FROM topics ORDER BY name`
+	selectTopicIDExists  = `SELECT EXISTS (SELECT 1 FROM topics WHERE topic_id = ?)`
+	selectTopicNameTaken = `SELECT EXISTS (SELECT 1 FROM topics WHERE name = ? OR topic_id = ?)`
+	insertTopic          = `INSERT INTO topics (` + topicColumns + `) VALUES (?, ?, ?, ?, ?, ?)`
+	insertPartition      = `INSERT INTO partitions (topic_id, partition) VALUES (?, ?)`
+	updateTopicConfigs   = `UPDATE topics SET configs = ? WHERE name = ?`
+
+	deleteTopicSegments  = `DELETE FROM segments WHERE topic_id = ?`
+	deleteTopicProducers = `DELETE FROM producer_states WHERE topic_id = ?`
+	deleteTopicParts     = `DELETE FROM partitions WHERE topic_id = ?`
+	deleteTopic          = `DELETE FROM topics WHERE topic_id = ?`
+
+	partitionColumns = `topic_id, partition, owner, epoch, high_watermark, log_start_offset`
+	selectPartitions = `SELECT ` + partitionColumns + ` FROM partitions
+WHERE topic_id = ? ORDER BY partition`
+	selectPartitionForUpdate = `SELECT owner, epoch, high_watermark FROM partitions
+WHERE topic_id = ? AND partition = ?`
+	selectPartitionEpoch = `SELECT epoch FROM partitions WHERE topic_id = ? AND partition = ?`
+	claimPartition       = `UPDATE partitions SET owner = ?, epoch = epoch + 1
+WHERE topic_id = ? AND partition = ? AND epoch = ?
+RETURNING ` + partitionColumns
+	setHighWatermark = `UPDATE partitions SET high_watermark = ?
+WHERE topic_id = ? AND partition = ?`
+)
+
+// Flushes, the segment index and producer state.
+const (
+	insertObject = `INSERT INTO objects (object_key, size, created_at) VALUES (?, ?, ?)
+ON CONFLICT (object_key) DO NOTHING`
+	insertSegment = `INSERT INTO segments (topic_id, partition, base_offset, last_offset,
+    object_key, pos, size, min_timestamp, max_timestamp)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	upsertProducerState = `INSERT INTO producer_states (topic_id, partition, producer_id,
+    epoch, batches, last_timestamp)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (topic_id, partition, producer_id) DO UPDATE SET
+    epoch = excluded.epoch,
+    batches = excluded.batches,
+    last_timestamp = excluded.last_timestamp`
+	selectProducerStates = `SELECT producer_id, epoch, batches, last_timestamp
+FROM producer_states WHERE topic_id = ? AND partition = ? ORDER BY producer_id`
+
+	segmentColumns = `topic_id, partition, base_offset, last_offset, object_key, pos, size,
+    min_timestamp, max_timestamp`
+	// selectSegmentsFrom starts its scan of the primary key at the last
+	// segment beginning at or before fromOffset, not at the partition's
+	// first segment: segments do not overlap (see the schema), so none
+	// before it can reach fromOffset. Parameters: topic, partition,
+	// fromOffset, limit (negative for none).
+	selectSegmentsFrom = `SELECT ` + segmentColumns + ` FROM segments
+WHERE topic_id = ?1 AND partition = ?2
+  AND base_offset >= COALESCE((
+        SELECT base_offset FROM segments
+        WHERE topic_id = ?1 AND partition = ?2 AND base_offset <= ?3
+        ORDER BY base_offset DESC LIMIT 1), ?3)
+  AND last_offset >= ?3
+ORDER BY base_offset LIMIT ?4`
+	selectSegmentsByTime = `SELECT ` + segmentColumns + ` FROM segments
+WHERE topic_id = ? AND partition = ? AND max_timestamp >= ?
+ORDER BY base_offset LIMIT ?`
+	selectMaxTimestampSegment = `SELECT ` + segmentColumns + ` FROM segments
+WHERE topic_id = ? AND partition = ?
+ORDER BY max_timestamp DESC, base_offset ASC LIMIT 1`
+)

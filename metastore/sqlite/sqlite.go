@@ -1,0 +1,219 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stratalog/strata/metastore"
+
+	// Registers the "sqlite" database/sql driver.
+	_ "modernc.org/sqlite"
+)
+
+// busyTimeout is how long a statement waits for another process's write
+// lock before failing with SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Store is a metastore.Store backed by one SQLite database file. It is safe
+// for concurrent use.
+type Store struct {
+	// w is the only connection that writes (MaxOpenConns 1): SQLite allows
+	// one writer at a time anyway, and queueing in database/sql is cheaper
+	// and fairer than spinning on SQLITE_BUSY.
+	w *sql.DB
+	// r is a pool of query_only connections; in WAL mode they read while
+	// w writes.
+	r *sql.DB
+}
+
+var _ metastore.Store = (*Store)(nil)
+
+// Open opens the SQLite metastore at path, creating the file and its parent
+// directories if they do not exist, and brings its schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: open: empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	w, err := sql.Open("sqlite", dsn(abs, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	// The first connection switches the file to WAL mode; the read pool
+	// must not open before that, or it would race the switch.
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	r, err := sql.Open("sqlite", dsn(abs, true))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &Store{w: w, r: r}, nil
+}
+
+// dsn returns the driver's data source name for the database file at the
+// absolute path abs. It is a file: URI so that any byte of the path
+// (including '?' and '#') survives.
+func dsn(abs string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busyTimeout.Milliseconds(), 10)+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		// BEGIN IMMEDIATE takes the write lock up front, so a
+		// transaction that reads then writes never fails on upgrade.
+		q.Set("_txlock", "immediate")
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Close closes the database. Calls in flight may fail.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// update runs fn in one write transaction, committing if fn returns nil
+// and rolling back otherwise.
+func (s *Store) update(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return inTx(ctx, s.w, nil, fn)
+}
+
+// view runs fn in one read transaction: every query in fn sees the same
+// snapshot.
+func (s *Store) view(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return inTx(ctx, s.r, &sql.TxOptions{ReadOnly: true}, fn)
+}
+
+func inTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		// The rollback error is uninteresting next to fn's: the
+		// transaction is abandoned either way.
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// migration is one embedded schema migration, migrations/NNNN_name.sql.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations ordered by version.
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	seen := map[int]string{}
+	for _, name := range names {
+		base := strings.TrimSuffix(filepath.Base(name), ".sql")
+		prefix, _, _ := strings.Cut(base, "_")
+		v, err := strconv.Atoi(prefix)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must start with a positive version number", name)
+		}
+		if other, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migrations %s and %s share version %d", other, name, v)
+		}
+		seen[v] = name
+		b, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// migrate applies the migrations the database has not seen, each in its
+// own transaction together with its schema_migrations row, so a crash
+// leaves the schema at a recorded version.
+func migrate(ctx context.Context, db *sql.DB) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, createSchemaMigrations); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	latest := ms[len(ms)-1].version
+	for _, m := range ms {
+		err := inTx(ctx, db, nil, func(tx *sql.Tx) error {
+			// Re-read inside the write transaction: another process may
+			// have migrated since.
+			var current int
+			if err := tx.QueryRowContext(ctx, selectSchemaVersion).Scan(&current); err != nil {
+				return err
+			}
+			if current > latest {
+				return fmt.Errorf("database schema version %d is newer than this binary's %d", current, latest)
+			}
+			var applied bool
+			if err := tx.QueryRowContext(ctx, selectMigrationApplied, m.version).Scan(&applied); err != nil {
+				return err
+			}
+			if applied {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, insertMigration, m.version, m.name, time.Now().UnixNano())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
