@@ -1,0 +1,133 @@
+package agent
+
+// Metadata v0-v12.
+//
+//   - Brokers are the live agents registered in the metastore; a
+//     partition's leader is its owner's node id and its leader epoch the
+//     ownership epoch. Replicas and ISR list the leader only: durability
+//     comes from object storage, not from broker replicas.
+//   - A null topic list (v1+) or an empty one (v0) means every topic.
+//     Topics may be named or, from v10, given by ID.
+//   - Unknown topics answer UNKNOWN_TOPIC_OR_PARTITION (UNKNOWN_TOPIC_ID by
+//     ID), unless the agent runs with AutoCreateTopics and the request
+//     allows auto-creation: then the topic is created with the default
+//     partition count and answered at once.
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/metastore"
+)
+
+func handleMetadata(c *conn, req kmsg.Request, f *inflight) {
+	a := c.a
+	r := req.(*kmsg.MetadataRequest)
+	resp := r.ResponseKind().(*kmsg.MetadataResponse)
+	resp.ClusterID = &a.clusterID
+	resp.Brokers, resp.ControllerID = a.brokers(c.ctx)
+	nodes := map[string]int32{a.agentID: a.nodeID}
+
+	var want []*topic
+	all := r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)
+	if all {
+		want = a.allTopics()
+		sort.Slice(want, func(i, j int) bool { return want[i].meta.Name < want[j].meta.Name })
+	}
+	for _, rt := range r.Topics {
+		var t *topic
+		switch {
+		case rt.Topic != nil:
+			t = a.topicByName(*rt.Topic)
+			if t == nil && a.cfg.AutoCreateTopics && (r.Version < 4 || r.AllowAutoTopicCreation) {
+				t = a.autoCreate(c.ctx, *rt.Topic)
+			}
+		default:
+			t = a.topicByID(metastore.TopicID(rt.TopicID))
+		}
+		if t == nil {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic, mt.TopicID = rt.Topic, rt.TopicID
+			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			if rt.Topic == nil {
+				mt.ErrorCode = kerr.UnknownTopicID.Code
+			}
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		want = append(want, t)
+	}
+	for _, t := range want {
+		mt := kmsg.NewMetadataResponseTopic()
+		name := t.meta.Name
+		mt.Topic, mt.TopicID = &name, t.meta.ID
+		for _, p := range t.parts {
+			mp := kmsg.NewMetadataResponseTopicPartition()
+			mp.Partition = p.index
+			epoch, owned := p.ownership()
+			if !owned {
+				mp.ErrorCode = kerr.LeaderNotAvailable.Code
+				mp.Leader = -1
+			} else {
+				mp.Leader = nodes[a.agentID]
+				mp.LeaderEpoch = epoch
+				mp.Replicas = []int32{mp.Leader}
+				mp.ISR = []int32{mp.Leader}
+			}
+			mt.Partitions = append(mt.Partitions, mp)
+		}
+		resp.Topics = append(resp.Topics, mt)
+	}
+	f.finish(resp)
+}
+
+// brokers lists the live agents, always including this one.
+func (a *Agent) brokers(ctx context.Context) ([]kmsg.MetadataResponseBroker, int32) {
+	self := kmsg.NewMetadataResponseBroker()
+	self.NodeID, self.Host, self.Port = a.nodeID, a.advHost, a.advPort
+	if a.cfg.Rack != "" {
+		self.Rack = &a.cfg.Rack
+	}
+	out := []kmsg.MetadataResponseBroker{self}
+	agents, err := a.meta.Agents(ctx, time.Now())
+	if err != nil {
+		a.log.Warn("list agents", "err", err)
+		return out, a.nodeID
+	}
+	controller := a.nodeID
+	for _, ag := range agents {
+		controller = min(controller, ag.NodeID)
+		if ag.ID == a.agentID {
+			continue
+		}
+		b := kmsg.NewMetadataResponseBroker()
+		b.NodeID, b.Host, b.Port = ag.NodeID, ag.Host, ag.Port
+		if ag.Rack != "" {
+			rack := ag.Rack
+			b.Rack = &rack
+		}
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].NodeID < out[j].NodeID })
+	return out, controller
+}
+
+// autoCreate creates a topic for a Metadata request; nil if it fails.
+func (a *Agent) autoCreate(ctx context.Context, name string) *topic {
+	if err := validateTopicName(name); err != nil {
+		return nil
+	}
+	t, err := a.createTopic(ctx, name, a.cfg.DefaultPartitions, a.cfg.DefaultReplicationFactor, nil)
+	if err != nil {
+		if t := a.topicByName(name); t != nil {
+			return t
+		}
+		a.log.Warn("auto-create topic failed", "topic", name, "err", err)
+		return nil
+	}
+	return t
+}

@@ -1,0 +1,56 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/stratalog/strata/metastore"
+	"github.com/stratalog/strata/metastore/sqlite"
+	"github.com/stratalog/strata/tiering/objstore"
+	"github.com/stratalog/strata/tiering/objstore/fs"
+)
+
+// OpenMetastore opens the metastore a URL names: sqlite://PATH (relative
+// or absolute; sqlite:///abs/path also works).
+func OpenMetastore(ctx context.Context, rawURL string) (metastore.Store, error) {
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		return nil, fmt.Errorf("metastore URL %q: want scheme://..., e.g. sqlite://strata-data/meta.db", rawURL)
+	}
+	switch scheme {
+	case "sqlite":
+		path, _, _ := strings.Cut(rest, "?")
+		if path == "" {
+			return nil, fmt.Errorf("metastore URL %q: empty path", rawURL)
+		}
+		return sqlite.Open(ctx, path)
+	case "postgres", "postgresql":
+		return nil, fmt.Errorf("metastore URL %q: the postgres metastore is not built yet", redactURL(rawURL))
+	default:
+		return nil, fmt.Errorf("metastore URL %q: unknown scheme %q (supported: sqlite)", redactURL(rawURL), scheme)
+	}
+}
+
+// OpenObjectStore opens the object store a URL names: file://DIR.
+func OpenObjectStore(ctx context.Context, rawURL string) (objstore.Store, error) {
+	scheme, rest, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		return nil, fmt.Errorf("object store URL %q: want scheme://..., e.g. file://strata-data/objects", rawURL)
+	}
+	switch scheme {
+	case "file":
+		if u, err := url.Parse(rawURL); err == nil && u.RawQuery != "" {
+			return nil, fmt.Errorf("object store URL %q: file URLs take no parameters", rawURL)
+		}
+		if rest == "" {
+			return nil, fmt.Errorf("object store URL %q: empty directory", rawURL)
+		}
+		return fs.Open(rest)
+	case "s3":
+		return nil, fmt.Errorf("object store URL %q: the s3 object store is not built yet", rawURL)
+	default:
+		return nil, fmt.Errorf("object store URL %q: unknown scheme %q (supported: file)", rawURL, scheme)
+	}
+}

@@ -1,0 +1,181 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures an agent. The zero value of every field means its
+// default; call EnsureDefaults then Validate (New does both).
+type Config struct {
+	// DataDir holds the write-ahead buffer (wal/), the read cache (cache/),
+	// the agent's ID file and, by default, the embedded metastore and the
+	// local object store. Default "strata-data".
+	DataDir string
+	// Listen is the Kafka listener address. Default "127.0.0.1:9092".
+	Listen string
+	// Advertise is the host:port given to clients in Metadata. Default: the
+	// address the listener is bound to.
+	Advertise string
+	// AdminListen serves /metrics, /healthz, /readyz and pprof. Default
+	// "127.0.0.1:9644"; "off" disables it.
+	AdminListen string
+	// MetastoreURL selects the metastore: sqlite://PATH. Default
+	// sqlite://<DataDir>/meta.db.
+	MetastoreURL string
+	// ObjstoreURL selects the object store: file://DIR. Default
+	// file://<DataDir>/objects.
+	ObjstoreURL string
+	// FlushInterval seals and uploads the write-ahead buffer at least this
+	// often when it holds data. Default 100ms.
+	FlushInterval time.Duration
+	// FlushBytes seals and uploads as soon as this many bytes are
+	// buffered. Default 8 MiB.
+	FlushBytes int64
+	// CacheBytes is the budget of the local disk cache of object ranges
+	// read for historical fetches. Default 1 GiB.
+	CacheBytes int64
+	// TailBytes is the memory budget for recently flushed data kept to
+	// serve tail consumers without object-store reads. Default 64 MiB.
+	TailBytes int64
+	// BufferBytes bounds data accepted but not yet uploaded; beyond it
+	// produces fail with a retriable error until uploads catch up.
+	// Default 256 MiB.
+	BufferBytes int64
+	// MaxRequestBytes is socket.request.max.bytes: larger frames close
+	// the connection. Default 100 MiB.
+	MaxRequestBytes int32
+	// AutoCreateTopics lets Metadata requests create missing topics.
+	// Default false.
+	AutoCreateTopics bool
+	// DefaultPartitions is num.partitions for auto-created topics and
+	// CreateTopics with -1 partitions. Default 1.
+	DefaultPartitions int32
+	// DefaultReplicationFactor is reported for topics created with -1.
+	// Default 3 (object storage replicates; see DESIGN.md).
+	DefaultReplicationFactor int16
+	// AgentID identifies this agent in the metastore. Default: a random ID
+	// created once and kept in <DataDir>/agent-id.
+	AgentID string
+	// Rack is reported in Metadata. Default none.
+	Rack string
+	// LeaseTTL is how long the agent's registration lives without a
+	// heartbeat. Default 3s.
+	LeaseTTL time.Duration
+
+	// Logger receives the agent's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the agent's metrics. Default: a new registry,
+	// served on the admin listener.
+	Registerer prometheus.Registerer
+	// Gatherer is served on /metrics. Default: the registry above.
+	Gatherer prometheus.Gatherer
+}
+
+// EnsureDefaults fills every zero field with its default.
+func (c *Config) EnsureDefaults() {
+	if c.DataDir == "" {
+		c.DataDir = "strata-data"
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:9092"
+	}
+	if c.AdminListen == "" {
+		c.AdminListen = "127.0.0.1:9644"
+	}
+	if c.MetastoreURL == "" {
+		c.MetastoreURL = "sqlite://" + filepath.Join(c.DataDir, "meta.db")
+	}
+	if c.ObjstoreURL == "" {
+		c.ObjstoreURL = "file://" + filepath.Join(c.DataDir, "objects")
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = 100 * time.Millisecond
+	}
+	if c.FlushBytes == 0 {
+		c.FlushBytes = 8 << 20
+	}
+	if c.CacheBytes == 0 {
+		c.CacheBytes = 1 << 30
+	}
+	if c.TailBytes == 0 {
+		c.TailBytes = 64 << 20
+	}
+	if c.BufferBytes == 0 {
+		c.BufferBytes = 256 << 20
+	}
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = 100 << 20
+	}
+	if c.DefaultPartitions == 0 {
+		c.DefaultPartitions = 1
+	}
+	if c.DefaultReplicationFactor == 0 {
+		c.DefaultReplicationFactor = 3
+	}
+	if c.LeaseTTL == 0 {
+		c.LeaseTTL = 3 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Registerer == nil {
+		reg := prometheus.NewRegistry()
+		c.Registerer = reg
+		if c.Gatherer == nil {
+			c.Gatherer = reg
+		}
+	}
+	if c.Gatherer == nil {
+		c.Gatherer = prometheus.DefaultGatherer
+	}
+}
+
+// Validate reports the first invalid setting.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen %q: %v", c.Listen, err))
+	}
+	if c.Advertise != "" {
+		if _, _, err := net.SplitHostPort(c.Advertise); err != nil {
+			errs = append(errs, fmt.Errorf("advertise %q: %v", c.Advertise, err))
+		}
+	}
+	if c.AdminListen != "off" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			errs = append(errs, fmt.Errorf("admin-listen %q: %v", c.AdminListen, err))
+		}
+	}
+	if c.FlushInterval < time.Millisecond {
+		errs = append(errs, fmt.Errorf("flush-interval %v: must be at least 1ms", c.FlushInterval))
+	}
+	if c.FlushBytes < 1024 {
+		errs = append(errs, fmt.Errorf("flush-bytes %d: must be at least 1024", c.FlushBytes))
+	}
+	if c.CacheBytes < 0 || c.TailBytes < 0 {
+		errs = append(errs, errors.New("cache-bytes and tail-bytes must not be negative"))
+	}
+	if c.BufferBytes < c.FlushBytes {
+		errs = append(errs, fmt.Errorf("buffer-bytes %d: must be at least flush-bytes %d", c.BufferBytes, c.FlushBytes))
+	}
+	if c.MaxRequestBytes < 1024 {
+		errs = append(errs, fmt.Errorf("max-request-bytes %d: must be at least 1024", c.MaxRequestBytes))
+	}
+	if c.DefaultPartitions < 1 {
+		errs = append(errs, fmt.Errorf("default-partitions %d: must be at least 1", c.DefaultPartitions))
+	}
+	if c.DefaultReplicationFactor < 1 || c.DefaultReplicationFactor > 3 {
+		errs = append(errs, fmt.Errorf("default-replication-factor %d: must be 1..3", c.DefaultReplicationFactor))
+	}
+	if c.LeaseTTL < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("lease-ttl %v: must be at least 100ms", c.LeaseTTL))
+	}
+	return errors.Join(errs...)
+}

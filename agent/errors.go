@@ -1,0 +1,61 @@
+package agent
+
+import (
+	"context"
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/stratalog/strata/metastore"
+	"github.com/stratalog/strata/tiering/batch"
+)
+
+// Internal conditions that map to Kafka error codes. Handlers return these
+// (possibly wrapped) and errorCode turns them into wire codes: this is the
+// one place where that mapping lives.
+var (
+	errNotOwner       = errors.New("agent: partition not owned by this agent")
+	errUnknownTopic   = errors.New("agent: unknown topic or partition")
+	errBufferFull     = errors.New("agent: write buffer full, uploads behind")
+	errTooLarge       = errors.New("agent: record batch larger than max.message.bytes")
+	errOutOfOrder     = errors.New("agent: out of order sequence number")
+	errProducerFenced = errors.New("agent: producer epoch fenced")
+	errTimeout        = errors.New("agent: timed out waiting for durability")
+	errShuttingDown   = errors.New("agent: shutting down")
+	errTransactional  = errors.New("agent: transactional producers are not supported")
+	errInvalidRecord  = errors.New("agent: invalid record batch")
+	errStorage        = errors.New("agent: local storage error")
+)
+
+// errorCode maps an internal error to a Kafka error code.
+func errorCode(err error) int16 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errNotOwner), errors.Is(err, metastore.ErrFenced):
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, errUnknownTopic), errors.Is(err, metastore.ErrNotFound):
+		return kerr.UnknownTopicOrPartition.Code
+	case errors.Is(err, errBufferFull), errors.Is(err, errStorage):
+		return kerr.KafkaStorageError.Code
+	case errors.Is(err, errTooLarge):
+		return kerr.MessageTooLarge.Code
+	case errors.Is(err, errOutOfOrder):
+		return kerr.OutOfOrderSequenceNumber.Code
+	case errors.Is(err, errProducerFenced):
+		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, errTimeout), errors.Is(err, context.DeadlineExceeded):
+		return kerr.RequestTimedOut.Code
+	case errors.Is(err, errShuttingDown), errors.Is(err, context.Canceled):
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, errTransactional):
+		return kerr.TransactionalIDAuthorizationFailed.Code
+	case errors.Is(err, errInvalidRecord), errors.Is(err, batch.ErrCorrupt), errors.Is(err, batch.ErrBadCRC),
+		errors.Is(err, batch.ErrTruncated), errors.Is(err, batch.ErrUnsupportedMagic), errors.Is(err, batch.ErrUnknownCodec):
+		return kerr.CorruptMessage.Code
+	case errors.Is(err, metastore.ErrConflict):
+		return kerr.NotLeaderForPartition.Code
+	default:
+		return kerr.UnknownServerError.Code
+	}
+}

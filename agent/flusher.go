@@ -1,0 +1,316 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stratalog/strata/agent/wal"
+	"github.com/stratalog/strata/metastore"
+	"github.com/stratalog/strata/tiering/batch"
+	"github.com/stratalog/strata/tiering/segment"
+)
+
+
+// partFlush is one partition's share of a flush.
+type partFlush struct {
+	p           *partition
+	epoch       int32
+	prevHWM     int64
+	first, last int64
+	minTS       int64
+	maxTS       int64
+	batches     int32
+	data        []byte
+	chunk       segment.Chunk
+	producers   map[int64]*producerEntry // touched entries, updated
+	done        bool                     // committed (possibly by an earlier ambiguous attempt)
+}
+
+// flushPlan is everything needed to upload and commit one sealed
+// generation; it is built once and retried as a whole.
+type flushPlan struct {
+	gen      *wal.Gen
+	key      string
+	obj      []byte
+	parts    []*partFlush
+	rawBytes int64 // batch bytes, as counted in Agent.buffered
+	uploaded bool
+}
+
+// flushLoop seals and uploads the write-ahead buffer every FlushInterval,
+// or sooner when FlushBytes are buffered.
+func (a *Agent) flushLoop() {
+	defer a.bgWG.Done()
+	t := time.NewTicker(a.cfg.FlushInterval)
+	defer t.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-a.quit; cancel() }()
+	for {
+		select {
+		case <-a.quit:
+			return
+		case <-t.C:
+		case <-a.flushKick:
+		}
+		if err := a.flushOnce(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("flush failed", "err", err)
+		}
+	}
+}
+
+// kickFlush asks the flusher to run now.
+func (a *Agent) kickFlush() {
+	select {
+	case a.flushKick <- struct{}{}:
+	default:
+	}
+}
+
+// flushAll flushes until nothing is buffered (graceful shutdown).
+func (a *Agent) flushAll(ctx context.Context) error {
+	for a.wal.OpenBytes() > 0 {
+		if err := a.flushOnce(ctx); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// flushOnce seals the open generation and retries its upload and commit
+// until they succeed or ctx ends (the generation then stays in the
+// write-ahead buffer for the next start).
+func (a *Agent) flushOnce(ctx context.Context) error {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	if a.wal.OpenBytes() == 0 {
+		return nil
+	}
+	start := time.Now()
+	plan := a.planFlush(a.wal.Seal())
+	backoff := 50 * time.Millisecond
+	for {
+		err := a.runFlush(ctx, plan)
+		if err == nil {
+			break
+		}
+		a.metrics.flushErrors.Inc()
+		a.log.Warn("flush attempt failed; retrying", "object", plan.key, "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+	if err := a.wal.Release(plan.gen); err != nil {
+		a.log.Error("release write-ahead generation", "err", err)
+	}
+	a.addBuffered(-plan.rawBytes)
+	if len(plan.obj) > 0 {
+		a.metrics.flushes.Inc()
+		a.metrics.flushBytes.Observe(float64(len(plan.obj)))
+		a.metrics.flushSeconds.Observe(time.Since(start).Seconds())
+	}
+	return nil
+}
+
+// planFlush groups a sealed generation by partition and builds the object.
+func (a *Agent) planFlush(gen *wal.Gen) *flushPlan {
+	plan := &flushPlan{gen: gen}
+	byPart := map[*partition]*partFlush{}
+	var order []*partFlush
+	for _, e := range gen.Entries() {
+		plan.rawBytes += int64(len(e.Batch))
+		p := a.topicByID(metastore.TopicID(e.TopicID)).partition(e.Partition)
+		if p == nil || p.topic.deleted.Load() {
+			continue
+		}
+		h, err := batch.ParseHeader(e.Batch)
+		if err != nil {
+			a.log.Error("unreadable batch in write-ahead buffer", "err", err)
+			continue
+		}
+		pf := byPart[p]
+		if pf == nil {
+			pf = &partFlush{p: p, epoch: e.Epoch, prevHWM: p.hwm.Load(), first: h.BaseOffset, minTS: h.MaxTimestamp, maxTS: h.MaxTimestamp,
+				producers: map[int64]*producerEntry{}}
+			byPart[p] = pf
+			order = append(order, pf)
+		}
+		if e.Epoch != pf.epoch || h.BaseOffset != pf.nextOffset() {
+			continue // a gap or an epoch change: never commit out of order
+		}
+		ts := h.FirstTimestamp
+		if h.LogAppendTime() {
+			ts = h.MaxTimestamp
+		}
+		pf.minTS = min(pf.minTS, ts)
+		pf.maxTS = max(pf.maxTS, h.MaxTimestamp)
+		pf.last = h.LastOffset()
+		pf.batches++
+		pf.data = append(pf.data, e.Batch...)
+		if h.ProducerID >= 0 {
+			if _, ok := pf.producers[h.ProducerID]; !ok {
+				if old := p.committedProducers[h.ProducerID]; old != nil {
+					cp := *old
+					cp.batches = append([]metastore.ProducerBatch(nil), old.batches...)
+					pf.producers[h.ProducerID] = &cp
+				}
+			}
+			recordProducerBatch(pf.producers, h, time.Now().UnixMilli())
+		}
+	}
+	b := segment.NewBuilder()
+	for _, pf := range order {
+		if pf.batches == 0 || pf.first != pf.prevHWM {
+			pf.done = true // nothing committable (a gap after a lost epoch)
+			continue
+		}
+		b.Add(segment.ChunkMeta{TopicID: pf.p.id, Partition: pf.p.index, FirstOffset: pf.first, LastOffset: pf.last,
+			MinTimestamp: pf.minTS, MaxTimestamp: pf.maxTS, Batches: pf.batches}, pf.data)
+		plan.parts = append(plan.parts, pf)
+	}
+	if len(plan.parts) == 0 {
+		return plan
+	}
+	obj, chunks := b.Finish()
+	plan.obj = obj
+	for i, pf := range plan.parts {
+		pf.chunk = chunks[i]
+		pf.data = obj[chunks[i].Pos : chunks[i].Pos+chunks[i].Size]
+	}
+	plan.key = segment.ObjectKey(a.agentID, flushSeq.Add(1), time.Now())
+	return plan
+}
+
+func (pf *partFlush) nextOffset() int64 {
+	if pf.batches == 0 {
+		return pf.first
+	}
+	return pf.last + 1
+}
+
+// runFlush uploads the plan's object (once) and commits what is left of it.
+func (a *Agent) runFlush(ctx context.Context, plan *flushPlan) error {
+	pending := plan.pending()
+	if len(pending) == 0 {
+		return nil
+	}
+	if !plan.uploaded {
+		if err := a.objs.Put(ctx, plan.key, plan.obj); err != nil {
+			return fmt.Errorf("upload %s: %w", plan.key, err)
+		}
+		plan.uploaded = true
+	}
+	f := metastore.Flush{AgentID: a.agentID, ObjectKey: plan.key, ObjectSize: int64(len(plan.obj))}
+	for _, pf := range pending {
+		pc := metastore.PartitionCommit{
+			TopicID: pf.p.id, Partition: pf.p.index, Epoch: pf.epoch,
+			PrevHighWatermark: pf.prevHWM, NewHighWatermark: pf.last + 1,
+			Segments: []metastore.Segment{{
+				TopicID: pf.p.id, Partition: pf.p.index, BaseOffset: pf.first, LastOffset: pf.last,
+				ObjectKey: plan.key, Pos: pf.chunk.Pos, Size: pf.chunk.Size,
+				MinTimestamp: pf.minTS, MaxTimestamp: pf.maxTS,
+			}},
+		}
+		for pid, e := range pf.producers {
+			pc.Producers = append(pc.Producers, e.state(pid))
+		}
+		f.Partitions = append(f.Partitions, pc)
+	}
+	err := a.meta.CommitFlush(ctx, f)
+	switch {
+	case err == nil:
+		for _, pf := range pending {
+			a.applyCommitted(pf, plan.key)
+		}
+		a.notifyHWM()
+		return nil
+	case errors.Is(err, metastore.ErrFenced), errors.Is(err, metastore.ErrConflict):
+		// Sort out which partitions were lost, and which an earlier
+		// attempt whose answer never arrived did commit; retry the rest.
+		if rerr := a.reconcile(ctx, pending, plan.key); rerr != nil {
+			return fmt.Errorf("commit %s: %v; reconcile: %w", plan.key, err, rerr)
+		}
+		return fmt.Errorf("commit %s: %w (retrying the partitions still owned)", plan.key, err)
+	default:
+		return fmt.Errorf("commit %s: %w", plan.key, err)
+	}
+}
+
+func (plan *flushPlan) pending() []*partFlush {
+	var out []*partFlush
+	for _, pf := range plan.parts {
+		if !pf.done {
+			out = append(out, pf)
+		}
+	}
+	return out
+}
+
+// reconcile re-reads the partitions of a failed commit from the metastore.
+func (a *Agent) reconcile(ctx context.Context, pending []*partFlush, key string) error {
+	byTopic := map[metastore.TopicID][]metastore.Partition{}
+	changed := false
+	for _, pf := range pending {
+		ps, ok := byTopic[pf.p.id]
+		if !ok {
+			var err error
+			ps, err = a.meta.Partitions(ctx, pf.p.id)
+			if err != nil && !errors.Is(err, metastore.ErrNotFound) {
+				return err
+			}
+			byTopic[pf.p.id] = ps
+		}
+		var cur *metastore.Partition
+		for i := range ps {
+			if ps[i].Partition == pf.p.index {
+				cur = &ps[i]
+			}
+		}
+		switch {
+		case cur == nil || cur.Owner != a.agentID || cur.Epoch != pf.epoch:
+			a.log.Warn("lost partition ownership; its buffered data is discarded",
+				"topic", pf.p.topicName(), "partition", pf.p.index, "first_offset", pf.first, "last_offset", pf.last)
+			pf.p.mu.Lock()
+			if pf.p.mu.epoch == pf.epoch {
+				pf.p.mu.owned = false
+			}
+			pf.p.mu.Unlock()
+			a.metrics.walDiscarded.Add(float64(pf.batches))
+			pf.done = true
+			changed = true
+		case cur.HighWatermark == pf.last+1:
+			a.applyCommitted(pf, key)
+			changed = true
+		}
+	}
+	if changed {
+		a.notifyHWM()
+	}
+	return nil
+}
+
+// applyCommitted publishes a committed partition flush.
+func (a *Agent) applyCommitted(pf *partFlush, key string) {
+	pf.done = true
+	p := pf.p
+	for pid, e := range pf.producers {
+		p.committedProducers[pid] = e
+	}
+	p.tail.add(&a.tailMem, &tailChunk{base: pf.first, last: pf.last, data: pf.data, objectKey: key, pos: pf.chunk.Pos})
+	p.hwm.Store(pf.last + 1)
+	a.metrics.highWatermark.WithLabelValues(p.topicName(), strconv.Itoa(int(p.index))).Set(float64(pf.last + 1))
+}
+
+// flushSeq numbers this process's objects; keys also carry the agent ID
+// and time, so they never collide across restarts.
+var flushSeq atomic.Uint64

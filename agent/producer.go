@@ -1,0 +1,99 @@
+package agent
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/stratalog/strata/metastore"
+	"github.com/stratalog/strata/tiering/batch"
+)
+
+// maxProducerBatches is the idempotent in-flight window: Kafka clients
+// keep at most 5 batches in flight per partition, so the 5 most recent
+// batches are enough to recognise any retry.
+const maxProducerBatches = 5
+
+// producerEntry is one idempotent producer's state on one partition.
+type producerEntry struct {
+	epoch         int16
+	batches       []metastore.ProducerBatch // oldest first
+	lastTimestamp int64
+}
+
+func entryFromState(s metastore.ProducerState) *producerEntry {
+	return &producerEntry{epoch: s.Epoch, batches: append([]metastore.ProducerBatch(nil), s.Batches...), lastTimestamp: s.LastTimestamp}
+}
+
+func (e *producerEntry) state(pid int64) metastore.ProducerState {
+	return metastore.ProducerState{ProducerID: pid, Epoch: e.epoch, Batches: append([]metastore.ProducerBatch(nil), e.batches...), LastTimestamp: e.lastTimestamp}
+}
+
+// seqAdd adds n to a sequence number, wrapping at MaxInt32 as Kafka does.
+func seqAdd(seq int32, n int32) int32 {
+	s := int64(seq) + int64(n)
+	if s > math.MaxInt32 {
+		s -= math.MaxInt32 + 1
+	}
+	return int32(s)
+}
+
+// lastSeq is the sequence number of the batch's last record.
+func lastSeq(h batch.Header) int32 { return seqAdd(h.BaseSequence, h.LastOffsetDelta) }
+
+// checkSequence decides whether batch h of an idempotent producer may be
+// appended. It returns the original batch when h is a retry of a batch
+// already appended (the caller answers with its offset), errOutOfOrder for
+// a gap, errProducerFenced for a stale epoch.
+func checkSequence(e *producerEntry, h batch.Header) (*metastore.ProducerBatch, error) {
+	if e == nil {
+		if h.BaseSequence != 0 {
+			return nil, fmt.Errorf("%w: new producer %d starts at sequence %d, want 0", errOutOfOrder, h.ProducerID, h.BaseSequence)
+		}
+		return nil, nil
+	}
+	switch {
+	case h.ProducerEpoch < e.epoch:
+		return nil, fmt.Errorf("%w: producer %d epoch %d < %d", errProducerFenced, h.ProducerID, h.ProducerEpoch, e.epoch)
+	case h.ProducerEpoch > e.epoch:
+		if h.BaseSequence != 0 {
+			return nil, fmt.Errorf("%w: producer %d new epoch %d starts at sequence %d, want 0", errOutOfOrder, h.ProducerID, h.ProducerEpoch, h.BaseSequence)
+		}
+		return nil, nil
+	}
+	last := lastSeq(h)
+	for i := range e.batches {
+		b := &e.batches[i]
+		if b.FirstSeq == h.BaseSequence && b.LastSeq == last {
+			return b, nil
+		}
+	}
+	if len(e.batches) == 0 {
+		return nil, nil
+	}
+	want := seqAdd(e.batches[len(e.batches)-1].LastSeq, 1)
+	if h.BaseSequence != want {
+		return nil, fmt.Errorf("%w: producer %d sequence %d, want %d", errOutOfOrder, h.ProducerID, h.BaseSequence, want)
+	}
+	return nil, nil
+}
+
+// record notes an appended batch of h in the producer map, creating or
+// resetting the entry as needed.
+func recordProducerBatch(m map[int64]*producerEntry, h batch.Header, nowMs int64) {
+	e := m[h.ProducerID]
+	if e == nil || e.epoch != h.ProducerEpoch {
+		e = &producerEntry{epoch: h.ProducerEpoch}
+		m[h.ProducerID] = e
+	}
+	e.batches = append(e.batches, metastore.ProducerBatch{
+		FirstSeq:   h.BaseSequence,
+		LastSeq:    lastSeq(h),
+		BaseOffset: h.BaseOffset,
+		LastOffset: h.LastOffset(),
+		Timestamp:  h.MaxTimestamp,
+	})
+	if n := len(e.batches); n > maxProducerBatches {
+		e.batches = append(e.batches[:0], e.batches[n-maxProducerBatches:]...)
+	}
+	e.lastTimestamp = nowMs
+}

@@ -1,0 +1,223 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/stratalog/strata/metastore"
+	"github.com/stratalog/strata/tiering/batch"
+)
+
+// segmentLookup caches the last run of segment-index rows fetched for a
+// partition, so a sequential reader asks the metastore once per run.
+type segmentLookup struct {
+	mu   sync.Mutex
+	segs []metastore.Segment
+}
+
+const segmentLookupBatch = 32
+
+func (l *segmentLookup) find(offset int64) (seg metastore.Segment, next *metastore.Segment, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].LastOffset >= offset })
+	if i < len(l.segs) && l.segs[i].BaseOffset <= offset {
+		if i+1 < len(l.segs) {
+			n := l.segs[i+1]
+			next = &n
+		}
+		return l.segs[i], next, true
+	}
+	return metastore.Segment{}, nil, false
+}
+
+func (l *segmentLookup) set(segs []metastore.Segment) {
+	l.mu.Lock()
+	l.segs = segs
+	l.mu.Unlock()
+}
+
+// segmentFor finds the index row holding offset.
+func (a *Agent) segmentFor(ctx context.Context, p *partition, offset int64) (metastore.Segment, *metastore.Segment, error) {
+	if seg, next, ok := p.segs.find(offset); ok {
+		return seg, next, nil
+	}
+	segs, err := a.meta.Segments(ctx, p.id, p.index, offset, segmentLookupBatch)
+	if err != nil {
+		return metastore.Segment{}, nil, err
+	}
+	p.segs.set(segs)
+	if seg, next, ok := p.segs.find(offset); ok {
+		return seg, next, nil
+	}
+	return metastore.Segment{}, nil, fmt.Errorf("agent: offset %d of %s/%d is not in the segment index", offset, p.topicName(), p.index)
+}
+
+// segmentBytes returns a segment's bytes from the tail, the read cache or
+// the object store, in that order.
+func (a *Agent) segmentBytes(ctx context.Context, p *partition, seg metastore.Segment) ([]byte, error) {
+	if c := p.tail.findObject(seg.ObjectKey, seg.Pos); c != nil {
+		a.metrics.tailHits.Inc()
+		return c.data, nil
+	}
+	return a.reader.ReadRange(ctx, seg.ObjectKey, seg.Pos, seg.Size)
+}
+
+// chunkAt returns stored batches beginning with the batch holding offset
+// (the slice may start earlier). Tail first; otherwise the segment index
+// and the object store, prefetching the next segment for sequential
+// readers.
+func (a *Agent) chunkAt(ctx context.Context, p *partition, offset int64) ([]byte, error) {
+	if c := p.tail.find(offset); c != nil {
+		a.metrics.tailHits.Inc()
+		return c.data, nil
+	}
+	seg, next, err := a.segmentFor(ctx, p, offset)
+	if err != nil {
+		return nil, err
+	}
+	data, err := a.reader.ReadRange(ctx, seg.ObjectKey, seg.Pos, seg.Size)
+	if err != nil {
+		return nil, err
+	}
+	if next != nil && p.tail.findObject(next.ObjectKey, next.Pos) == nil {
+		a.reader.Prefetch(next.ObjectKey, next.Pos, next.Size)
+	}
+	return data, nil
+}
+
+// readPartition returns whole record batches from the batch holding
+// offset up to maxBytes (but always at least one batch), never reaching
+// hwm.
+func (a *Agent) readPartition(ctx context.Context, p *partition, offset int64, maxBytes int, hwm int64) ([]byte, error) {
+	var out []byte
+	for offset < hwm {
+		data, err := a.chunkAt(ctx, p, offset)
+		if err != nil {
+			if len(out) > 0 {
+				return out, nil
+			}
+			return nil, err
+		}
+		progressed := false
+		for len(data) > 0 {
+			b, rest, err := batch.Next(data)
+			if err != nil {
+				return out, fmt.Errorf("agent: stored data of %s/%d near offset %d: %w", p.topicName(), p.index, offset, err)
+			}
+			data = rest
+			h, err := batch.ParseHeader(b)
+			if err != nil {
+				return out, fmt.Errorf("agent: stored batch of %s/%d: %w", p.topicName(), p.index, err)
+			}
+			if h.LastOffset() < offset {
+				continue
+			}
+			if h.BaseOffset >= hwm {
+				return out, nil
+			}
+			if len(out) > 0 && len(out)+len(b) > maxBytes {
+				return out, nil
+			}
+			out = append(out, b...)
+			offset = h.LastOffset() + 1
+			progressed = true
+			if len(out) >= maxBytes {
+				return out, nil
+			}
+		}
+		if !progressed {
+			return out, nil
+		}
+	}
+	return out, nil
+}
+
+// findTimestamp returns the first offset whose record timestamp is >= ts,
+// and that timestamp; ok is false when no record qualifies.
+func (a *Agent) findTimestamp(ctx context.Context, p *partition, ts int64) (offset, found int64, ok bool, err error) {
+	hwm := p.hwm.Load()
+	start := p.logStart.Load()
+	for {
+		segs, err := a.meta.SegmentsByTime(ctx, p.id, p.index, ts, segmentLookupBatch)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		for _, seg := range segs {
+			if seg.LastOffset < start {
+				continue
+			}
+			data, err := a.segmentBytes(ctx, p, seg)
+			if err != nil {
+				return 0, 0, false, err
+			}
+			off, t, ok, err := scanTimestamp(data, ts, start, hwm)
+			if err != nil || ok {
+				return off, t, ok, err
+			}
+		}
+		// SegmentsByTime filters on MaxTimestamp >= ts, so the first
+		// returned segment always holds a match unless its batches are
+		// all below the log start; ask again past what was seen.
+		if len(segs) < segmentLookupBatch {
+			return 0, 0, false, nil
+		}
+		start = segs[len(segs)-1].LastOffset + 1
+	}
+}
+
+// scanTimestamp scans batches for the first record with timestamp >= ts
+// and offset in [start, hwm).
+func scanTimestamp(data []byte, ts, start, hwm int64) (int64, int64, bool, error) {
+	for len(data) > 0 {
+		b, rest, err := batch.Next(data)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		data = rest
+		h, err := batch.ParseHeader(b)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if h.MaxTimestamp < ts || h.LastOffset() < start {
+			continue
+		}
+		if h.BaseOffset >= hwm {
+			break
+		}
+		if h.LogAppendTime() {
+			return max(h.BaseOffset, start), h.MaxTimestamp, true, nil
+		}
+		recs, err := batch.Records(b, maxDecompressedBatch)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		for _, r := range recs {
+			off := h.BaseOffset + int64(r.OffsetDelta)
+			rts := h.FirstTimestamp + r.TimestampDelta
+			if off >= start && off < hwm && rts >= ts {
+				return off, rts, true, nil
+			}
+		}
+	}
+	return 0, 0, false, nil
+}
+
+// maxTimestamp returns the offset and timestamp of the record with the
+// largest timestamp (the first such record on ties).
+func (a *Agent) maxTimestamp(ctx context.Context, p *partition) (int64, int64, bool, error) {
+	seg, err := a.meta.MaxTimestampSegment(ctx, p.id, p.index)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	data, err := a.segmentBytes(ctx, p, seg)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	return scanTimestamp(data, seg.MaxTimestamp, p.logStart.Load(), p.hwm.Load())
+}
+
+// maxDecompressedBatch bounds decompression of one stored batch.
+const maxDecompressedBatch = 256 << 20

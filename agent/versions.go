@@ -1,0 +1,67 @@
+package agent
+
+import (
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// handler serves one API key over a version range. fn runs on the
+// connection's reader goroutine and must call f.finish exactly once,
+// either before returning or later from a goroutine of its own.
+type handler struct {
+	name     string
+	min, max int16
+	fn       func(c *conn, req kmsg.Request, f *inflight)
+}
+
+// handlers is the one table of served APIs and versions; the ApiVersions
+// answer is generated from it. Each handler's file opens with a comment on
+// the versions and behaviour it supports.
+var handlers map[int16]handler
+
+func init() {
+	handlers = map[int16]handler{
+		0:  {"Produce", 3, 12, handleProduce},
+		1:  {"Fetch", 4, 16, handleFetch},
+		2:  {"ListOffsets", 1, 8, handleListOffsets},
+		3:  {"Metadata", 0, 12, handleMetadata},
+		18: {"ApiVersions", 0, 4, handleApiVersions},
+		19: {"CreateTopics", 2, 7, handleCreateTopics},
+		20: {"DeleteTopics", 1, 6, handleDeleteTopics},
+		22: {"InitProducerId", 0, 5, handleInitProducerID},
+		32: {"DescribeConfigs", 1, 4, handleDescribeConfigs},
+	}
+}
+
+// apiVersionKeys lists the served keys and versions, sorted by key.
+func apiVersionKeys() []kmsg.ApiVersionsResponseApiKey {
+	keys := make([]kmsg.ApiVersionsResponseApiKey, 0, len(handlers))
+	for k, h := range handlers {
+		keys = append(keys, kmsg.ApiVersionsResponseApiKey{ApiKey: k, MinVersion: h.min, MaxVersion: h.max})
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].ApiKey < keys[j].ApiKey })
+	return keys
+}
+
+// ServedAPIs returns the served API names and version ranges (for docs
+// and the README table).
+func ServedAPIs() []struct {
+	Key      int16
+	Name     string
+	Min, Max int16
+} {
+	var out []struct {
+		Key      int16
+		Name     string
+		Min, Max int16
+	}
+	for _, k := range apiVersionKeys() {
+		out = append(out, struct {
+			Key      int16
+			Name     string
+			Min, Max int16
+		}{k.ApiKey, handlers[k.ApiKey].name, k.MinVersion, k.MaxVersion})
+	}
+	return out
+}

@@ -1,0 +1,171 @@
+// Package wire frames Kafka requests and responses on a connection: the
+// 4-byte size prefix, the request header (v1 and flexible v2) and the
+// response header. Bodies are decoded and encoded by
+// github.com/twmb/franz-go/pkg/kmsg; this package never allocates more than
+// the configured frame limit, and checks that limit before allocating.
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Errors returned by ReadFrame and ParseRequest. Any of them means the
+// connection must be closed: the stream can no longer be trusted.
+var (
+	ErrFrameTooLarge   = errors.New("wire: frame larger than the request size limit")
+	ErrFrameTooSmall   = errors.New("wire: frame too small for a request header")
+	ErrUnknownKey      = errors.New("wire: unknown api key")
+	ErrUnknownVersion  = errors.New("wire: api version not known to the codec")
+	ErrMalformedHeader = errors.New("wire: malformed request header")
+	ErrMalformedBody   = errors.New("wire: malformed request body")
+)
+
+// ReadFrame reads one size-prefixed frame from r. A declared size that is
+// negative or larger than max is rejected before anything is allocated.
+func ReadFrame(r io.Reader, max int32) ([]byte, error) {
+	var sz [4]byte
+	if _, err := io.ReadFull(r, sz[:]); err != nil {
+		return nil, err
+	}
+	n := int32(binary.BigEndian.Uint32(sz[:]))
+	if n < 0 || n > max {
+		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrFrameTooLarge, n, max)
+	}
+	// The smallest valid request header is key, version, correlation id and
+	// a null client id: 10 bytes.
+	if n < 10 {
+		return nil, fmt.Errorf("%w: %d bytes", ErrFrameTooSmall, n)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// Header is a parsed request header.
+type Header struct {
+	Key           int16
+	Version       int16
+	CorrelationID int32
+	ClientID      *string
+	// Flexible is whether the request (and so the response body) uses the
+	// KIP-482 flexible encoding.
+	Flexible bool
+}
+
+// ResponseFlexibleHeader reports whether the response header carries a
+// tagged-field section. ApiVersions responses never do, so that a client
+// can always parse the answer to a version it guessed too high.
+func (h Header) ResponseFlexibleHeader() bool {
+	return h.Flexible && h.Key != 18
+}
+
+// ParseHeader parses the request header of a frame and returns the header
+// and the remaining body bytes. For an unknown key it returns
+// ErrUnknownKey with the key and correlation id filled in so the caller can
+// log them; for a version newer than the codec knows, ErrUnknownVersion.
+func ParseHeader(frame []byte) (Header, []byte, error) {
+	var h Header
+	if len(frame) < 10 {
+		return h, nil, ErrFrameTooSmall
+	}
+	h.Key = int16(binary.BigEndian.Uint16(frame[0:]))
+	h.Version = int16(binary.BigEndian.Uint16(frame[2:]))
+	h.CorrelationID = int32(binary.BigEndian.Uint32(frame[4:]))
+	rest := frame[8:]
+	idLen := int16(binary.BigEndian.Uint16(rest))
+	rest = rest[2:]
+	if idLen >= 0 {
+		if int(idLen) > len(rest) {
+			return h, nil, fmt.Errorf("%w: client id length %d", ErrMalformedHeader, idLen)
+		}
+		s := string(rest[:idLen])
+		h.ClientID = &s
+		rest = rest[idLen:]
+	} else if idLen != -1 {
+		return h, nil, fmt.Errorf("%w: client id length %d", ErrMalformedHeader, idLen)
+	}
+	req := kmsg.RequestForKey(h.Key)
+	if req == nil {
+		return h, nil, fmt.Errorf("%w: %d", ErrUnknownKey, h.Key)
+	}
+	if h.Version < 0 || h.Version > req.MaxVersion() {
+		return h, rest, fmt.Errorf("%w: key %d version %d", ErrUnknownVersion, h.Key, h.Version)
+	}
+	req.SetVersion(h.Version)
+	h.Flexible = req.IsFlexible()
+	if h.Flexible {
+		var err error
+		rest, err = skipTags(rest)
+		if err != nil {
+			return h, nil, err
+		}
+	}
+	return h, rest, nil
+}
+
+// ParseRequest parses a whole request frame.
+func ParseRequest(frame []byte) (Header, kmsg.Request, error) {
+	h, body, err := ParseHeader(frame)
+	if err != nil {
+		return h, nil, err
+	}
+	req := kmsg.RequestForKey(h.Key)
+	req.SetVersion(h.Version)
+	if err := req.ReadFrom(body); err != nil {
+		return h, nil, fmt.Errorf("%w: %s v%d: %v", ErrMalformedBody, kmsg.NameForKey(h.Key), h.Version, err)
+	}
+	return h, req, nil
+}
+
+// AppendResponse appends a size-prefixed response frame for the request
+// header h to dst.
+func AppendResponse(dst []byte, h Header, resp kmsg.Response) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(h.CorrelationID))
+	if h.ResponseFlexibleHeader() {
+		dst = append(dst, 0) // no tagged fields
+	}
+	resp.SetVersion(h.Version)
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+// skipTags skips a tagged-field section: an unsigned varint count, then
+// for each field a varint tag, a varint size and that many bytes.
+func skipTags(b []byte) ([]byte, error) {
+	n, b, err := uvarint(b)
+	if err != nil {
+		return nil, err
+	}
+	for i := uint64(0); i < n; i++ {
+		if _, b, err = uvarint(b); err != nil {
+			return nil, err
+		}
+		var size uint64
+		if size, b, err = uvarint(b); err != nil {
+			return nil, err
+		}
+		if size > uint64(len(b)) {
+			return nil, fmt.Errorf("%w: tagged field of %d bytes", ErrMalformedHeader, size)
+		}
+		b = b[size:]
+	}
+	return b, nil
+}
+
+func uvarint(b []byte) (uint64, []byte, error) {
+	v, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, nil, fmt.Errorf("%w: bad varint", ErrMalformedHeader)
+	}
+	return v, b[n:], nil
+}

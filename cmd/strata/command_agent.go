@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/stratalog/strata/agent"
+)
+
+func newAgentCommand() *cobra.Command {
+	v := viper.New()
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a Strata agent (a Kafka-protocol broker)",
+		Long: `Run a Strata agent. With no configuration it uses embedded defaults:
+a SQLite metastore in ./strata-data/meta.db, objects in ./strata-data/objects,
+the write-ahead buffer in ./strata-data/wal, Kafka on 127.0.0.1:9092.
+
+Every flag can also be set as STRATA_<FLAG> (dashes become underscores)
+or in a YAML file given with --config.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := agentConfig(v, cmd.Flags())
+			if err != nil {
+				return usageError{err}
+			}
+			return runAgent(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.String("config", "", "YAML config file (keys are the flag names)")
+	f.String("data-dir", "strata-data", "directory for the write-ahead buffer, cache and embedded defaults")
+	f.String("listen", "127.0.0.1:9092", "Kafka listener address")
+	f.String("advertise", "", "host:port advertised to clients (default: the listener's address)")
+	f.String("admin-listen", "127.0.0.1:9644", "admin HTTP address for /metrics, /healthz, /readyz; \"off\" disables")
+	f.String("metastore", "", "metastore URL: sqlite://PATH (default sqlite://<data-dir>/meta.db)")
+	f.String("objstore", "", "object store URL: file://DIR (default file://<data-dir>/objects)")
+	f.Duration("flush-interval", 100*time.Millisecond, "upload buffered data at least this often")
+	f.String("flush-bytes", "8MiB", "upload as soon as this much data is buffered")
+	f.String("cache-bytes", "1GiB", "local disk cache budget for historical reads")
+	f.String("tail-bytes", "64MiB", "memory budget for recently flushed data served to tail consumers")
+	f.String("buffer-bytes", "256MiB", "data accepted but not yet uploaded before produce answers a retriable error")
+	f.String("max-request-bytes", "100MiB", "largest request frame accepted (socket.request.max.bytes)")
+	f.Bool("auto-create-topics", false, "let Metadata requests create missing topics")
+	f.Int32("default-partitions", 1, "partitions of auto-created topics and of CreateTopics with -1")
+	f.String("agent-id", "", "agent ID in the metastore (default: generated once, kept in <data-dir>/agent-id)")
+	f.String("rack", "", "rack reported to clients")
+	f.Duration("lease-ttl", 3*time.Second, "agent registration lease")
+	f.String("log-level", "info", "debug, info, warn or error")
+	f.String("log-format", "text", "text or json")
+	return cmd
+}
+
+// agentConfig merges flags, STRATA_* environment and the YAML file (in that
+// order of precedence) into an agent.Config.
+func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, error) {
+	var cfg agent.Config
+	if err := v.BindPFlags(flags); err != nil {
+		return cfg, err
+	}
+	v.SetEnvPrefix("STRATA")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.AutomaticEnv()
+	if path := v.GetString("config"); path != "" {
+		v.SetConfigFile(path)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return cfg, fmt.Errorf("config file %s: %v", path, err)
+		}
+		known := map[string]bool{}
+		flags.VisitAll(func(f *pflag.Flag) { known[f.Name] = true })
+		for _, k := range v.AllKeys() {
+			if !known[k] {
+				return cfg, fmt.Errorf("config file %s: unknown key %q", path, k)
+			}
+		}
+	}
+	var errs []error
+	size := func(name string) int64 {
+		n, err := parseBytes(v.GetString(name))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %v", name, err))
+		}
+		return n
+	}
+	dur := func(name string) time.Duration {
+		d, err := time.ParseDuration(v.GetString(name))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %v", name, err))
+		}
+		return d
+	}
+	cfg = agent.Config{
+		DataDir:           v.GetString("data-dir"),
+		Listen:            v.GetString("listen"),
+		Advertise:         v.GetString("advertise"),
+		AdminListen:       v.GetString("admin-listen"),
+		MetastoreURL:      v.GetString("metastore"),
+		ObjstoreURL:       v.GetString("objstore"),
+		FlushInterval:     dur("flush-interval"),
+		FlushBytes:        size("flush-bytes"),
+		CacheBytes:        size("cache-bytes"),
+		TailBytes:         size("tail-bytes"),
+		BufferBytes:       size("buffer-bytes"),
+		AutoCreateTopics:  v.GetBool("auto-create-topics"),
+		DefaultPartitions: v.GetInt32("default-partitions"),
+		AgentID:           v.GetString("agent-id"),
+		Rack:              v.GetString("rack"),
+		LeaseTTL:          dur("lease-ttl"),
+	}
+	mrb := size("max-request-bytes")
+	if mrb > 1<<30 {
+		errs = append(errs, fmt.Errorf("--max-request-bytes: %d is above 1GiB", mrb))
+	}
+	cfg.MaxRequestBytes = int32(min(mrb, 1<<30))
+	logger, err := newLogger(v.GetString("log-level"), v.GetString("log-format"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.Logger = logger
+	for _, u := range []struct{ flag, url, want string }{
+		{"metastore", cfg.MetastoreURL, "sqlite://"},
+		{"objstore", cfg.ObjstoreURL, "file://"},
+	} {
+		if u.url != "" && !strings.Contains(u.url, "://") {
+			errs = append(errs, fmt.Errorf("--%s %q: not a URL (want %s...)", u.flag, u.url, u.want))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, err
+	}
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+}
+
+func runAgent(ctx context.Context, cfg agent.Config) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := agent.New(ctx, cfg, agent.Deps{})
+	if err != nil {
+		if isConfigError(err) {
+			return usageError{err}
+		}
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- a.Serve() }()
+	select {
+	case err := <-served:
+		a.Close()
+		return err
+	case <-ctx.Done():
+	}
+	cfg.Logger.Info("shutting down: flushing buffered data")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w (unflushed data stays in the write-ahead buffer)", err)
+	}
+	cfg.Logger.Info("stopped")
+	return nil
+}
+
+// isConfigError reports errors caused by a bad URL rather than a failing
+// backend.
+func isConfigError(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "unknown scheme") || strings.Contains(s, "want scheme://") ||
+		strings.Contains(s, "not built yet") || strings.Contains(s, "take no parameters") || strings.Contains(s, "empty path") || strings.Contains(s, "empty directory")
+}
