@@ -15,7 +15,6 @@ import (
 	"github.com/stratalog/strata/tiering/segment"
 )
 
-
 // partFlush is one partition's share of a flush.
 type partFlush struct {
 	p           *partition
