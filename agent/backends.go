@@ -25,7 +25,11 @@ func OpenMetastore(ctx context.Context, rawURL string) (metastore.Store, error) 
 		if path == "" {
 			return nil, fmt.Errorf("metastore URL %q: empty path", rawURL)
 		}
-		return sqlite.Open(ctx, path)
+		s, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	case "postgres", "postgresql":
 		return nil, fmt.Errorf("metastore URL %q: the postgres metastore is not built yet", redactURL(rawURL))
 	default:
@@ -47,7 +51,11 @@ func OpenObjectStore(ctx context.Context, rawURL string) (objstore.Store, error)
 		if rest == "" {
 			return nil, fmt.Errorf("object store URL %q: empty directory", rawURL)
 		}
-		return fs.Open(rest)
+		s, err := fs.Open(rest)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	case "s3":
 		return nil, fmt.Errorf("object store URL %q: the s3 object store is not built yet", rawURL)
 	default:

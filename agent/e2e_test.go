@@ -186,7 +186,7 @@ func TestLargeRecord(t *testing.T) {
 	createTopic(t, a, "big", 1, map[string]*string{"max.message.bytes": &big})
 	createTopic(t, a, "small", 1, nil)
 	val := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
-	cl := newClient(t, a, kgo.ProducerBatchMaxBytes(4<<20), kgo.RecordRetries(0))
+	cl := newClient(t, a, kgo.ProducerBatchMaxBytes(4<<20), kgo.RecordRetries(0), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	ctx := context.Background()
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "big", Value: val}).FirstErr(); err != nil {
 		t.Fatalf("produce 1 MiB: %v", err)
