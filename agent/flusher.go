@@ -27,6 +27,36 @@ type partFlush struct {
 	chunk       segment.Chunk
 	producers   map[int64]*producerEntry // touched entries, updated
 	done        bool                     // committed (possibly by an earlier ambiguous attempt)
+	// rows split data into index rows of about indexRowBytes, so a
+	// historical read range-GETs about what one fetch needs rather than
+	// the whole chunk.
+	rows []indexRow
+}
+
+// indexRow is one segment-index row within a partition's chunk; off is
+// relative to the chunk.
+type indexRow struct {
+	first, last  int64
+	minTS, maxTS int64
+	off, size    int64
+}
+
+// indexRowBytes is the target size of one segment-index row: about one
+// half of a fetch's worth of a partition (Kafka's default max.partition.fetch.bytes is 1 MiB).
+const indexRowBytes = 512 << 10
+
+// addToRows accounts one batch in the partition's index rows.
+func (pf *partFlush) addToRows(h batch.Header, ts int64, off, size int64) {
+	n := len(pf.rows)
+	if n == 0 || pf.rows[n-1].size >= indexRowBytes {
+		pf.rows = append(pf.rows, indexRow{first: h.BaseOffset, minTS: ts, maxTS: h.MaxTimestamp, off: off})
+		n++
+	}
+	r := &pf.rows[n-1]
+	r.last = h.LastOffset()
+	r.minTS = min(r.minTS, ts)
+	r.maxTS = max(r.maxTS, h.MaxTimestamp)
+	r.size += size
 }
 
 // flushPlan is everything needed to upload and commit one sealed
@@ -154,6 +184,7 @@ func (a *Agent) planFlush(gen *wal.Gen) *flushPlan {
 		pf.maxTS = max(pf.maxTS, h.MaxTimestamp)
 		pf.last = h.LastOffset()
 		pf.batches++
+		pf.addToRows(h, ts, int64(len(pf.data)), int64(len(e.Batch)))
 		pf.data = append(pf.data, e.Batch...)
 		if h.ProducerID >= 0 {
 			if _, ok := pf.producers[h.ProducerID]; !ok {
@@ -213,11 +244,13 @@ func (a *Agent) runFlush(ctx context.Context, plan *flushPlan) error {
 		pc := metastore.PartitionCommit{
 			TopicID: pf.p.id, Partition: pf.p.index, Epoch: pf.epoch,
 			PrevHighWatermark: pf.prevHWM, NewHighWatermark: pf.last + 1,
-			Segments: []metastore.Segment{{
-				TopicID: pf.p.id, Partition: pf.p.index, BaseOffset: pf.first, LastOffset: pf.last,
-				ObjectKey: plan.key, Pos: pf.chunk.Pos, Size: pf.chunk.Size,
-				MinTimestamp: pf.minTS, MaxTimestamp: pf.maxTS,
-			}},
+		}
+		for _, r := range pf.rows {
+			pc.Segments = append(pc.Segments, metastore.Segment{
+				TopicID: pf.p.id, Partition: pf.p.index, BaseOffset: r.first, LastOffset: r.last,
+				ObjectKey: plan.key, Pos: pf.chunk.Pos + r.off, Size: r.size,
+				MinTimestamp: r.minTS, MaxTimestamp: r.maxTS,
+			})
 		}
 		for pid, e := range pf.producers {
 			pc.Producers = append(pc.Producers, e.state(pid))
@@ -304,7 +337,9 @@ func (a *Agent) applyCommitted(pf *partFlush, key string) {
 	for pid, e := range pf.producers {
 		p.committedProducers[pid] = e
 	}
-	p.tail.add(&a.tailMem, &tailChunk{base: pf.first, last: pf.last, data: pf.data, objectKey: key, pos: pf.chunk.Pos})
+	for _, r := range pf.rows {
+		p.tail.add(&a.tailMem, &tailChunk{base: r.first, last: r.last, data: pf.data[r.off : r.off+r.size], objectKey: key, pos: pf.chunk.Pos + r.off})
+	}
 	p.hwm.Store(pf.last + 1)
 	a.metrics.highWatermark.WithLabelValues(p.topicName(), strconv.Itoa(int(p.index))).Set(float64(pf.last + 1))
 }
