@@ -159,7 +159,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		return nil, fmt.Errorf("agent: advertise port %q: %w", portStr, err)
 	}
 	a.advHost, a.advPort = host, int32(port)
-	if err := a.register(ctx); err != nil {
+	if a.nodeID, err = a.register(ctx); err != nil {
 		return nil, err
 	}
 	if err := a.loadCatalog(ctx); err != nil {
@@ -232,16 +232,17 @@ func loadAgentID(dataDir, configured string) (string, error) {
 	return id, nil
 }
 
-func (a *Agent) register(ctx context.Context) error {
+// register registers the agent (renewing its lease) and returns its node
+// id, which the metastore keeps stable for an agent ID.
+func (a *Agent) register(ctx context.Context) (int32, error) {
 	reg, err := a.meta.RegisterAgent(ctx, metastore.Agent{
 		ID: a.agentID, Host: a.advHost, Port: a.advPort, Rack: a.cfg.Rack,
 		LeaseExpires: time.Now().Add(a.cfg.LeaseTTL),
 	})
 	if err != nil {
-		return fmt.Errorf("agent: register: %w", err)
+		return 0, fmt.Errorf("agent: register: %w", err)
 	}
-	a.nodeID = reg.NodeID
-	return nil
+	return reg.NodeID, nil
 }
 
 func (a *Agent) heartbeatLoop() {
@@ -254,8 +255,10 @@ func (a *Agent) heartbeatLoop() {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.LeaseTTL)
-			if err := a.register(ctx); err != nil {
+			if id, err := a.register(ctx); err != nil {
 				a.log.Warn("heartbeat failed", "err", err)
+			} else if id != a.nodeID {
+				a.log.Error("metastore changed this agent's node id", "was", a.nodeID, "now", id)
 			}
 			cancel()
 		}

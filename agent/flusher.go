@@ -136,7 +136,7 @@ func (a *Agent) flushOnce(ctx context.Context) error {
 			return ctx.Err()
 		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 5*time.Second)
+		backoff = min(backoff*2, 2*time.Second)
 	}
 	if err := a.wal.Release(plan.gen); err != nil {
 		a.log.Error("release write-ahead generation", "err", err)
