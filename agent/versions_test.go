@@ -1,0 +1,32 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestReadmeAPITable: the README's table of served APIs is the handlers
+// table, so the docs cannot drift from what ApiVersions answers.
+func TestReadmeAPITable(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	start := strings.Index(s, "<!-- api-table:start -->")
+	end := strings.Index(s, "<!-- api-table:end -->")
+	if start < 0 || end < start {
+		t.Fatal("README.md has no api-table markers")
+	}
+	var want strings.Builder
+	want.WriteString("\n| key | API | versions |\n|---|---|---|\n")
+	for _, api := range ServedAPIs() {
+		fmt.Fprintf(&want, "| %d | %s | %d–%d |\n", api.Key, api.Name, api.Min, api.Max)
+	}
+	got := s[start+len("<!-- api-table:start -->") : end]
+	if got != want.String() {
+		t.Fatalf("README api table is stale; replace it with:\n%s", want.String())
+	}
+}
