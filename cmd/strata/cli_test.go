@@ -157,7 +157,9 @@ log-format: json
 	}
 	p := spawn(t, []string{"STRATA_LISTEN=" + addr, "STRATA_AGENT_ID=agent-from-env"}, "agent", "--config", path)
 	p.addr, p.dataDir = addr, dataDir
-	p.waitReady() // proves STRATA_LISTEN beat the file's listen
+	if err := p.waitReady(); err != nil { // proves STRATA_LISTEN beat the file's listen
+		t.Fatal(err)
+	}
 
 	cl := newClient(t, addr)
 	resp, err := metadata(cl, addr)

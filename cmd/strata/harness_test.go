@@ -95,19 +95,34 @@ type agentOpts struct {
 // --data-dir DIR ARGS...` and waits until a Metadata request succeeds. The
 // process is killed at the end of the test if it is still running; if the
 // test failed, its log is printed.
+//
+// A port picked by freeAddr can be taken by another socket before the
+// agent binds it (tests run in parallel, and a restart reuses the old
+// port); on "address already in use" it retries twice on a fresh port.
+// Agents do not care: they re-register their new address on start.
 func startAgent(t testing.TB, o agentOpts) *agentProc {
 	t.Helper()
-	if o.addr == "" {
-		o.addr = freeAddr(t)
-	}
 	if o.dataDir == "" {
 		o.dataDir = t.TempDir()
 	}
-	args := append([]string{"agent", "--listen", o.addr, "--admin-listen", "off", "--data-dir", o.dataDir}, o.args...)
-	p := spawn(t, nil, args...)
-	p.addr, p.dataDir = o.addr, o.dataDir
-	p.waitReady()
-	return p
+	for attempt := 0; ; attempt++ {
+		addr := o.addr
+		if addr == "" || attempt > 0 {
+			addr = freeAddr(t)
+		}
+		args := append([]string{"agent", "--listen", addr, "--admin-listen", "off", "--data-dir", o.dataDir}, o.args...)
+		p := spawn(t, nil, args...)
+		p.addr, p.dataDir = addr, o.dataDir
+		err := p.waitReady()
+		if err == nil {
+			return p
+		}
+		if attempt < 2 && strings.Contains(p.stderr.String(), "address already in use") {
+			t.Logf("%s was taken before the agent could bind it; retrying on another port", addr)
+			continue
+		}
+		t.Fatal(err)
+	}
 }
 
 // spawn starts the binary with args and extra environment, without
@@ -163,19 +178,24 @@ func (p *agentProc) exited() bool {
 }
 
 // waitReady waits (30s at most) until a Metadata request to the agent
-// returns a broker at its address; it fails at once if the process exits.
-func (p *agentProc) waitReady() {
+// returns a broker at its address. If the process exits first it returns
+// an error with the agent's log; a timeout fails the test.
+func (p *agentProc) waitReady() error {
 	p.t.Helper()
 	cl := newClient(p.t, p.addr)
 	defer cl.Close()
 	var lastErr error
 	waitFor(p.t, 30*time.Second, "the agent to answer Metadata on "+p.addr, func() bool {
 		if p.exited() {
-			p.t.Fatalf("agent exited during start-up (%v):\n%s", p.waitErr, tail(p.stderr.String(), 40))
+			return true
 		}
 		_, lastErr = metadata(cl, p.addr)
 		return lastErr == nil
 	})
+	if lastErr != nil || p.exited() {
+		return fmt.Errorf("agent exited during start-up (%v):\n%s", p.waitErr, tail(p.stderr.String(), 40))
+	}
+	return nil
 }
 
 // metadata sends a Metadata request for all topics and checks that the

@@ -123,7 +123,7 @@ func TestKcatRoundTrip(t *testing.T) {
 			}
 			kcat(t, bin, "-P", "-b", p.addr, "-t", tc.topic, "-K:", "-z", tc.codec, "-l", file)
 
-			out = kcat(t, bin, "-C", "-b", p.addr, "-t", tc.topic, "-e", "-q", "-o", "beginning", "-f", "%p %o %k:%s\n")
+			out = kcat(t, bin, "-C", "-b", p.addr, "-t", tc.topic, "-e", "-o", "beginning", "-f", "%p %o %k:%s\n")
 			got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 			if len(got) != len(lines) {
 				t.Fatalf("consumed %d lines, want %d; first lines:\n%s", len(got), len(lines), tail(out, 5))
