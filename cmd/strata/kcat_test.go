@@ -69,19 +69,22 @@ type kcatMetadata struct {
 	} `json:"topics"`
 }
 
-// TestKcatRoundTrip: kcat lists the broker and topics, produces 1,000
-// keyed lines from a file, and consumes them back unchanged: the exact
-// sequence with one partition, every key's sequence with three.
+// TestKcatRoundTrip: kcat produces 1,000 keyed lines from a file, lists
+// the broker and the topic, and consumes the lines back unchanged: the
+// exact sequence with one partition, every key's sequence with several.
+// One topic is created by kcat's own Metadata request (--auto-create-topics
+// with --default-partitions 2).
 func TestKcatRoundTrip(t *testing.T) {
 	t.Parallel()
 	bin := kcatPath(t)
-	p := startAgent(t, agentOpts{})
+	p := startAgent(t, agentOpts{args: []string{"--auto-create-topics", "--default-partitions", "2"}})
 
 	for _, tc := range []struct {
 		topic      string
-		partitions int32
+		partitions int32 // 0: created by kcat's Metadata request
 		codec      string
 	}{
+		{"kcat-auto", 0, "none"},
 		{"kcat-one", 1, "none"},
 		{"kcat-three", 3, "none"},
 		{"kcat-gzip", 3, "gzip"},
@@ -93,24 +96,11 @@ func TestKcatRoundTrip(t *testing.T) {
 			break // a broken agent would make each case wait for kcat's timeout
 		}
 		t.Run(tc.topic, func(t *testing.T) {
-			createTopic(t, p.addr, tc.topic, tc.partitions)
-
-			var md kcatMetadata
-			out := kcat(t, bin, "-b", p.addr, "-L", "-J", "-t", tc.topic)
-			if err := json.Unmarshal([]byte(out), &md); err != nil {
-				t.Fatalf("kcat -L -J output is not JSON: %v\n%s", err, out)
-			}
-			if len(md.Brokers) != 1 || md.Brokers[0].Name != p.addr {
-				t.Fatalf("kcat -L brokers = %+v, want one at %s", md.Brokers, p.addr)
-			}
-			if len(md.Topics) != 1 || md.Topics[0].Topic != tc.topic || md.Topics[0].Error != "" ||
-				len(md.Topics[0].Partitions) != int(tc.partitions) {
-				t.Fatalf("kcat -L topics = %+v, want %s with %d partitions", md.Topics, tc.topic, tc.partitions)
-			}
-			for _, part := range md.Topics[0].Partitions {
-				if part.Leader != md.Brokers[0].ID {
-					t.Fatalf("partition %d led by %d, want broker %d", part.Partition, part.Leader, md.Brokers[0].ID)
-				}
+			wantParts := tc.partitions
+			if wantParts == 0 {
+				wantParts = 2 // --default-partitions
+			} else {
+				createTopic(t, p.addr, tc.topic, tc.partitions)
 			}
 
 			var lines []string
@@ -122,6 +112,24 @@ func TestKcatRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			kcat(t, bin, "-P", "-b", p.addr, "-t", tc.topic, "-K:", "-z", tc.codec, "-l", file)
+
+			var md kcatMetadata
+			out := kcat(t, bin, "-b", p.addr, "-L", "-J", "-t", tc.topic)
+			if err := json.Unmarshal([]byte(out), &md); err != nil {
+				t.Fatalf("kcat -L -J output is not JSON: %v\n%s", err, out)
+			}
+			if len(md.Brokers) != 1 || md.Brokers[0].Name != p.addr {
+				t.Fatalf("kcat -L brokers = %+v, want one at %s", md.Brokers, p.addr)
+			}
+			if len(md.Topics) != 1 || md.Topics[0].Topic != tc.topic || md.Topics[0].Error != "" ||
+				len(md.Topics[0].Partitions) != int(wantParts) {
+				t.Fatalf("kcat -L topics = %+v, want %s with %d partitions", md.Topics, tc.topic, wantParts)
+			}
+			for _, part := range md.Topics[0].Partitions {
+				if part.Leader != md.Brokers[0].ID {
+					t.Fatalf("partition %d led by %d, want broker %d", part.Partition, part.Leader, md.Brokers[0].ID)
+				}
+			}
 
 			out = kcat(t, bin, "-C", "-b", p.addr, "-t", tc.topic, "-e", "-o", "beginning", "-f", "%p %o %k:%s\n")
 			got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
@@ -152,7 +160,7 @@ func TestKcatRoundTrip(t *testing.T) {
 				seq = append(seq, rest)
 				perKeyGot[key] = append(perKeyGot[key], rest)
 			}
-			if tc.partitions == 1 {
+			if wantParts == 1 {
 				if strings.Join(seq, "\n") != strings.Join(lines, "\n") {
 					t.Fatalf("consumed sequence differs from the file:\n%s", firstDiff(seq, lines))
 				}
@@ -171,7 +179,7 @@ func TestKcatRoundTrip(t *testing.T) {
 				}
 			}
 			if len(nextOffset) < 2 {
-				t.Fatalf("all keys landed in %d partition(s) of %d", len(nextOffset), tc.partitions)
+				t.Fatalf("all keys landed in %d partition(s) of %d", len(nextOffset), wantParts)
 			}
 		})
 	}
