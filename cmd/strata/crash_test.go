@@ -44,7 +44,7 @@ func TestCrashAcks1(t *testing.T) {
 	p := startAgent(t, agentOpts{args: []string{"--flush-interval", "1h", "--flush-bytes", "64KiB"}})
 	createTopic(t, p.addr, "crash", crashPartitions)
 
-	res := produceAndKill(t, p, "crash", crashKillAfter,
+	res := produceAndKill(t, p, "crash", "before-kill", crashKillAfter,
 		kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 
 	// The restarted agent uploads what it recovers on its default
@@ -61,7 +61,7 @@ func TestCrashAcksAllLosesDisk(t *testing.T) {
 	p := startAgent(t, agentOpts{})
 	createTopic(t, p.addr, "crash", crashPartitions)
 
-	res := produceAndKill(t, p, "crash", crashKillAfter, kgo.RequiredAcks(kgo.AllISRAcks()))
+	res := produceAndKill(t, p, "crash", "before-kill", crashKillAfter, kgo.RequiredAcks(kgo.AllISRAcks()))
 
 	walDir := filepath.Join(p.dataDir, "wal")
 	if _, err := os.Stat(walDir); err != nil {
@@ -85,6 +85,28 @@ func logRecovery(t *testing.T, p *agentProc) {
 	}
 }
 
+// TestCrashTwiceAcks1: acknowledged records that a restarted agent
+// recovered from its write-ahead buffer, and has not uploaded yet, survive
+// a second kill -9.
+func TestCrashTwiceAcks1(t *testing.T) {
+	t.Parallel()
+	// No timed uploads, and 1MiB between size-triggered ones: after the
+	// first restart the recovered records wait in the buffer again.
+	args := []string{"--flush-interval", "1h", "--flush-bytes", "1MiB"}
+	p := startAgent(t, agentOpts{args: args})
+	createTopic(t, p.addr, "twice", crashPartitions)
+	acks1 := []kgo.Opt{kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite()}
+
+	first := produceAndKill(t, p, "twice", "first-kill", 3000, acks1...)
+	p = p.restart(args...)
+	logRecovery(t, p)
+	second := produceAndKill(t, p, "twice", "second-kill", 3000, acks1...)
+
+	p = p.restart()
+	logRecovery(t, p)
+	verifyRecovered(t, p, "twice", first, second)
+}
+
 // TestGracefulStopFlushes: after SIGTERM the agent exits 0 having uploaded
 // every acknowledged record, so even without its write-ahead buffer a new
 // agent serves all of them.
@@ -95,7 +117,7 @@ func TestGracefulStopFlushes(t *testing.T) {
 	p := startAgent(t, agentOpts{args: []string{"--flush-interval", "1m"}})
 	createTopic(t, p.addr, "graceful", crashPartitions)
 
-	res := produceAndKill(t, p, "graceful", 0, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	res := produceAndKill(t, p, "graceful", "before-stop", 0, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	if res.ackedN != crashRecords {
 		t.Fatalf("%d of %d records acknowledged before shutdown, want all", res.ackedN, crashRecords)
 	}
@@ -126,21 +148,19 @@ func createTopic(t *testing.T, addr, topic string, partitions int32) {
 	}
 }
 
-func recordValue(i int) string { return fmt.Sprintf("value-%06d", i) }
-
 // produceResult says which records the agent acknowledged.
 type produceResult struct {
-	acked  []bool // by record number
+	acked  []string // values of the acknowledged records
 	ackedN int
 }
 
 // produceAndKill produces crashRecords records (keys spread over the
-// partitions, values unique) with the given acks settings, and sends
+// partitions, values unique: round-NNNNNN) with the given acks settings, and sends
 // SIGKILL to the agent from the callback of the killAfter-th
 // acknowledgement, i.e. while later records are in flight. With
 // killAfter 0 it does not kill and waits for every record to be answered.
 // Either way it returns once every record has a final outcome.
-func produceAndKill(t *testing.T, p *agentProc, topic string, killAfter int, opts ...kgo.Opt) produceResult {
+func produceAndKill(t *testing.T, p *agentProc, topic, round string, killAfter int, opts ...kgo.Opt) produceResult {
 	t.Helper()
 	opts = append(opts,
 		kgo.DefaultProduceTopic(topic),
@@ -155,7 +175,7 @@ func produceAndKill(t *testing.T, p *agentProc, topic string, killAfter int, opt
 
 	var (
 		mu        sync.Mutex
-		acked     = make([]bool, crashRecords)
+		acked     []string
 		ackedN    atomic.Int64
 		failedN   atomic.Int64
 		answered  sync.WaitGroup
@@ -167,15 +187,15 @@ func produceAndKill(t *testing.T, p *agentProc, topic string, killAfter int, opt
 		defer close(producing)
 		for i := 0; i < crashRecords && ctx.Err() == nil; i++ {
 			answered.Add(1)
-			r := &kgo.Record{Key: []byte(fmt.Sprintf("key-%03d", i%101)), Value: []byte(recordValue(i))}
-			cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			r := &kgo.Record{Key: []byte(fmt.Sprintf("key-%03d", i%101)), Value: []byte(fmt.Sprintf("%s-%06d", round, i))}
+			cl.Produce(ctx, r, func(r *kgo.Record, err error) {
 				defer answered.Done()
 				if err != nil {
 					failedN.Add(1)
 					return
 				}
 				mu.Lock()
-				acked[i] = true
+				acked = append(acked, string(r.Value))
 				mu.Unlock()
 				if n := ackedN.Add(1); killAfter > 0 && n >= int64(killAfter) {
 					killOnce.Do(func() {
@@ -215,8 +235,8 @@ func produceAndKill(t *testing.T, p *agentProc, topic string, killAfter int, opt
 	mu.Lock()
 	defer mu.Unlock()
 	res := produceResult{acked: acked, ackedN: int(ackedN.Load())}
-	t.Logf("produced to %s: %d acknowledged, %d failed, %d never sent (kill after %d)",
-		topic, res.ackedN, failedN.Load(), crashRecords-res.ackedN-int(failedN.Load()), killAfter)
+	t.Logf("%s: produced to %s: %d acknowledged, %d failed, %d never sent (kill after %d)",
+		round, topic, res.ackedN, failedN.Load(), crashRecords-res.ackedN-int(failedN.Load()), killAfter)
 	if killAfter > 0 && res.ackedN >= crashRecords {
 		t.Fatalf("all %d records were acknowledged before the kill took effect; the test proved nothing", crashRecords)
 	}
@@ -228,7 +248,7 @@ func produceAndKill(t *testing.T, p *agentProc, topic string, killAfter int, opt
 // that every acknowledged record is there exactly once and offsets are
 // dense from 0 in every partition. It returns how many records from
 // before the restart it found.
-func verifyRecovered(t *testing.T, p *agentProc, topic string, res produceResult) int {
+func verifyRecovered(t *testing.T, p *agentProc, topic string, results ...produceResult) int {
 	t.Helper()
 	const after = 300
 	cl := newClient(t, p.addr, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
@@ -243,10 +263,12 @@ func verifyRecovered(t *testing.T, p *agentProc, topic string, res produceResult
 	}
 
 	must := map[string]bool{}
-	for i, ok := range res.acked {
-		if ok {
-			must[recordValue(i)] = true
+	acked := 0
+	for _, res := range results {
+		for _, v := range res.acked {
+			must[v] = true
 		}
+		acked += res.ackedN
 	}
 	for _, r := range rs {
 		must[string(r.Value)] = true
@@ -282,7 +304,7 @@ func verifyRecovered(t *testing.T, p *agentProc, topic string, res produceResult
 	}
 	before := len(recs) - after
 	t.Logf("after restart: %d acknowledged, %d records before the restart recovered (%d beyond the acknowledged ones), offsets per partition %v",
-		res.ackedN, before, before-res.ackedN, next)
+		acked, before, before-acked, next)
 	return before
 }
 
