@@ -107,6 +107,25 @@ func TestCrashTwiceAcks1(t *testing.T) {
 	verifyRecovered(t, p, "twice", first, second)
 }
 
+// TestGracefulStopMidStream: SIGTERM while a producer is sending and a flush
+// is running; the agent exits 0 only with everything it acknowledged in
+// object storage. Regression test for Shutdown returning (exit 0) while the
+// flush loop's in-flight flush, already sealed, was then cancelled.
+func TestGracefulStopMidStream(t *testing.T) {
+	t.Parallel()
+	// Size-triggered flushes back to back (the 1KiB minimum), so the
+	// SIGTERM nearly always lands while the flusher is committing.
+	p := startAgent(t, agentOpts{args: []string{"--flush-interval", "1h", "--flush-bytes", "1KiB"}})
+	createTopic(t, p.addr, "midstream", crashPartitions)
+	res := produceAndSignal(t, p, "midstream", "before-term", crashKillAfter, syscall.SIGTERM,
+		kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	if err := os.RemoveAll(filepath.Join(p.dataDir, "wal")); err != nil {
+		t.Fatal(err)
+	}
+	p = p.restart()
+	verifyRecovered(t, p, "midstream", res)
+}
+
 // TestGracefulStopFlushes: after SIGTERM the agent exits 0 having uploaded
 // every acknowledged record, so even without its write-ahead buffer a new
 // agent serves all of them.
@@ -162,6 +181,13 @@ type produceResult struct {
 // Either way it returns once every record has a final outcome.
 func produceAndKill(t *testing.T, p *agentProc, topic, round string, killAfter int, opts ...kgo.Opt) produceResult {
 	t.Helper()
+	return produceAndSignal(t, p, topic, round, killAfter, syscall.SIGKILL, opts...)
+}
+
+// produceAndSignal is produceAndKill with another signal: with SIGTERM the
+// agent must exit 0.
+func produceAndSignal(t *testing.T, p *agentProc, topic, round string, killAfter int, sig syscall.Signal, opts ...kgo.Opt) produceResult {
+	t.Helper()
 	opts = append(opts,
 		kgo.DefaultProduceTopic(topic),
 		// A bounded window of unanswered records paces the producer by
@@ -199,7 +225,7 @@ func produceAndKill(t *testing.T, p *agentProc, topic, round string, killAfter i
 				mu.Unlock()
 				if n := ackedN.Add(1); killAfter > 0 && n >= int64(killAfter) {
 					killOnce.Do(func() {
-						p.cmd.Process.Signal(syscall.SIGKILL)
+						p.cmd.Process.Signal(sig)
 						close(killed)
 					})
 				}
@@ -214,8 +240,12 @@ func produceAndKill(t *testing.T, p *agentProc, topic, round string, killAfter i
 			t.Fatalf("only %d records acknowledged (%d failed) after 2 minutes; wanted %d before the kill",
 				ackedN.Load(), failedN.Load(), killAfter)
 		}
-		if code := p.stop(syscall.SIGKILL); code != -1 {
+		code := p.stop(sig)
+		switch {
+		case sig == syscall.SIGKILL && code != -1:
 			t.Fatalf("agent exit code %d after SIGKILL, want death by signal", code)
+		case sig == syscall.SIGTERM && code != 0:
+			t.Fatalf("agent exit code %d after SIGTERM, want 0", code)
 		}
 		// Stop producing and fail whatever is still buffered: nothing
 		// more can be acknowledged by a dead agent.
