@@ -132,6 +132,31 @@ type Agent struct {
 	LeaseExpires time.Time
 }
 
+// GroupOffset is a consumer group's committed offset for one partition.
+// Offsets are keyed by topic name, as Kafka keys them.
+type GroupOffset struct {
+	Topic       string
+	Partition   int32
+	Offset      int64
+	LeaderEpoch int32   // -1 when unknown
+	Metadata    *string // client metadata; nil is null
+	CommitTime  time.Time
+}
+
+// Group is a consumer group's durable state, so another agent can take
+// over as its coordinator. Members is the coordinator's own encoding of the
+// member list; the metastore does not interpret it.
+type Group struct {
+	Name         string
+	ProtocolType string // "consumer" for Kafka consumers; "" for offset-only groups
+	Protocol     string // the selected assignor
+	State        string // Empty, PreparingRebalance, CompletingRebalance, Stable, Dead
+	Generation   int32
+	Leader       string
+	Members      []byte
+	UpdatedAt    time.Time
+}
+
 // Store is the metastore: the single source of truth for topics,
 // ownership, the segment index, high watermarks and producer state.
 // Implementations are safe for concurrent use.
@@ -179,6 +204,33 @@ type Store interface {
 	// largest timestamp (the earliest such segment on ties). ErrNotFound
 	// if the partition has no segments.
 	MaxTimestampSegment(ctx context.Context, id TopicID, partition int32) (Segment, error)
+
+	// SetLogStartOffset raises the partition's log start offset to offset
+	// (DeleteRecords) and returns the new value. It never lowers it, and
+	// an offset above the high watermark is ErrConflict.
+	SetLogStartOffset(ctx context.Context, id TopicID, partition int32, offset int64) (int64, error)
+	// AddPartitions grows a topic to total partitions (new ones unowned,
+	// epoch 0, empty) and returns the topic. Shrinking or keeping the count
+	// is ErrConflict; ErrNotFound if absent.
+	AddPartitions(ctx context.Context, name string, total int32) (Topic, error)
+
+	// CommitOffsets upserts a group's committed offsets in one transaction,
+	// creating an Empty group row (ProtocolType "") if none exists.
+	CommitOffsets(ctx context.Context, group string, offsets []GroupOffset) error
+	// GroupOffsets returns a group's committed offsets ordered by topic and
+	// partition (empty, not ErrNotFound, for an unknown group).
+	GroupOffsets(ctx context.Context, group string) ([]GroupOffset, error)
+	// DeleteGroupOffsets removes a group's offsets for the given partitions
+	// of a topic.
+	DeleteGroupOffsets(ctx context.Context, group, topic string, partitions []int32) error
+	// SaveGroup inserts or replaces a group's state (not its offsets).
+	SaveGroup(ctx context.Context, g Group) error
+	// LoadGroup returns a group's state. ErrNotFound if absent.
+	LoadGroup(ctx context.Context, name string) (Group, error)
+	// Groups lists all groups ordered by name.
+	Groups(ctx context.Context) ([]Group, error)
+	// DeleteGroup removes a group and its offsets. ErrNotFound if absent.
+	DeleteGroup(ctx context.Context, name string) error
 
 	// ProducerStates returns the stored idempotent-producer states of a
 	// partition.
