@@ -106,3 +106,47 @@ ORDER BY base_offset LIMIT ?`
 WHERE topic_id = ? AND partition = ?
 ORDER BY max_timestamp DESC, base_offset ASC LIMIT 1`
 )
+
+// Log start offsets and partition growth.
+const (
+	selectPartitionBounds = `SELECT high_watermark, log_start_offset FROM partitions
+WHERE topic_id = ? AND partition = ?`
+	setLogStartOffset = `UPDATE partitions SET log_start_offset = ?
+WHERE topic_id = ? AND partition = ?`
+	updateTopicPartitions = `UPDATE topics SET partitions = ? WHERE topic_id = ?`
+)
+
+// Consumer groups and their committed offsets.
+const (
+	// insertEmptyGroup creates the offset-only group row CommitOffsets
+	// needs, leaving an existing group untouched.
+	insertEmptyGroup = `INSERT INTO groups (name, state, updated_at) VALUES (?, 'Empty', ?)
+ON CONFLICT (name) DO NOTHING`
+	upsertGroupOffset = `INSERT INTO group_offsets (group_name, topic, partition,
+    committed_offset, leader_epoch, metadata, commit_time)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (group_name, topic, partition) DO UPDATE SET
+    committed_offset = excluded.committed_offset,
+    leader_epoch = excluded.leader_epoch,
+    metadata = excluded.metadata,
+    commit_time = excluded.commit_time`
+	selectGroupOffsets = `SELECT topic, partition, committed_offset, leader_epoch, metadata, commit_time
+FROM group_offsets WHERE group_name = ? ORDER BY topic, partition`
+	deleteGroupOffset = `DELETE FROM group_offsets
+WHERE group_name = ? AND topic = ? AND partition = ?`
+	deleteAllGroupOffsets = `DELETE FROM group_offsets WHERE group_name = ?`
+
+	groupColumns = `name, protocol_type, protocol, state, generation, leader, members, updated_at`
+	upsertGroup  = `INSERT INTO groups (` + groupColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET
+    protocol_type = excluded.protocol_type,
+    protocol = excluded.protocol,
+    state = excluded.state,
+    generation = excluded.generation,
+    leader = excluded.leader,
+    members = excluded.members,
+    updated_at = excluded.updated_at`
+	selectGroup  = `SELECT ` + groupColumns + ` FROM groups WHERE name = ?`
+	selectGroups = `SELECT ` + groupColumns + ` FROM groups ORDER BY name`
+	deleteGroup  = `DELETE FROM groups WHERE name = ?`
+)

@@ -289,3 +289,70 @@ func topicIDString(id metastore.TopicID) string {
 	h := hex.EncodeToString(id[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
+
+// SetLogStartOffset raises the partition's log start offset to offset and
+// returns the new value. It never lowers it (a lower offset returns the
+// current one unchanged); an offset above the high watermark is
+// ErrConflict, a missing partition ErrNotFound.
+func (s *Store) SetLogStartOffset(ctx context.Context, id metastore.TopicID, partition int32, offset int64) (int64, error) {
+	var start int64
+	err := s.update(ctx, func(tx *sql.Tx) error {
+		var hwm int64
+		err := tx.QueryRowContext(ctx, selectPartitionBounds, id[:], partition).Scan(&hwm, &start)
+		if errors.Is(err, sql.ErrNoRows) {
+			return metastore.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if offset > hwm {
+			return fmt.Errorf("%w: offset %d is above the high watermark %d", metastore.ErrConflict, offset, hwm)
+		}
+		if offset <= start {
+			return nil
+		}
+		start = offset
+		_, err = tx.ExecContext(ctx, setLogStartOffset, offset, id[:], partition)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: set log start offset of %s/%d to %d: %w", topicIDString(id), partition, offset, err)
+	}
+	return start, nil
+}
+
+// AddPartitions grows the topic to total partitions (the new ones unowned,
+// epoch 0, empty) in one transaction and returns the topic. ErrConflict
+// unless total is above the current count; ErrNotFound if absent.
+func (s *Store) AddPartitions(ctx context.Context, name string, total int32) (metastore.Topic, error) {
+	var t metastore.Topic
+	err := s.update(ctx, func(tx *sql.Tx) error {
+		var err error
+		t, err = scanTopic(tx.QueryRowContext(ctx, selectTopicByName, name))
+		if err != nil {
+			return err
+		}
+		if total <= t.Partitions {
+			return fmt.Errorf("%w: topic has %d partitions, asked for %d", metastore.ErrConflict, t.Partitions, total)
+		}
+		stmt, err := tx.PrepareContext(ctx, insertPartition)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for p := t.Partitions; p < total; p++ {
+			if _, err := stmt.ExecContext(ctx, t.ID[:], p); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, updateTopicPartitions, total, t.ID[:]); err != nil {
+			return err
+		}
+		t.Partitions = total
+		return nil
+	})
+	if err != nil {
+		return metastore.Topic{}, fmt.Errorf("sqlite: add partitions to %q: %w", name, err)
+	}
+	return t, nil
+}
