@@ -144,7 +144,7 @@ func produceErrorCode(err error) int16 {
 // lock so the buffer holds each partition's batches in offset order.
 func (a *Agent) appendBatches(p *partition, records []byte, nowMs int64, res *appendResult) {
 	rp := res.rp
-	settings := p.topic.settings
+	settings := p.topic.settings()
 	if a.buffered.Load() >= a.cfg.BufferBytes {
 		a.kickFlush()
 		res.err = errBufferFull
@@ -240,6 +240,7 @@ func (a *Agent) appendBatches(p *partition, records []byte, nowMs int64, res *ap
 		a.metrics.produceBatches.Inc()
 	}
 	a.metrics.produceBytes.Add(float64(appended))
+	p.buffered.Add(appended)
 	a.addBuffered(appended)
 	if a.wal.OpenBytes() >= a.cfg.FlushBytes {
 		a.kickFlush()

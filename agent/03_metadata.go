@@ -65,7 +65,7 @@ func handleMetadata(c *conn, req kmsg.Request, f *inflight) {
 		mt := kmsg.NewMetadataResponseTopic()
 		name := t.meta.Name
 		mt.Topic, mt.TopicID = &name, t.meta.ID
-		for _, p := range t.parts {
+		for _, p := range t.partitions() {
 			mp := kmsg.NewMetadataResponseTopicPartition()
 			mp.Partition = p.index
 			epoch, owned := p.ownership()

@@ -286,37 +286,90 @@ func (a *Agent) addTopic(ctx context.Context, meta metastore.Topic) (*topic, err
 	if err != nil {
 		return nil, fmt.Errorf("agent: load partitions of %s: %w", meta.Name, err)
 	}
-	t := &topic{meta: meta, settings: parseTopicSettings(meta.Configs)}
+	t := &topic{meta: meta}
+	var ps []*partition
 	for _, mp := range parts {
-		if mp.Owner != a.agentID {
-			if mp, err = a.meta.Claim(ctx, a.agentID, meta.ID, mp.Partition, mp.Epoch); err != nil {
-				return nil, fmt.Errorf("agent: claim %s/%d: %w", meta.Name, mp.Partition, err)
-			}
-		}
-		p := &partition{topic: t, id: meta.ID, index: mp.Partition}
-		p.hwm.Store(mp.HighWatermark)
-		p.logStart.Store(mp.LogStartOffset)
-		p.mu.owned = true
-		p.mu.epoch = mp.Epoch
-		p.mu.nextOffset = mp.HighWatermark
-		p.mu.producers = map[int64]*producerEntry{}
-		p.committedProducers = map[int64]*producerEntry{}
-		states, err := a.meta.ProducerStates(ctx, meta.ID, mp.Partition)
+		p, err := a.loadPartition(ctx, t, mp)
 		if err != nil {
-			return nil, fmt.Errorf("agent: producer state of %s/%d: %w", meta.Name, mp.Partition, err)
+			return nil, err
 		}
-		for _, s := range states {
-			p.committedProducers[s.ProducerID] = entryFromState(s)
-			p.mu.producers[s.ProducerID] = entryFromState(s)
-		}
-		a.metrics.highWatermark.WithLabelValues(meta.Name, strconv.Itoa(int(mp.Partition))).Set(float64(mp.HighWatermark))
-		t.parts = append(t.parts, p)
+		ps = append(ps, p)
 	}
+	t.state.Store(&topicState{configs: meta.Configs, settings: parseTopicSettings(meta.Configs), parts: ps})
 	a.catalogMu.Lock()
 	a.topics[meta.Name] = t
 	a.byID[meta.ID] = t
 	a.catalogMu.Unlock()
 	return t, nil
+}
+
+// loadPartition claims a partition (keeping the epoch when this agent
+// already owns it) and loads its state.
+func (a *Agent) loadPartition(ctx context.Context, t *topic, mp metastore.Partition) (*partition, error) {
+	name := t.meta.Name
+	if mp.Owner != a.agentID {
+		var err error
+		if mp, err = a.meta.Claim(ctx, a.agentID, t.meta.ID, mp.Partition, mp.Epoch); err != nil {
+			return nil, fmt.Errorf("agent: claim %s/%d: %w", name, mp.Partition, err)
+		}
+	}
+	p := &partition{topic: t, id: t.meta.ID, index: mp.Partition}
+	p.hwm.Store(mp.HighWatermark)
+	p.logStart.Store(mp.LogStartOffset)
+	p.mu.owned = true
+	p.mu.epoch = mp.Epoch
+	p.mu.nextOffset = mp.HighWatermark
+	p.mu.producers = map[int64]*producerEntry{}
+	p.committedProducers = map[int64]*producerEntry{}
+	states, err := a.meta.ProducerStates(ctx, t.meta.ID, mp.Partition)
+	if err != nil {
+		return nil, fmt.Errorf("agent: producer state of %s/%d: %w", name, mp.Partition, err)
+	}
+	for _, s := range states {
+		p.committedProducers[s.ProducerID] = entryFromState(s)
+		p.mu.producers[s.ProducerID] = entryFromState(s)
+	}
+	a.metrics.highWatermark.WithLabelValues(name, strconv.Itoa(int(mp.Partition))).Set(float64(mp.HighWatermark))
+	return p, nil
+}
+
+// growTopic adds partitions up to total, in the metastore and here.
+func (a *Agent) growTopic(ctx context.Context, t *topic, total int32) error {
+	if _, err := a.meta.AddPartitions(ctx, t.meta.Name, total); err != nil {
+		return err
+	}
+	all, err := a.meta.Partitions(ctx, t.meta.ID)
+	if err != nil {
+		return err
+	}
+	a.catalogMu.Lock()
+	defer a.catalogMu.Unlock()
+	old := t.state.Load()
+	parts := append([]*partition(nil), old.parts...)
+	for _, mp := range all {
+		if int(mp.Partition) < len(parts) {
+			continue
+		}
+		p, err := a.loadPartition(ctx, t, mp)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, p)
+	}
+	t.state.Store(&topicState{configs: old.configs, settings: old.settings, parts: parts})
+	return nil
+}
+
+// setTopicConfigs replaces a topic's explicit configs (already validated).
+func (a *Agent) setTopicConfigs(ctx context.Context, t *topic, configs map[string]string) error {
+	if err := a.meta.SetTopicConfigs(ctx, t.meta.Name, configs); err != nil {
+		return err
+	}
+	a.catalogMu.Lock()
+	defer a.catalogMu.Unlock()
+	old := t.state.Load()
+	t.state.Store(&topicState{configs: configs, settings: parseTopicSettings(configs), parts: old.parts})
+	return nil
 }
 
 func (a *Agent) removeTopic(name string) {
@@ -331,7 +384,7 @@ func (a *Agent) removeTopic(name string) {
 		return
 	}
 	t.deleted.Store(true)
-	for _, p := range t.parts {
+	for _, p := range t.partitions() {
 		p.mu.Lock()
 		p.mu.owned = false
 		p.mu.Unlock()
@@ -365,10 +418,14 @@ func (a *Agent) allTopics() []*topic {
 
 // partitionOf returns the partition or nil.
 func (t *topic) partition(i int32) *partition {
-	if t == nil || i < 0 || int(i) >= len(t.parts) {
+	if t == nil {
 		return nil
 	}
-	return t.parts[i]
+	parts := t.partitions()
+	if i < 0 || int(i) >= len(parts) {
+		return nil
+	}
+	return parts[i]
 }
 
 // recoverWAL re-appends buffered batches this agent still owns (same
@@ -407,6 +464,7 @@ func (a *Agent) recoverWAL(ctx context.Context) error {
 				recordProducerBatch(p.mu.producers, h, time.Now().UnixMilli())
 			}
 			a.addBuffered(int64(len(e.Batch)))
+			p.buffered.Add(int64(len(e.Batch)))
 		}
 		p.mu.Unlock()
 	}

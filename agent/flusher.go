@@ -317,6 +317,7 @@ func (a *Agent) reconcile(ctx context.Context, pending []*partFlush, key string)
 			}
 			pf.p.mu.Unlock()
 			a.metrics.walDiscarded.Add(float64(pf.batches))
+			pf.p.buffered.Add(-int64(len(pf.data)))
 			pf.done = true
 			changed = true
 		case cur.HighWatermark == pf.last+1:
@@ -334,6 +335,7 @@ func (a *Agent) reconcile(ctx context.Context, pending []*partFlush, key string)
 func (a *Agent) applyCommitted(pf *partFlush, key string) {
 	pf.done = true
 	p := pf.p
+	p.buffered.Add(-int64(len(pf.data)))
 	for pid, e := range pf.producers {
 		p.committedProducers[pid] = e
 	}

@@ -7,12 +7,28 @@ import (
 	"github.com/stratalog/strata/metastore"
 )
 
-// topic is the agent's in-memory view of a topic.
+// topic is the agent's in-memory view of a topic. meta's Name, ID,
+// ReplicationFactor and CreatedAt never change; partitions and configs do
+// (CreatePartitions, AlterConfigs), so they live in an immutable
+// topicState swapped as a whole under Agent.catalogMu.
 type topic struct {
-	meta     metastore.Topic
+	meta    metastore.Topic
+	state   atomic.Pointer[topicState]
+	deleted atomic.Bool
+}
+
+// topicState is a snapshot of a topic's mutable parts; never modified
+// after it is published.
+type topicState struct {
+	configs  map[string]string
 	settings topicSettings
 	parts    []*partition
-	deleted  atomic.Bool
+}
+
+func (t *topic) partitions() []*partition { return t.state.Load().parts }
+func (t *topic) settings() topicSettings  { return t.state.Load().settings }
+func (t *topic) configs() map[string]string {
+	return t.state.Load().configs
 }
 
 // partition is one partition served by this agent.
@@ -24,6 +40,9 @@ type partition struct {
 	// hwm is the committed high watermark; only the flusher advances it.
 	hwm      atomic.Int64
 	logStart atomic.Int64
+	// buffered counts this partition's batch bytes appended but not yet
+	// committed (DescribeLogDirs reports it).
+	buffered atomic.Int64
 
 	mu struct {
 		sync.Mutex
@@ -49,8 +68,12 @@ type partition struct {
 
 func (p *partition) topicName() string { return p.topic.meta.Name }
 
-// epochAndOwned returns the ownership state.
+// ownership returns the epoch and whether this agent owns the partition
+// (false for a nil partition).
 func (p *partition) ownership() (int32, bool) {
+	if p == nil {
+		return 0, false
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.mu.epoch, p.mu.owned

@@ -30,7 +30,14 @@ func init() {
 		19: {"CreateTopics", 2, 7, handleCreateTopics},
 		20: {"DeleteTopics", 1, 6, handleDeleteTopics},
 		22: {"InitProducerId", 0, 5, handleInitProducerID},
+		21: {"DeleteRecords", 0, 2, handleDeleteRecords},
 		32: {"DescribeConfigs", 1, 4, handleDescribeConfigs},
+		33: {"AlterConfigs", 0, 2, handleAlterConfigs},
+		35: {"DescribeLogDirs", 1, 4, handleDescribeLogDirs},
+		37: {"CreatePartitions", 0, 3, handleCreatePartitions},
+		44: {"IncrementalAlterConfigs", 0, 1, handleIncrementalAlterConfigs},
+		60: {"DescribeCluster", 0, 1, handleDescribeCluster},
+		61: {"DescribeProducers", 0, 0, handleDescribeProducers},
 	}
 }
 

@@ -1,0 +1,76 @@
+package agent
+
+// DeleteRecords v0-v2.
+//
+//   - Moves a partition's log start offset to Offset (-1 means the high
+//     watermark); earlier offsets then answer OFFSET_OUT_OF_RANGE to fetches
+//     and ListOffsets earliest returns the new start. The start never moves
+//     back (a lower offset is a no-op answering the current start). Offsets
+//     above the high watermark are OFFSET_OUT_OF_RANGE. The bytes stay in
+//     object storage until retention/compaction (not built) removes them.
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/metastore"
+)
+
+func handleDeleteRecords(c *conn, req kmsg.Request, f *inflight) {
+	a := c.a
+	r := req.(*kmsg.DeleteRecordsRequest)
+	resp := r.ResponseKind().(*kmsg.DeleteRecordsResponse)
+	for _, rt := range r.Topics {
+		t := a.topicByName(rt.Topic)
+		out := kmsg.NewDeleteRecordsResponseTopic()
+		out.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			op := kmsg.NewDeleteRecordsResponseTopicPartition()
+			op.Partition = rp.Partition
+			op.LowWatermark = -1
+			p := t.partition(rp.Partition)
+			switch _, owned := p.ownership(); {
+			case p == nil:
+				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case !owned:
+				op.ErrorCode = kerr.NotLeaderForPartition.Code
+			default:
+				target := rp.Offset
+				if target == -1 {
+					target = p.hwm.Load()
+				}
+				if target < 0 || target > p.hwm.Load() {
+					op.ErrorCode = kerr.OffsetOutOfRange.Code
+					break
+				}
+				start, err := a.meta.SetLogStartOffset(c.ctx, p.id, p.index, target)
+				if errors.Is(err, metastore.ErrConflict) {
+					op.ErrorCode = kerr.OffsetOutOfRange.Code
+					break
+				}
+				if err != nil {
+					a.log.Error("delete records", "topic", rt.Topic, "partition", rp.Partition, "err", err)
+					op.ErrorCode = errorCode(err)
+					break
+				}
+				p.raiseLogStart(start)
+				op.LowWatermark = start
+			}
+			out.Partitions = append(out.Partitions, op)
+		}
+		resp.Topics = append(resp.Topics, out)
+	}
+	f.finish(resp)
+}
+
+// raiseLogStart moves the in-memory log start forward only.
+func (p *partition) raiseLogStart(start int64) {
+	for {
+		cur := p.logStart.Load()
+		if start <= cur || p.logStart.CompareAndSwap(cur, start) {
+			return
+		}
+	}
+}
