@@ -175,7 +175,8 @@ type Store interface {
 	CreateTopic(ctx context.Context, t Topic) error
 	// DeleteTopic removes the topic, its partitions, segment rows and
 	// producer states, and returns what was deleted; the objects become
-	// garbage for later collection. ErrNotFound if absent.
+	// garbage for later collection. Group offsets, keyed by topic name, are
+	// left alone. ErrNotFound if absent.
 	DeleteTopic(ctx context.Context, name string) (Topic, error)
 	// Topic returns one topic by name. ErrNotFound if absent.
 	Topic(ctx context.Context, name string) (Topic, error)
@@ -185,20 +186,29 @@ type Store interface {
 	SetTopicConfigs(ctx context.Context, name string, configs map[string]string) error
 
 	// Partitions lists the partitions of a topic ordered by partition.
+	// ErrNotFound if the topic does not exist.
 	Partitions(ctx context.Context, id TopicID) ([]Partition, error)
 	// Claim makes agentID the owner of the partition with epoch
 	// expectEpoch+1, provided its current epoch is expectEpoch
-	// (ErrFenced otherwise), and returns the new state.
+	// (ErrFenced otherwise), and returns the new state. ErrNotFound if
+	// there is no such partition.
 	Claim(ctx context.Context, agentID string, id TopicID, partition int32, expectEpoch int32) (Partition, error)
 
-	// CommitFlush commits a flush in one transaction (see Flush).
+	// CommitFlush commits a flush in one transaction (see Flush). A writer
+	// that is not the partition's owner at its epoch gets ErrFenced; so does
+	// a commit to a partition that no longer exists (its topic was deleted),
+	// an unowned partition, or an empty AgentID. A PrevHighWatermark that is
+	// not the current high watermark is ErrConflict.
 	CommitFlush(ctx context.Context, f Flush) error
 
 	// Segments returns up to limit segment rows of the partition whose
-	// LastOffset >= fromOffset, ordered by BaseOffset.
+	// LastOffset >= fromOffset, ordered by BaseOffset. A limit <= 0 means
+	// no limit. An unknown topic or partition has no segments (an empty
+	// list, not ErrNotFound).
 	Segments(ctx context.Context, id TopicID, partition int32, fromOffset int64, limit int) ([]Segment, error)
 	// SegmentsByTime returns up to limit segment rows of the partition
-	// whose MaxTimestamp >= ts, ordered by BaseOffset.
+	// whose MaxTimestamp >= ts, ordered by BaseOffset. A limit <= 0 means
+	// no limit; an unknown topic or partition has no segments.
 	SegmentsByTime(ctx context.Context, id TopicID, partition int32, ts int64, limit int) ([]Segment, error)
 	// MaxTimestampSegment returns the segment holding the partition's
 	// largest timestamp (the earliest such segment on ties). ErrNotFound
@@ -207,7 +217,8 @@ type Store interface {
 
 	// SetLogStartOffset raises the partition's log start offset to offset
 	// (DeleteRecords) and returns the new value. It never lowers it, and
-	// an offset above the high watermark is ErrConflict.
+	// an offset above the high watermark is ErrConflict. ErrNotFound if
+	// there is no such partition.
 	SetLogStartOffset(ctx context.Context, id TopicID, partition int32, offset int64) (int64, error)
 	// AddPartitions grows a topic to total partitions (new ones unowned,
 	// epoch 0, empty) and returns the topic. Shrinking or keeping the count
@@ -215,15 +226,17 @@ type Store interface {
 	AddPartitions(ctx context.Context, name string, total int32) (Topic, error)
 
 	// CommitOffsets upserts a group's committed offsets in one transaction,
-	// creating an Empty group row (ProtocolType "") if none exists.
+	// creating an Empty group row (ProtocolType "") if none exists. A zero
+	// CommitTime is stored as the current time. Topics are not checked.
 	CommitOffsets(ctx context.Context, group string, offsets []GroupOffset) error
 	// GroupOffsets returns a group's committed offsets ordered by topic and
 	// partition (empty, not ErrNotFound, for an unknown group).
 	GroupOffsets(ctx context.Context, group string) ([]GroupOffset, error)
 	// DeleteGroupOffsets removes a group's offsets for the given partitions
-	// of a topic.
+	// of a topic. Absent offsets are ignored; the group row stays.
 	DeleteGroupOffsets(ctx context.Context, group, topic string, partitions []int32) error
-	// SaveGroup inserts or replaces a group's state (not its offsets).
+	// SaveGroup inserts or replaces a group's state (not its offsets). A
+	// zero UpdatedAt is stored as the current time.
 	SaveGroup(ctx context.Context, g Group) error
 	// LoadGroup returns a group's state. ErrNotFound if absent.
 	LoadGroup(ctx context.Context, name string) (Group, error)
@@ -233,7 +246,8 @@ type Store interface {
 	DeleteGroup(ctx context.Context, name string) error
 
 	// ProducerStates returns the stored idempotent-producer states of a
-	// partition.
+	// partition, in no promised order; none (not ErrNotFound) for an
+	// unknown topic or partition.
 	ProducerStates(ctx context.Context, id TopicID, partition int32) ([]ProducerState, error)
 	// NextProducerID allocates a new, never reused producer ID.
 	NextProducerID(ctx context.Context) (int64, error)

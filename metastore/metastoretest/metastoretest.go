@@ -70,6 +70,16 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"MaxTimestampSegment", testMaxTimestampSegment},
 		{"NextProducerID", testNextProducerID},
 		{"DeleteTopicRemovesData", testDeleteTopicRemovesData},
+		{"SetLogStartOffset", testSetLogStartOffset},
+		{"AddPartitions", testAddPartitions},
+		{"DeleteGrownTopic", testDeleteGrownTopic},
+		{"CommitOffsets", testCommitOffsets},
+		{"CommitOffsetsConcurrent", testCommitOffsetsConcurrent},
+		{"CommitOffsetsKeepsGroupState", testCommitOffsetsKeepsGroupState},
+		{"DeleteGroupOffsets", testDeleteGroupOffsets},
+		{"SaveLoadGroup", testSaveLoadGroup},
+		{"Groups", testGroups},
+		{"DeleteGroup", testDeleteGroup},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
