@@ -62,8 +62,12 @@ type Agent struct {
 	hwmCh chan struct{} // closed and replaced whenever a high watermark advances
 
 	flushKick chan struct{}
-	flushMu   sync.Mutex // one flush at a time (flusher loop and Shutdown)
-	tailMem   tailBudget
+	flushMu   sync.Mutex // one seal at a time (sealer and Shutdown)
+	pipe      chan *flushPlan
+	// sealedPlans and committedPlans count plans through the pipeline.
+	sealedPlans    atomic.Int64
+	committedPlans atomic.Int64
+	tailMem        tailBudget
 
 	quit      chan struct{} // closed when shutdown begins
 	closing   atomic.Bool
@@ -100,6 +104,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		byID:      map[metastore.TopicID]*topic{},
 		hwmCh:     make(chan struct{}),
 		flushKick: make(chan struct{}, 1),
+		pipe:      make(chan *flushPlan, maxUploads-1),
 		quit:      make(chan struct{}),
 		conns:     map[*conn]struct{}{},
 	}
@@ -176,8 +181,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 			return nil, err
 		}
 	}
-	a.bgWG.Add(2)
+	a.bgWG.Add(3)
 	go a.flushLoop()
+	go a.commitLoop()
 	go a.heartbeatLoop()
 	ok = true
 	a.log.Info("agent started", "agent_id", a.agentID, "node_id", a.nodeID, "listen", a.ln.Addr().String(),
@@ -319,14 +325,15 @@ func (a *Agent) loadPartition(ctx context.Context, t *topic, mp metastore.Partit
 	p.mu.owned = true
 	p.mu.epoch = mp.Epoch
 	p.mu.nextOffset = mp.HighWatermark
+	p.planHWM, p.planEpoch = mp.HighWatermark, mp.Epoch
 	p.mu.producers = map[int64]*producerEntry{}
-	p.committedProducers = map[int64]*producerEntry{}
+	p.plannedProducers = map[int64]*producerEntry{}
 	states, err := a.meta.ProducerStates(ctx, t.meta.ID, mp.Partition)
 	if err != nil {
 		return nil, fmt.Errorf("agent: producer state of %s/%d: %w", name, mp.Partition, err)
 	}
 	for _, s := range states {
-		p.committedProducers[s.ProducerID] = entryFromState(s)
+		p.plannedProducers[s.ProducerID] = entryFromState(s)
 		p.mu.producers[s.ProducerID] = entryFromState(s)
 	}
 	a.metrics.highWatermark.WithLabelValues(name, strconv.Itoa(int(mp.Partition))).Set(float64(mp.HighWatermark))

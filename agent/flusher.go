@@ -67,31 +67,45 @@ type flushPlan struct {
 	obj      []byte
 	parts    []*partFlush
 	rawBytes int64 // batch bytes, as counted in Agent.buffered
-	uploaded bool
+	sealed   time.Time
+	uploaded chan struct{} // closed once the object is in the store
+	upErr    error         // set before uploaded is closed if ctx ended first
 }
 
-// flushLoop seals and uploads the write-ahead buffer every FlushInterval,
-// or sooner when FlushBytes are buffered.
+// maxUploads bounds the objects being uploaded at once. Uploads overlap
+// (object stores reward parallel PUTs); commits stay strictly in order,
+// because each partition's commit is conditioned on the previous one's
+// high watermark.
+const maxUploads = 4
+
+// The flusher is two goroutines: the sealer (flushLoop) seals the open
+// write-ahead generation every FlushInterval, or as soon as FlushBytes are
+// buffered, plans its object and starts its upload; the committer
+// (commitLoop) takes plans in seal order, waits for each upload and
+// commits it. A full pipeline blocks the sealer, so data accumulates in the
+// open generation until BufferBytes makes produce push back.
+
+// flushLoop is the sealer.
 func (a *Agent) flushLoop() {
 	defer a.bgWG.Done()
 	t := time.NewTicker(a.cfg.FlushInterval)
 	defer t.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	go func() { <-a.quit; cancel() }()
 	for {
 		select {
 		case <-a.quit:
 			return
 		case <-t.C:
+			a.seal(ctx, 0)
 		case <-a.flushKick:
-		}
-		if err := a.flushOnce(ctx); err != nil && ctx.Err() == nil {
-			a.log.Error("flush failed", "err", err)
+			a.seal(ctx, a.cfg.FlushBytes)
 		}
 	}
 }
 
-// kickFlush asks the flusher to run now.
+// kickFlush asks the sealer to seal now if FlushBytes are buffered.
 func (a *Agent) kickFlush() {
 	select {
 	case a.flushKick <- struct{}{}:
@@ -99,53 +113,123 @@ func (a *Agent) kickFlush() {
 	}
 }
 
-// flushAll flushes until nothing is buffered (graceful shutdown).
-func (a *Agent) flushAll(ctx context.Context) error {
-	for a.wal.OpenBytes() > 0 {
-		if err := a.flushOnce(ctx); err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// flushOnce seals the open generation and retries its upload and commit
-// until they succeed or ctx ends (the generation then stays in the
-// write-ahead buffer for the next start).
-func (a *Agent) flushOnce(ctx context.Context) error {
+// seal seals the open generation if it holds more than minBytes, and hands
+// it to the pipeline; it blocks while maxUploads plans are in flight.
+func (a *Agent) seal(ctx context.Context, minBytes int64) {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
-	if a.wal.OpenBytes() == 0 {
-		return nil
+	if open := a.wal.OpenBytes(); open == 0 || open < minBytes {
+		return
 	}
-	start := time.Now()
 	plan := a.planFlush(a.wal.Seal())
+	plan.sealed = time.Now()
+	plan.uploaded = make(chan struct{})
+	a.sealedPlans.Add(1)
+	select {
+	case a.pipe <- plan:
+	case <-ctx.Done():
+		// Shutting down: the sealed generation stays in the write-ahead
+		// buffer and is recovered at the next start.
+		return
+	}
+	a.bgWG.Add(1)
+	go a.upload(ctx, plan)
+}
+
+// upload PUTs a plan's object, retrying with backoff until it succeeds or
+// ctx ends.
+func (a *Agent) upload(ctx context.Context, plan *flushPlan) {
+	defer a.bgWG.Done()
+	defer close(plan.uploaded)
+	if len(plan.pending()) == 0 {
+		return
+	}
 	backoff := 50 * time.Millisecond
 	for {
-		err := a.runFlush(ctx, plan)
+		err := a.objs.Put(ctx, plan.key, plan.obj)
 		if err == nil {
-			break
+			return
+		}
+		if ctx.Err() != nil {
+			plan.upErr = ctx.Err()
+			return
 		}
 		a.metrics.flushErrors.Inc()
-		a.log.Warn("flush attempt failed; retrying", "object", plan.key, "err", err, "backoff", backoff)
+		a.log.Warn("upload failed; retrying", "object", plan.key, "bytes", len(plan.obj), "err", err, "backoff", backoff)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			plan.upErr = ctx.Err()
+			return
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 2*time.Second)
 	}
-	if err := a.wal.Release(plan.gen); err != nil {
-		a.log.Error("release write-ahead generation", "err", err)
+}
+
+// commitLoop is the committer: plans in seal order, each committed (with
+// retries) before the next.
+func (a *Agent) commitLoop() {
+	defer a.bgWG.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-a.quit; cancel() }()
+	for {
+		var plan *flushPlan
+		select {
+		case <-a.quit:
+			return
+		case plan = <-a.pipe:
+		}
+		select {
+		case <-a.quit:
+			return
+		case <-plan.uploaded:
+		}
+		if plan.upErr != nil {
+			return
+		}
+		backoff := 50 * time.Millisecond
+		for {
+			err := a.runFlush(ctx, plan)
+			if err == nil {
+				break
+			}
+			a.metrics.flushErrors.Inc()
+			a.log.Warn("commit failed; retrying", "object", plan.key, "err", err, "backoff", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 2*time.Second)
+		}
+		if err := a.wal.Release(plan.gen); err != nil {
+			a.log.Error("release write-ahead generation", "err", err)
+		}
+		a.addBuffered(-plan.rawBytes)
+		if len(plan.obj) > 0 {
+			a.metrics.flushes.Inc()
+			a.metrics.flushBytes.Observe(float64(len(plan.obj)))
+			a.metrics.flushSeconds.Observe(time.Since(plan.sealed).Seconds())
+		}
+		a.committedPlans.Add(1)
 	}
-	a.addBuffered(-plan.rawBytes)
-	if len(plan.obj) > 0 {
-		a.metrics.flushes.Inc()
-		a.metrics.flushBytes.Observe(float64(len(plan.obj)))
-		a.metrics.flushSeconds.Observe(time.Since(start).Seconds())
+}
+
+// flushAll seals what is buffered and waits until every sealed plan is
+// committed (graceful shutdown). If ctx ends first, the rest stays in the
+// write-ahead buffer.
+func (a *Agent) flushAll(ctx context.Context) error {
+	a.seal(ctx, 0)
+	for a.committedPlans.Load() < a.sealedPlans.Load() || a.wal.OpenBytes() > 0 {
+		if a.wal.OpenBytes() > 0 {
+			a.seal(ctx, 0)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 	return nil
 }
@@ -168,7 +252,11 @@ func (a *Agent) planFlush(gen *wal.Gen) *flushPlan {
 		}
 		pf := byPart[p]
 		if pf == nil {
-			pf = &partFlush{p: p, epoch: e.Epoch, prevHWM: p.hwm.Load(), first: h.BaseOffset, minTS: h.MaxTimestamp, maxTS: h.MaxTimestamp,
+			if e.Epoch != p.planEpoch {
+				// First plan of this epoch: chain from the committed state.
+				p.planEpoch, p.planHWM = e.Epoch, p.hwm.Load()
+			}
+			pf = &partFlush{p: p, epoch: e.Epoch, prevHWM: p.planHWM, first: h.BaseOffset, minTS: h.MaxTimestamp, maxTS: h.MaxTimestamp,
 				producers: map[int64]*producerEntry{}}
 			byPart[p] = pf
 			order = append(order, pf)
@@ -188,10 +276,8 @@ func (a *Agent) planFlush(gen *wal.Gen) *flushPlan {
 		pf.data = append(pf.data, e.Batch...)
 		if h.ProducerID >= 0 {
 			if _, ok := pf.producers[h.ProducerID]; !ok {
-				if old := p.committedProducers[h.ProducerID]; old != nil {
-					cp := *old
-					cp.batches = append([]metastore.ProducerBatch(nil), old.batches...)
-					pf.producers[h.ProducerID] = &cp
+				if old := p.plannedProducers[h.ProducerID]; old != nil {
+					pf.producers[h.ProducerID] = old.clone()
 				}
 			}
 			recordProducerBatch(pf.producers, h, time.Now().UnixMilli())
@@ -202,6 +288,12 @@ func (a *Agent) planFlush(gen *wal.Gen) *flushPlan {
 		if pf.batches == 0 || pf.first != pf.prevHWM {
 			pf.done = true // nothing committable (a gap after a lost epoch)
 			continue
+		}
+		pf.p.planHWM = pf.last + 1
+		for pid, e := range pf.producers {
+			// The plan keeps its own copy: the committer reads it while
+			// the sealer plans the next generation.
+			pf.p.plannedProducers[pid] = e.clone()
 		}
 		b.Add(segment.ChunkMeta{TopicID: pf.p.id, Partition: pf.p.index, FirstOffset: pf.first, LastOffset: pf.last,
 			MinTimestamp: pf.minTS, MaxTimestamp: pf.maxTS, Batches: pf.batches}, pf.data)
@@ -227,17 +319,11 @@ func (pf *partFlush) nextOffset() int64 {
 	return pf.last + 1
 }
 
-// runFlush uploads the plan's object (once) and commits what is left of it.
+// runFlush commits what is left of an uploaded plan.
 func (a *Agent) runFlush(ctx context.Context, plan *flushPlan) error {
 	pending := plan.pending()
 	if len(pending) == 0 {
 		return nil
-	}
-	if !plan.uploaded {
-		if err := a.objs.Put(ctx, plan.key, plan.obj); err != nil {
-			return fmt.Errorf("upload %s: %w", plan.key, err)
-		}
-		plan.uploaded = true
 	}
 	f := metastore.Flush{AgentID: a.agentID, ObjectKey: plan.key, ObjectSize: int64(len(plan.obj))}
 	for _, pf := range pending {
@@ -336,9 +422,6 @@ func (a *Agent) applyCommitted(pf *partFlush, key string) {
 	pf.done = true
 	p := pf.p
 	p.buffered.Add(-int64(len(pf.data)))
-	for pid, e := range pf.producers {
-		p.committedProducers[pid] = e
-	}
 	for _, r := range pf.rows {
 		p.tail.add(&a.tailMem, &tailChunk{base: r.first, last: r.last, data: pf.data[r.off : r.off+r.size], objectKey: key, pos: pf.chunk.Pos + r.off})
 	}

@@ -56,9 +56,17 @@ type partition struct {
 		producers map[int64]*producerEntry
 	}
 
-	// committedProducers is the producer state as of the high watermark:
-	// what is persisted with each flush. Owned by the flusher.
-	committedProducers map[int64]*producerEntry
+	// planHWM and planEpoch chain the flusher's plans: the high watermark
+	// the next plan starts from (past every plan sealed so far). Owned by
+	// the sealer.
+	planHWM   int64
+	planEpoch int32
+
+	// plannedProducers is the producer state as of planHWM: each plan
+	// persists the entries its batches touch, so the metastore always
+	// holds the state as of the committed high watermark. Owned by the
+	// sealer.
+	plannedProducers map[int64]*producerEntry
 
 	// segs caches the last segment-index lookup for sequential readers.
 	segs segmentLookup

@@ -24,6 +24,12 @@ func entryFromState(s metastore.ProducerState) *producerEntry {
 	return &producerEntry{epoch: s.Epoch, batches: append([]metastore.ProducerBatch(nil), s.Batches...), lastTimestamp: s.LastTimestamp}
 }
 
+func (e *producerEntry) clone() *producerEntry {
+	c := *e
+	c.batches = append([]metastore.ProducerBatch(nil), e.batches...)
+	return &c
+}
+
 func (e *producerEntry) state(pid int64) metastore.ProducerState {
 	return metastore.ProducerState{ProducerID: pid, Epoch: e.epoch, Batches: append([]metastore.ProducerBatch(nil), e.batches...), LastTimestamp: e.lastTimestamp}
 }
