@@ -240,7 +240,7 @@ func produceAndSignal(t *testing.T, p *agentProc, topic, round string, killAfter
 			t.Fatalf("only %d records acknowledged (%d failed) after 2 minutes; wanted %d before the kill",
 				ackedN.Load(), failedN.Load(), killAfter)
 		}
-		code := p.stop(sig)
+		code := p.wait() // the callback sent the signal
 		switch {
 		case sig == syscall.SIGKILL && code != -1:
 			t.Fatalf("agent exit code %d after SIGKILL, want death by signal", code)

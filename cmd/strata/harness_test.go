@@ -226,10 +226,19 @@ func (p *agentProc) stop(sig syscall.Signal) int {
 	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		p.t.Fatalf("signal %v: %v", sig, err)
 	}
+	return p.wait()
+}
+
+// wait waits (30s at most) for the process to exit after a signal sent
+// elsewhere and returns its exit code (-1 if killed by a signal). Sending
+// SIGTERM twice would be wrong: once the agent has restored the default
+// handler on its way out, a second SIGTERM kills it.
+func (p *agentProc) wait() int {
+	p.t.Helper()
 	select {
 	case <-p.done:
 	case <-time.After(30 * time.Second):
-		p.t.Fatalf("agent did not exit within 30s of %v", sig)
+		p.t.Fatal("agent did not exit within 30s of the signal")
 	}
 	return exitCode(p.waitErr)
 }
