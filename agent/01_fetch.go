@@ -76,6 +76,9 @@ func (a *Agent) buildFetch(c *conn, r *kmsg.FetchRequest) (*kmsg.FetchResponse, 
 		for _, rp := range rt.Partitions {
 			out := kmsg.NewFetchResponseTopicPartition()
 			out.Partition = rp.Partition
+			// Never null: librdkafka rejects a null record set ("invalid
+			// MessageSetSize -1"); Kafka sends an empty one.
+			out.RecordBatches = []byte{}
 			p := t.partition(rp.Partition)
 			switch {
 			case p == nil && t == nil && r.Version >= 13:
@@ -133,5 +136,7 @@ func (a *Agent) fetchPartition(c *conn, p *partition, rp kmsg.FetchRequestTopicP
 		out.ErrorCode = kerr.KafkaStorageError.Code
 		return
 	}
-	out.RecordBatches = data
+	if data != nil {
+		out.RecordBatches = data
+	}
 }

@@ -29,7 +29,7 @@ the write-ahead buffer in ./strata-data/wal, Kafka on 127.0.0.1:9092.
 
 Every flag can also be set as STRATA_<FLAG> (dashes become underscores)
 or in a YAML file given with --config.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := agentConfig(v, cmd.Flags())
 			if err != nil {
