@@ -25,6 +25,10 @@ var (
 	errTransactional  = errors.New("agent: transactional producers are not supported")
 	errInvalidRecord  = errors.New("agent: invalid record batch")
 	errStorage        = errors.New("agent: local storage error")
+
+	// Group coordinator conditions (see groupErrorCode).
+	errCoordinatorLoad = errors.New("agent: group could not be loaded from the metastore")
+	errGroupStore      = errors.New("agent: group metastore write failed")
 )
 
 // errorCode maps an internal error to a Kafka error code.
@@ -57,5 +61,22 @@ func errorCode(err error) int16 {
 		return kerr.NotLeaderForPartition.Code
 	default:
 		return kerr.UnknownServerError.Code
+	}
+}
+
+// groupErrorCode maps an internal error of the group coordinator to a
+// Kafka error code. Every failure is retriable from the client's side:
+// NOT_COORDINATOR (find the coordinator again) once this agent is shutting
+// down, COORDINATOR_NOT_AVAILABLE when the metastore fails.
+func groupErrorCode(err error) int16 {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errShuttingDown), errors.Is(err, context.Canceled):
+		return kerr.NotCoordinator.Code
+	case errors.Is(err, metastore.ErrNotFound):
+		return kerr.GroupIDNotFound.Code
+	default: // errCoordinatorLoad, errGroupStore, deadlines
+		return kerr.CoordinatorNotAvailable.Code
 	}
 }

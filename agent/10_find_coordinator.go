@@ -1,0 +1,54 @@
+package agent
+
+// FindCoordinator v0-v5.
+//
+//   - Key type 0 (group): this agent coordinates every group for now, so
+//     the answer is always its own node id, advertised host and port.
+//   - Key type 1 (transaction): COORDINATOR_NOT_AVAILABLE, as transactions
+//     are not supported. Other key types: INVALID_REQUEST.
+//   - An empty group key is INVALID_REQUEST.
+//   - v4+ batch several keys (CoordinatorKeys); each gets its own answer.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func handleFindCoordinator(c *conn, req kmsg.Request, f *inflight) {
+	a := c.a
+	r := req.(*kmsg.FindCoordinatorRequest)
+	resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	find := func(key string) kmsg.FindCoordinatorResponseCoordinator {
+		out := kmsg.NewFindCoordinatorResponseCoordinator()
+		out.Key = key
+		out.NodeID, out.Port = -1, -1
+		var msg string
+		switch {
+		case r.CoordinatorType == 1:
+			out.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			msg = "transactions are not supported"
+		case r.CoordinatorType != 0:
+			out.ErrorCode = kerr.InvalidRequest.Code
+			msg = "unknown coordinator key type"
+		case key == "":
+			out.ErrorCode = kerr.InvalidRequest.Code
+			msg = "empty group id"
+		default:
+			out.NodeID, out.Host, out.Port = a.nodeID, a.advHost, a.advPort
+			return out
+		}
+		out.ErrorMessage = &msg
+		return out
+	}
+	if r.Version >= 4 {
+		for _, key := range r.CoordinatorKeys {
+			resp.Coordinators = append(resp.Coordinators, find(key))
+		}
+		f.finish(resp)
+		return
+	}
+	one := find(r.CoordinatorKey)
+	resp.ErrorCode, resp.ErrorMessage = one.ErrorCode, one.ErrorMessage
+	resp.NodeID, resp.Host, resp.Port = one.NodeID, one.Host, one.Port
+	f.finish(resp)
+}
