@@ -10,6 +10,7 @@ import (
 	"github.com/stratalog/strata/metastore/sqlite"
 	"github.com/stratalog/strata/tiering/objstore"
 	"github.com/stratalog/strata/tiering/objstore/fs"
+	"github.com/stratalog/strata/tiering/objstore/s3"
 )
 
 // OpenMetastore opens the metastore a URL names: sqlite://PATH (relative
@@ -57,7 +58,11 @@ func OpenObjectStore(ctx context.Context, rawURL string) (objstore.Store, error)
 		}
 		return s, nil
 	case "s3":
-		return nil, fmt.Errorf("object store URL %q: the s3 object store is not built yet", rawURL)
+		s, err := s3.Open(ctx, rawURL)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	default:
 		return nil, fmt.Errorf("object store URL %q: unknown scheme %q (supported: file)", rawURL, scheme)
 	}
