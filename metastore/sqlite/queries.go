@@ -10,9 +10,11 @@ const (
     name       TEXT    NOT NULL,
     applied_at INTEGER NOT NULL
 )`
-	selectSchemaVersion    = `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`
-	selectMigrationApplied = `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`
-	insertMigration        = `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`
+	selectSchemaVersion          = `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`
+	selectMigrationApplied       = `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`
+	insertMigration              = `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`
+	selectSchemaMigrationsExists = `SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations')`
+	selectMigrations             = `SELECT version, name, applied_at FROM schema_migrations ORDER BY version`
 )
 
 // Cluster ID and producer IDs.

@@ -46,28 +46,13 @@ var _ metastore.Store = (*Store)(nil)
 // Open opens the SQLite metastore at path, creating the file and its parent
 // directories if they do not exist, and brings its schema up to date.
 func Open(ctx context.Context, path string) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("sqlite: open: empty path")
-	}
-	abs, err := filepath.Abs(path)
+	w, abs, err := openWriter(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-
-	w, err := sql.Open("sqlite", dsn(abs, false))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxIdleTime(0)
-	w.SetConnMaxLifetime(0)
 	// The first connection switches the file to WAL mode; the read pool
 	// must not open before that, or it would race the switch.
-	if err := migrate(ctx, w); err != nil {
+	if _, err := migrate(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -86,6 +71,31 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return &Store{w: w, r: r}, nil
+}
+
+// openWriter opens the single-connection write pool of the database at
+// path, creating its parent directories, and returns it with the absolute
+// path.
+func openWriter(path string) (*sql.DB, string, error) {
+	if path == "" {
+		return nil, "", errors.New("empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, "", err
+	}
+	w, err := sql.Open("sqlite", dsn(abs, false))
+	if err != nil {
+		return nil, "", err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	return w, abs, nil
 }
 
 // dsn returns the driver's data source name for the database file at the
@@ -177,18 +187,21 @@ func migrations() ([]migration, error) {
 
 // migrate applies the migrations the database has not seen, each in its
 // own transaction together with its schema_migrations row, so a crash
-// leaves the schema at a recorded version.
-func migrate(ctx context.Context, db *sql.DB) error {
+// leaves the schema at a recorded version, and returns those it applied.
+func migrate(ctx context.Context, db *sql.DB) ([]metastore.Migration, error) {
 	ms, err := migrations()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := db.ExecContext(ctx, createSchemaMigrations); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	latest := ms[len(ms)-1].version
+	var applied []metastore.Migration
 	for _, m := range ms {
+		var done *metastore.Migration
 		err := inTx(ctx, db, nil, func(tx *sql.Tx) error {
+			done = nil
 			// Re-read inside the write transaction: another process may
 			// have migrated since.
 			var current int
@@ -208,12 +221,109 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, insertMigration, m.version, m.name, time.Now().UnixNano())
-			return err
+			now := time.Now()
+			if _, err := tx.ExecContext(ctx, insertMigration, m.version, m.name, now.UnixNano()); err != nil {
+				return err
+			}
+			done = &metastore.Migration{Version: m.version, Name: m.name, Applied: true, AppliedAt: now.UTC()}
+			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+			return applied, fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if done != nil {
+			applied = append(applied, *done)
 		}
 	}
-	return nil
+	return applied, nil
+}
+
+// Migrate brings the database at path up to date, creating the file if
+// needed, and returns the migrations it applied (none when it was up to
+// date). Open does the same; `strata migrate up` runs this.
+func Migrate(ctx context.Context, path string) ([]metastore.Migration, error) {
+	w, _, err := openWriter(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+	defer w.Close()
+	applied, err := migrate(ctx, w)
+	if err != nil {
+		return applied, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
+	return applied, nil
+}
+
+// MigrationStatus returns every migration this binary knows, in version
+// order, each marked applied or not, followed by any the database has that
+// this binary does not know (a newer binary migrated it). It changes
+// nothing: a missing file has every migration pending and is not created.
+func MigrationStatus(ctx context.Context, path string) ([]metastore.Migration, error) {
+	ms, err := migrations()
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migration status %s: %w", path, err)
+	}
+	recorded := map[int]metastore.Migration{}
+	if _, err := os.Stat(path); err == nil {
+		recorded, err = recordedMigrations(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: migration status %s: %w", path, err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("sqlite: migration status %s: %w", path, err)
+	}
+	var out []metastore.Migration
+	for _, m := range ms {
+		if r, ok := recorded[m.version]; ok {
+			out = append(out, r)
+			delete(recorded, m.version)
+		} else {
+			out = append(out, metastore.Migration{Version: m.version, Name: m.name})
+		}
+	}
+	var unknown []metastore.Migration
+	for _, r := range recorded {
+		unknown = append(unknown, r)
+	}
+	sort.Slice(unknown, func(i, j int) bool { return unknown[i].Version < unknown[j].Version })
+	return append(out, unknown...), nil
+}
+
+// recordedMigrations reads schema_migrations of the existing database at
+// path through a read-only connection; no table means none.
+func recordedMigrations(ctx context.Context, path string) (map[int]metastore.Migration, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn(abs, true))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	out := map[int]metastore.Migration{}
+	var exists bool
+	if err := r.QueryRowContext(ctx, selectSchemaMigrationsExists).Scan(&exists); err != nil {
+		return nil, err
+	}
+	if !exists {
+		return out, nil
+	}
+	rows, err := r.QueryContext(ctx, selectMigrations)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			m  metastore.Migration
+			at int64
+		)
+		if err := rows.Scan(&m.Version, &m.Name, &at); err != nil {
+			return nil, err
+		}
+		m.Applied, m.AppliedAt = true, nanosToTime(at)
+		out[m.Version] = m
+	}
+	return out, rows.Err()
 }
