@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # scripts/start-minio.sh — start a throwaway MinIO for the S3 tests.
 #
-#   eval "$(scripts/start-minio.sh [DIR])"
+#   env=$(scripts/start-minio.sh [DIR]) && eval "$env"
 #   go test ./tiering/objstore/s3/
 #   scripts/stop-minio.sh "$STRATA_MINIO_DIR"
+#
+# (Not `eval "$(scripts/start-minio.sh)"`: eval of a failed command
+# substitution succeeds, so `set -e` would not stop on a failed start.
+# `. DIR/env` after a successful start works too.)
 #
 # It builds the pinned MinIO once (about 4 minutes on 2 cores) into
 # ${STRATA_CACHE:-$HOME/.cache/strata}/minio/<version>/minio and reuses it

@@ -228,7 +228,8 @@ func (s *Store) putMultipart(ctx context.Context, k string, data []byte) (err er
 			Key:      aws.String(k),
 			UploadId: uploadID,
 		})
-		if aerr != nil && !isNotFound(aerr) {
+		// NoSuchUpload: a Complete whose answer was lost did finish.
+		if aerr != nil && !isNotFound(aerr) && !hasCode(aerr, "NoSuchUpload") {
 			err = fmt.Errorf("%w (and abort failed: %v)", err, convert(actx, aerr))
 		}
 	}()
@@ -554,12 +555,15 @@ func isNotFound(err error) bool {
 	return httpStatus(err) == 404
 }
 
+// hasCode reports whether err is an S3 error with the given code.
+func hasCode(err error, code string) bool {
+	ae, ok := errors.AsType[smithy.APIError](err)
+	return ok && ae.ErrorCode() == code
+}
+
 // isInvalidRange reports whether err says the range is not satisfiable.
 func isInvalidRange(err error) bool {
-	if ae, ok := errors.AsType[smithy.APIError](err); ok && ae.ErrorCode() == "InvalidRange" {
-		return true
-	}
-	return httpStatus(err) == 416
+	return hasCode(err, "InvalidRange") || httpStatus(err) == 416
 }
 
 // httpStatus returns the HTTP status of a failed answer, or 0.

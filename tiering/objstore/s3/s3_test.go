@@ -156,24 +156,46 @@ func TestMultipart(t *testing.T) {
 	}
 }
 
+// TestMultipartCancelled cancels multipart Puts at growing delays: every
+// one must leave the whole object or none, and no open upload behind,
+// and at least one cancel must land while parts are in flight.
 func TestMultipartCancelled(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	s.threshold = partSize // 2 parts of 8 MiB + a bit: cancel lands mid-upload
-	done := make(chan error, 1)
-	go func() { done <- s.Put(ctx, "cancelled", make([]byte, 3*partSize)) }()
-	time.Sleep(20 * time.Millisecond)
-	cancel()
-	err := <-done
-	if err == nil {
-		t.Skip("Put finished before the cancel landed")
+	s.threshold = partSize // 3 parts of 8 MiB
+	data := make([]byte, 3*partSize)
+	midUpload := false
+	for i, delay := range []time.Duration{time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond} {
+		key := fmt.Sprintf("cancelled-%d", i)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Put(ctx, key, data) }()
+		time.Sleep(delay)
+		cancel()
+		err := <-done
+		_, statErr := s.Stat(context.Background(), key)
+		switch {
+		case err == nil:
+			if statErr != nil {
+				t.Errorf("after %v: Put succeeded but Stat: %v", delay, statErr)
+			}
+		case !errors.Is(err, context.Canceled):
+			t.Errorf("after %v: Put err = %v, want context.Canceled", delay, err)
+		case statErr == nil:
+			// The cancel came after the server had committed the object
+			// (during Complete): then it must be whole.
+			if got, err := s.Get(context.Background(), key); err != nil || !bytes.Equal(got, data) {
+				t.Errorf("after %v: cancelled Put left %d bytes, %v; want none or all", delay, len(got), err)
+			}
+		case !errors.Is(statErr, objstore.ErrNotExist):
+			t.Errorf("after %v: Stat after cancelled Put: %v, want ErrNotExist", delay, statErr)
+		}
+		if err != nil && strings.Contains(err.Error(), "upload part") {
+			midUpload = true
+		}
 	}
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("Put err = %v, want context.Canceled", err)
-	}
-	if _, err := s.Stat(context.Background(), "cancelled"); !errors.Is(err, objstore.ErrNotExist) {
-		t.Errorf("Stat after cancelled Put: %v, want ErrNotExist", err)
+	if !midUpload {
+		t.Error("no cancel landed while parts were uploading")
 	}
 	out, err := s.client.ListMultipartUploads(context.Background(), &awss3.ListMultipartUploadsInput{
 		Bucket: aws.String(s.bucket),
@@ -183,7 +205,7 @@ func TestMultipartCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(out.Uploads) != 0 {
-		t.Errorf("%d multipart uploads left open after a cancelled Put", len(out.Uploads))
+		t.Errorf("%d multipart uploads left open after cancelled Puts", len(out.Uploads))
 	}
 }
 
