@@ -19,10 +19,13 @@ package agent
 //     unchanged protocols gets the current generation at once (except the
 //     leader in Stable, whose rejoin starts a rebalance, as in Kafka).
 //   - Static membership (v5+, group.instance.id): a join with an empty
-//     member id and a known instance id replaces the old member id; in a
-//     Stable group with unchanged metadata there is no rebalance (the
-//     leader gets SkipAssignment on v9). The old member id's waiting
-//     requests and later requests get FENCED_INSTANCE_ID.
+//     member id and a known instance id replaces the old member id and
+//     keeps its assignment. In a Stable group whose protocol choice the
+//     new join does not change there is no rebalance (the leader gets
+//     SkipAssignment on v9) -- Kafka's rule; comparing the metadata bytes
+//     instead would rebalance on every restart of a cooperative consumer,
+//     whose metadata lists the partitions it owns. The old member id's
+//     waiting and later requests get FENCED_INSTANCE_ID.
 //   - Reason (v8+) is ignored.
 
 import (
@@ -154,7 +157,6 @@ func (g *group) replaceStatic(c *conn, old *member, r *kmsg.JoinGroupRequest, f 
 	m := g.newMember(c, newMemberID(clientIDOf(f), r.InstanceID), r, f)
 	m.assignment = old.assignment
 	wasLeader := g.mu.leader == old.id
-	same := sameProtocols(old.protocols, r.Protocols)
 	g.removeMember(old, kerr.FencedInstanceID.Code)
 	g.addMember(m)
 	m.seq = old.seq // keeps its place in the leader order
@@ -163,7 +165,11 @@ func (g *group) replaceStatic(c *conn, old *member, r *kmsg.JoinGroupRequest, f 
 		g.mu.leader = m.id
 	}
 	g.gc.a.log.Info("static group member replaced", "group", g.name, "instance", *r.InstanceID, "old", old.id, "new", m.id)
-	if g.mu.state == groupStable && same {
+	// As in Kafka, the rejoin needs no rebalance as long as the group
+	// would keep its protocol: the member's metadata may differ (a
+	// restarted cooperative consumer no longer lists owned partitions),
+	// and it gets its old assignment back.
+	if g.mu.state == groupStable && g.selectProtocol() == g.mu.protocol {
 		g.save()
 		resp := r.ResponseKind().(*kmsg.JoinGroupResponse)
 		g.fillJoin(m, resp)
