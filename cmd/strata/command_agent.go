@@ -44,8 +44,8 @@ or in a YAML file given with --config.`,
 	f.String("listen", "127.0.0.1:9092", "Kafka listener address")
 	f.String("advertise", "", "host:port advertised to clients (default: the listener's address)")
 	f.String("admin-listen", "127.0.0.1:9644", "admin HTTP address for /metrics, /healthz, /readyz; \"off\" disables")
-	f.String("metastore", "", "metastore URL: sqlite://PATH (default sqlite://<data-dir>/meta.db)")
-	f.String("objstore", "", "object store URL: file://DIR (default file://<data-dir>/objects)")
+	f.String("metastore", "", "metastore URL: sqlite://PATH or postgres://USER@HOST:PORT/DB (default sqlite://<data-dir>/meta.db)")
+	f.String("objstore", "", "object store URL: file://DIR or s3://BUCKET/PREFIX?endpoint=...&region=...&path_style=true (default file://<data-dir>/objects)")
 	f.Duration("flush-interval", 100*time.Millisecond, "upload buffered data at least this often")
 	f.String("flush-bytes", "8MiB", "upload as soon as this much data is buffered")
 	f.String("cache-bytes", "1GiB", "local disk cache budget for historical reads")
@@ -130,8 +130,8 @@ func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, error) {
 	}
 	cfg.Logger = logger
 	for _, u := range []struct{ flag, url, want string }{
-		{"metastore", cfg.MetastoreURL, "sqlite://"},
-		{"objstore", cfg.ObjstoreURL, "file://"},
+		{"metastore", cfg.MetastoreURL, "sqlite:// or postgres://"},
+		{"objstore", cfg.ObjstoreURL, "file:// or s3://"},
 	} {
 		if u.url != "" && !strings.Contains(u.url, "://") {
 			errs = append(errs, fmt.Errorf("--%s %q: not a URL (want %s...)", u.flag, u.url, u.want))
@@ -197,7 +197,5 @@ func runAgent(ctx context.Context, cfg agent.Config) error {
 // isConfigError reports errors caused by a bad URL rather than a failing
 // backend.
 func isConfigError(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "unknown scheme") || strings.Contains(s, "want scheme://") ||
-		strings.Contains(s, "not built yet") || strings.Contains(s, "take no parameters") || strings.Contains(s, "empty path") || strings.Contains(s, "empty directory")
+	return errors.Is(err, agent.ErrBadURL)
 }
