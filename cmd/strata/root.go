@@ -29,6 +29,7 @@ func newRootCommand() *cobra.Command {
 		return usageError{err}
 	})
 	root.AddCommand(newAgentCommand(), newVersionCommand())
+	root.AddCommand(newMigrateCommand())
 	return root
 }
 
