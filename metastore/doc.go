@@ -1,13 +1,16 @@
 // Package metastore defines Store, the metadata an agent and background
 // jobs need: topics, partition ownership and epochs, the segment index,
-// high watermarks, idempotent-producer state and agent registrations.
+// high watermarks, idempotent-producer state, agent registrations and
+// consumer groups (state and committed offsets).
 //
 // # Basics
 //
 // Implementations live in sub-packages and are chosen by URL scheme:
-// sqlite://PATH (metastore/sqlite, embedded, one machine) and, later,
-// postgres:// (metastore/postgres). Every implementation passes the
-// conformance suite in metastore/metastoretest.
+// sqlite://PATH (metastore/sqlite, embedded, one machine) and
+// postgres:// (metastore/postgres, shared by a cluster of agents). Every
+// implementation passes the conformance suite in metastore/metastoretest.
+// Both keep their schema in embedded, versioned migrations with matching
+// version numbers; `strata migrate up|status` applies or lists them.
 //
 // # Caveats
 //
