@@ -10,6 +10,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/metastore/postgres/pgtest"
+	"github.com/stratalog/strata/tiering/objstore/s3/s3test"
 )
 
 // testAgent starts an agent on 127.0.0.1:0 with a fresh data dir.
@@ -22,10 +25,26 @@ func testAgent(t *testing.T, mod func(*Config)) *Agent {
 		FlushInterval: 20 * time.Millisecond,
 		Logger:        testLogger(),
 	}
+	useTestBackends(t, &cfg)
 	if mod != nil {
 		mod(&cfg)
 	}
 	return startAgent(t, cfg)
+}
+
+// useTestBackends points cfg at a fresh Postgres schema and S3 prefix when
+// STRATA_TEST_BACKEND=remote, so the end-to-end suite runs a second time on
+// the production backends (scripts/test.sh does both runs).
+func useTestBackends(t *testing.T, cfg *Config) {
+	t.Helper()
+	switch b := os.Getenv("STRATA_TEST_BACKEND"); b {
+	case "", "embedded":
+	case "remote":
+		cfg.MetastoreURL = pgtest.URL(t)
+		cfg.ObjstoreURL = s3test.URL(t)
+	default:
+		t.Fatalf("STRATA_TEST_BACKEND=%q: want embedded or remote", b)
+	}
 }
 
 func startAgent(t *testing.T, cfg Config) *Agent {

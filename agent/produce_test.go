@@ -52,6 +52,7 @@ func idemBatch(t *testing.T, pid int64, epoch int16, seq int32, n int) []byte {
 func TestIdempotentSequences(t *testing.T) {
 	dir := t.TempDir()
 	cfg := Config{DataDir: dir, Listen: "127.0.0.1:0", AdminListen: "off", FlushInterval: 10 * time.Millisecond, Logger: testLogger()}
+	useTestBackends(t, &cfg)
 	a := startAgent(t, cfg)
 	createTopic(t, a, "idem", 1, nil)
 	cl := newClient(t, a)
