@@ -23,6 +23,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/metastore/postgres/pgtest"
+	"github.com/stratalog/strata/tiering/objstore/s3/s3test"
 )
 
 // strataBin is the binary built by TestMain.
@@ -91,6 +94,32 @@ type agentOpts struct {
 	args    []string // extra flags
 }
 
+// remoteBackends remembers, per data dir, the Postgres schema and S3
+// prefix given to an agent, so a restart with the same data dir finds its
+// metadata and objects again.
+var remoteBackends sync.Map // data dir → []string flags
+
+// backendFlags returns --metastore/--objstore flags for a fresh Postgres
+// schema and S3 prefix when STRATA_TEST_BACKEND=remote (scripts/test.sh
+// runs the process-level suite a second time that way), else none.
+func backendFlags(t testing.TB, dataDir string) []string {
+	t.Helper()
+	switch b := os.Getenv("STRATA_TEST_BACKEND"); b {
+	case "", "embedded":
+		return nil
+	case "remote":
+		if f, ok := remoteBackends.Load(dataDir); ok {
+			return f.([]string)
+		}
+		f := []string{"--metastore", pgtest.URL(t), "--objstore", s3test.URL(t)}
+		remoteBackends.Store(dataDir, f)
+		return f
+	default:
+		t.Fatalf("STRATA_TEST_BACKEND=%q: want embedded or remote", b)
+		return nil
+	}
+}
+
 // startAgent starts `strata agent --listen ADDR --admin-listen off
 // --data-dir DIR ARGS...` and waits until a Metadata request succeeds. The
 // process is killed at the end of the test if it is still running; if the
@@ -105,6 +134,7 @@ func startAgent(t testing.TB, o agentOpts) *agentProc {
 	if o.dataDir == "" {
 		o.dataDir = t.TempDir()
 	}
+	o.args = append(backendFlags(t, o.dataDir), o.args...)
 	for attempt := 0; ; attempt++ {
 		addr := o.addr
 		if addr == "" || attempt > 0 {
