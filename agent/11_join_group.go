@@ -123,6 +123,7 @@ func (g *group) join(c *conn, r *kmsg.JoinGroupRequest, f *inflight) *kmsg.JoinG
 		g.fillJoin(m, resp)
 		return resp
 	}
+	g.gc.a.log.Debug("group member rejoins", "group", g.name, "member", m.id, "state", g.mu.state, "same", same, "leader", m.id == g.mu.leader)
 	m.session, m.rebalance = msDuration(r.SessionTimeoutMillis), rebalanceTimeoutOf(r)
 	m.protocols = r.Protocols
 	m.clientID, m.clientHost = clientIDOf(f), clientHost(c)
@@ -164,7 +165,7 @@ func (g *group) replaceStatic(c *conn, old *member, r *kmsg.JoinGroupRequest, f 
 	if wasLeader {
 		g.mu.leader = m.id
 	}
-	g.gc.a.log.Info("static group member replaced", "group", g.name, "instance", *r.InstanceID, "old", old.id, "new", m.id)
+	g.gc.a.log.Info("static group member replaced", "group", g.name, "instance", *r.InstanceID, "old", old.id, "new", m.id, "state", g.mu.state)
 	// As in Kafka, the rejoin needs no rebalance as long as the group
 	// would keep its protocol: the member's metadata may differ (a
 	// restarted cooperative consumer no longer lists owned partitions),

@@ -530,6 +530,7 @@ func (g *group) completeRebalance() {
 	}
 	g.mu.protocol = g.selectProtocol()
 	members := g.sortedMembers()
+	g.gc.a.log.Debug("group rebalance completed", "group", g.name, "generation", g.mu.generation, "members", len(members), "protocol", g.mu.protocol)
 	if _, ok := g.mu.members[g.mu.leader]; !ok {
 		g.mu.leader = members[0].id
 	}
