@@ -80,7 +80,10 @@ fi
 mkdir -p "$dir/data"
 
 user=strata
-password=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+# STRATA_MINIO_PASSWORD and STRATA_MINIO_PORT pin the password and port,
+# so a test can stop MinIO and start it again at the same URL (outage
+# tests); normally both are random.
+password=${STRATA_MINIO_PASSWORD:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
 
 # --- Start on a free port ----------------------------------------------------
 # Pick a random port nobody listens on; if another process takes it before
@@ -88,7 +91,7 @@ password=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 started=""
 for attempt in 1 2 3 4 5 6 7 8 9 10; do
-	port=$((20000 + RANDOM % 30000))
+	port=${STRATA_MINIO_PORT:-$((20000 + RANDOM % 30000))}
 	if port_in_use "$port"; then
 		continue
 	fi

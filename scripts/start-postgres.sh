@@ -152,7 +152,9 @@ fi
 # --- Start ------------------------------------------------------------------
 # A port found free can be taken before postgres binds it: try a few.
 for attempt in 1 2 3 4 5; do
-	port=$(free_port)
+	# STRATA_POSTGRES_PORT pins the port, so a test can stop the server and
+	# start it again at the same URL (outage tests).
+	port=${STRATA_POSTGRES_PORT:-$(free_port)}
 	# -k: the Unix socket lives in DIR, not in /var/run/postgresql.
 	opts="-c listen_addresses=127.0.0.1 -c port=$port -k $dir -c max_connections=300"
 	opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"

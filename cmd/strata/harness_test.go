@@ -92,6 +92,7 @@ type agentOpts struct {
 	addr    string   // --listen; "" picks a free port
 	dataDir string   // --data-dir; "" makes a temporary one
 	args    []string // extra flags
+	env     []string // extra environment
 }
 
 // remoteBackends remembers, per data dir, the Postgres schema and S3
@@ -141,7 +142,7 @@ func startAgent(t testing.TB, o agentOpts) *agentProc {
 			addr = freeAddr(t)
 		}
 		args := append([]string{"agent", "--listen", addr, "--admin-listen", "off", "--data-dir", o.dataDir}, o.args...)
-		p := spawn(t, nil, args...)
+		p := spawn(t, o.env, args...)
 		p.addr, p.dataDir = addr, o.dataDir
 		err := p.waitReady()
 		if err == nil {
