@@ -345,3 +345,71 @@ func TestGroupSessionAndRebalanceTimeouts(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, func() bool { return a.groups().peek("pending") == nil })
 }
+
+// TestOffsetCommitChecksAndOldFetch: member and generation checks of
+// OffsetCommit, and OffsetFetch before v8 (null topics = all, -1 for
+// uncommitted partitions).
+func TestOffsetCommitChecksAndOldFetch(t *testing.T) {
+	a := testAgent(t, nil)
+	createTopic(t, a, "oc", 2, nil)
+	rc := dialRaw(t, a)
+	const g = "commits"
+	commit := func(v int16, member string, gen int32, part int32, off int64) int16 {
+		t.Helper()
+		r := kmsg.NewPtrOffsetCommitRequest()
+		r.Version, r.Group, r.MemberID, r.Generation = v, g, member, gen
+		md := "meta"
+		r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "oc", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: part, Offset: off, LeaderEpoch: 5, Metadata: &md}}}}
+		resp := kmsg.NewPtrOffsetCommitResponse()
+		rc.roundTrip(r, resp)
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	// Simple commits (v0 has no generation) while the group has no members.
+	if code := commit(0, "", -1, 0, 5); code != 0 {
+		t.Fatalf("v0 simple commit: %v", kerr.ErrorForCode(code))
+	}
+	if code := commit(8, "someone", 3, 0, 5); code != kerr.UnknownMemberID.Code {
+		t.Fatalf("member commit to an empty group: %v", kerr.ErrorForCode(code))
+	}
+	if code := commit(8, "", -1, 9, 5); code != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("commit to a missing partition: %v", kerr.ErrorForCode(code))
+	}
+
+	req, corr := joinNew(t, rc, g, 10000, 5000, "range")
+	j := kmsg.NewPtrJoinGroupResponse()
+	rc.recv(req, corr, j)
+	// Between join and sync: REBALANCE_IN_PROGRESS.
+	if code := commit(8, j.MemberID, j.Generation, 1, 7); code != kerr.RebalanceInProgress.Code {
+		t.Fatalf("commit before sync: %v", kerr.ErrorForCode(code))
+	}
+	s := kmsg.NewPtrSyncGroupResponse()
+	rc.roundTrip(syncReq(5, g, j.MemberID, j.Generation, nil), s)
+	if code := commit(8, "", -1, 1, 7); code != kerr.UnknownMemberID.Code {
+		t.Fatalf("simple commit to an active group: %v", kerr.ErrorForCode(code))
+	}
+	if code := commit(8, j.MemberID, j.Generation+1, 1, 7); code != kerr.IllegalGeneration.Code {
+		t.Fatalf("commit with another generation: %v", kerr.ErrorForCode(code))
+	}
+	if code := commit(8, j.MemberID, j.Generation, 1, 7); code != 0 {
+		t.Fatalf("member commit: %v", kerr.ErrorForCode(code))
+	}
+
+	// OffsetFetch v1: explicit partitions; v5: null topics means all.
+	f := kmsg.NewPtrOffsetFetchRequest()
+	f.Version, f.Group = 1, g
+	f.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "oc", Partitions: []int32{0, 1}}, {Topic: "other", Partitions: []int32{0}}}
+	fr := kmsg.NewPtrOffsetFetchResponse()
+	rc.roundTrip(f, fr)
+	if len(fr.Topics) != 2 || fr.Topics[0].Partitions[0].Offset != 5 || fr.Topics[0].Partitions[1].Offset != 7 || fr.Topics[1].Partitions[0].Offset != -1 {
+		t.Fatalf("fetch v1: %+v", fr)
+	}
+	f.Version, f.Topics = 5, nil
+	rc.roundTrip(f, fr)
+	if len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 2 {
+		t.Fatalf("fetch v5 all: %+v", fr)
+	}
+	p0, p1 := fr.Topics[0].Partitions[0], fr.Topics[0].Partitions[1]
+	if p0.Offset != 5 || p0.LeaderEpoch != -1 || p1.Offset != 7 || p1.LeaderEpoch != 5 || *p1.Metadata != "meta" {
+		t.Fatalf("fetch v5 partitions: %+v %+v", p0, p1)
+	}
+}
