@@ -280,6 +280,7 @@ func TestGroupResumesAfterRestart(t *testing.T) {
 		DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "off",
 		FlushInterval: 20 * time.Millisecond, Logger: testLogger(),
 	}
+	useTestBackends(t, &cfg)
 	a := startAgent(t, cfg)
 	const topic, group, total = "events", "indexer", 20000
 	createTopic(t, a, topic, 6, nil)
@@ -378,6 +379,7 @@ func TestGroupRestoredMembersMustRejoin(t *testing.T) {
 		DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "off",
 		FlushInterval: 20 * time.Millisecond, Logger: testLogger(),
 	}
+	useTestBackends(t, &cfg)
 	a := startAgent(t, cfg)
 	const g = "restored"
 	c1, c2 := dialRaw(t, a), dialRaw(t, a)
