@@ -69,15 +69,16 @@ type Agent struct {
 	committedPlans atomic.Int64
 	tailMem        tailBudget
 
-	quit      chan struct{} // closed when shutdown begins
-	closing   atomic.Bool
-	bgWG      sync.WaitGroup // flusher and heartbeat
-	connWG    sync.WaitGroup
-	connsMu   sync.Mutex
-	conns     map[*conn]struct{}
-	readyOnce atomic.Bool
-	closeOnce sync.Once
-	ownMeta   bool // close the metastore on Close
+	quit       chan struct{} // closed when shutdown begins
+	closing    atomic.Bool
+	bgWG       sync.WaitGroup // flusher and heartbeat
+	connWG     sync.WaitGroup
+	connsMu    sync.Mutex
+	conns      map[*conn]struct{}
+	groupCoord *groupCoordinator
+	readyOnce  atomic.Bool
+	closeOnce  sync.Once
+	ownMeta    bool // close the metastore on Close
 }
 
 // Deps lets callers (tests, benchmarks) supply backends instead of URLs.
@@ -109,6 +110,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		conns:     map[*conn]struct{}{},
 	}
 	a.tailMem.budget = cfg.TailBytes
+	a.groupCoord = newGroupCoordinator(a)
 	ok := false
 	defer func() {
 		if !ok {
@@ -564,6 +566,7 @@ func (a *Agent) stop(ctx context.Context, graceful bool) error {
 		}
 		a.connsMu.Unlock()
 		a.connWG.Wait()
+		a.groupCoord.close()
 		if graceful {
 			err = a.flushAll(ctx)
 		}

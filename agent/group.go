@@ -92,30 +92,9 @@ const maxOffsetMetadata = 4096
 // goes away.
 const saveTimeout = 10 * time.Second
 
-// coordinators holds each agent's group coordinator. The Agent struct has
-// no field for it yet (see groupCoordinatorFor).
-var coordinators sync.Map // *Agent → *groupCoordinator
-
-// groupCoordinatorFor returns the agent's group coordinator, creating it on
-// first use. It is closed when the agent's quit channel closes.
-//
-// TODO(agent core): make this an Agent field created in New and closed
-// from stop() before closeResources, instead of this registry and watcher.
-func (a *Agent) groups() *groupCoordinator {
-	if v, ok := coordinators.Load(a); ok {
-		return v.(*groupCoordinator)
-	}
-	gc := newGroupCoordinator(a)
-	if v, loaded := coordinators.LoadOrStore(a, gc); loaded {
-		return v.(*groupCoordinator)
-	}
-	go func() {
-		<-a.quit
-		gc.close()
-		coordinators.Delete(a)
-	}()
-	return gc
-}
+// groups returns the agent's group coordinator (created in New, closed
+// by stop before the metastore is).
+func (a *Agent) groups() *groupCoordinator { return a.groupCoord }
 
 // groupCoordinator owns the agent's groups.
 type groupCoordinator struct {
