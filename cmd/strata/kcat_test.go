@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // kcatPath finds kcat. Without it the test skips locally but fails in CI
@@ -199,4 +201,52 @@ func firstDiff(got, want []string) string {
 		}
 	}
 	return "(no difference)"
+}
+
+// TestKcatGroupConsumer: kcat -G consumes a topic as a member of a
+// consumer group (librdkafka's balanced consumer: FindCoordinator,
+// JoinGroup, SyncGroup, OffsetCommit) and commits what it read; the
+// committed offsets, read back with kadm, cover every record.
+func TestKcatGroupConsumer(t *testing.T) {
+	bin := kcatPath(t)
+	p := startAgent(t, agentOpts{})
+	createTopic(t, p.addr, "kcat-group", 3)
+	var lines []string
+	for i := 0; i < 300; i++ {
+		lines = append(lines, fmt.Sprintf("k%d:v%d", i%17, i))
+	}
+	in := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kcat(t, bin, "-P", "-b", p.addr, "-t", "kcat-group", "-K:", "-l", in)
+
+	out := kcat(t, bin, "-b", p.addr, "-G", "kcat-grp", "kcat-group", "-o", "beginning", "-e", "-q",
+		"-f", "%s\n", "-X", "enable.auto.commit=true", "-X", "auto.commit.interval.ms=100")
+	got := strings.Fields(out)
+	if len(got) != 300 {
+		t.Fatalf("kcat -G read %d records, want 300", len(got))
+	}
+	seen := map[string]bool{}
+	for _, v := range got {
+		seen[v] = true
+	}
+	if len(seen) != 300 {
+		t.Fatalf("kcat -G read %d distinct records of 300", len(seen))
+	}
+	adm := kadm.NewClient(newClient(t, p.addr))
+	var committed int64
+	waitFor(t, 10*time.Second, "committed offsets", func() bool {
+		offs, err := adm.FetchOffsets(context.Background(), "kcat-grp")
+		if err != nil {
+			return false
+		}
+		committed = 0
+		offs.Each(func(o kadm.OffsetResponse) { committed += o.At })
+		return committed == 300
+	})
+	groups, err := adm.ListGroups(context.Background())
+	if _, ok := groups["kcat-grp"]; err != nil || !ok {
+		t.Fatalf("ListGroups does not show kcat-grp: %v %v", groups.Groups(), err)
+	}
 }
