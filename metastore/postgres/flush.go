@@ -1,12 +1,9 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,7 +29,7 @@ import (
 // that breaks that, or has an empty AgentID (ErrFenced), is rejected before
 // the transaction starts.
 func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
-	if err := validateFlush(&f); err != nil {
+	if err := f.Normalize(); err != nil {
 		return fmt.Errorf("postgres: commit flush %q: %w", f.ObjectKey, err)
 	}
 	ids := make([]pgtype.UUID, len(f.Partitions))
@@ -88,7 +85,7 @@ func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
 		b.Queue(insertObject, f.ObjectKey, f.ObjectSize, time.Now().UnixNano())
 		for i := range f.Partitions {
 			pc := &f.Partitions[i]
-			where := fmt.Sprintf("%s/%d", topicIDString(pc.TopicID), pc.Partition)
+			where := fmt.Sprintf("%s/%d", pc.TopicID.String(), pc.Partition)
 			st, ok := current[key{pc.TopicID, pc.Partition}]
 			if !ok {
 				// The topic was deleted under the writer: it is fenced as
@@ -126,59 +123,13 @@ func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
 	return nil
 }
 
-// validateFlush checks what can be checked without the database and fills
-// in the segments' defaults. It copies f.Partitions and their Segments
-// first: they belong to the caller.
-func validateFlush(f *metastore.Flush) error {
-	if f.AgentID == "" {
-		// An unowned partition has owner "": an empty writer must never
-		// match it.
-		return fmt.Errorf("%w: empty agent ID", metastore.ErrFenced)
-	}
-	if f.ObjectKey == "" {
-		return errors.New("empty object key")
-	}
-	f.Partitions = slices.Clone(f.Partitions)
-	for i := range f.Partitions {
-		pc := &f.Partitions[i]
-		pc.Segments = slices.Clone(pc.Segments)
-		slices.SortFunc(pc.Segments, func(a, b metastore.Segment) int { return cmp.Compare(a.BaseOffset, b.BaseOffset) })
-		where := fmt.Sprintf("%s/%d", topicIDString(pc.TopicID), pc.Partition)
-		if pc.NewHighWatermark < pc.PrevHighWatermark {
-			return fmt.Errorf("%s: new high watermark %d is below previous %d", where, pc.NewHighWatermark, pc.PrevHighWatermark)
-		}
-		for j := range pc.Segments {
-			seg := &pc.Segments[j]
-			if seg.TopicID.IsZero() {
-				seg.TopicID, seg.Partition = pc.TopicID, pc.Partition
-			}
-			if seg.TopicID != pc.TopicID || seg.Partition != pc.Partition {
-				return fmt.Errorf("%s: segment %d belongs to %s/%d", where, j, topicIDString(seg.TopicID), seg.Partition)
-			}
-			if seg.ObjectKey == "" {
-				seg.ObjectKey = f.ObjectKey
-			}
-			if seg.BaseOffset > seg.LastOffset ||
-				seg.BaseOffset < pc.PrevHighWatermark || seg.LastOffset >= pc.NewHighWatermark {
-				return fmt.Errorf("%s: segment offsets [%d, %d] outside [%d, %d)", where,
-					seg.BaseOffset, seg.LastOffset, pc.PrevHighWatermark, pc.NewHighWatermark)
-			}
-			if j > 0 && seg.BaseOffset <= pc.Segments[j-1].LastOffset {
-				return fmt.Errorf("%s: segments [%d, %d] and [%d, %d] overlap", where,
-					pc.Segments[j-1].BaseOffset, pc.Segments[j-1].LastOffset, seg.BaseOffset, seg.LastOffset)
-			}
-		}
-	}
-	return nil
-}
-
 // Segments returns up to limit segment rows of the partition whose
 // LastOffset >= fromOffset, ordered by BaseOffset. A limit <= 0 means no
 // limit; an unknown topic or partition has none.
 func (s *Store) Segments(ctx context.Context, id metastore.TopicID, partition int32, fromOffset int64, limit int) ([]metastore.Segment, error) {
 	segs, err := s.querySegments(ctx, selectSegmentsFrom, uuid(id), partition, fromOffset, sqlLimit(limit))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: segments of %s/%d from %d: %w", topicIDString(id), partition, fromOffset, err)
+		return nil, fmt.Errorf("postgres: segments of %s/%d from %d: %w", id.String(), partition, fromOffset, err)
 	}
 	return segs, nil
 }
@@ -189,7 +140,7 @@ func (s *Store) Segments(ctx context.Context, id metastore.TopicID, partition in
 func (s *Store) SegmentsByTime(ctx context.Context, id metastore.TopicID, partition int32, ts int64, limit int) ([]metastore.Segment, error) {
 	segs, err := s.querySegments(ctx, selectSegmentsByTime, uuid(id), partition, ts, sqlLimit(limit))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: segments of %s/%d from time %d: %w", topicIDString(id), partition, ts, err)
+		return nil, fmt.Errorf("postgres: segments of %s/%d from time %d: %w", id.String(), partition, ts, err)
 	}
 	return segs, nil
 }
@@ -203,7 +154,7 @@ func (s *Store) MaxTimestampSegment(ctx context.Context, id metastore.TopicID, p
 		err = metastore.ErrNotFound
 	}
 	if err != nil {
-		return metastore.Segment{}, fmt.Errorf("postgres: max timestamp segment of %s/%d: %w", topicIDString(id), partition, err)
+		return metastore.Segment{}, fmt.Errorf("postgres: max timestamp segment of %s/%d: %w", id.String(), partition, err)
 	}
 	return segs[0], nil
 }
@@ -244,7 +195,7 @@ func sqlLimit(limit int) *int64 {
 func (s *Store) ProducerStates(ctx context.Context, id metastore.TopicID, partition int32) ([]metastore.ProducerState, error) {
 	rows, err := s.pool.Query(ctx, selectProducerStates, uuid(id), partition)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: producer states of %s/%d: %w", topicIDString(id), partition, err)
+		return nil, fmt.Errorf("postgres: producer states of %s/%d: %w", id.String(), partition, err)
 	}
 	defer rows.Close()
 	var states []metastore.ProducerState
@@ -254,15 +205,15 @@ func (s *Store) ProducerStates(ctx context.Context, id metastore.TopicID, partit
 			batches []byte
 		)
 		if err := rows.Scan(&ps.ProducerID, &ps.Epoch, &batches, &ps.LastTimestamp); err != nil {
-			return nil, fmt.Errorf("postgres: producer states of %s/%d: %w", topicIDString(id), partition, err)
+			return nil, fmt.Errorf("postgres: producer states of %s/%d: %w", id.String(), partition, err)
 		}
 		if ps.Batches, err = decodeBatches(batches); err != nil {
-			return nil, fmt.Errorf("postgres: producer states of %s/%d: producer %d: %w", topicIDString(id), partition, ps.ProducerID, err)
+			return nil, fmt.Errorf("postgres: producer states of %s/%d: producer %d: %w", id.String(), partition, ps.ProducerID, err)
 		}
 		states = append(states, ps)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: producer states of %s/%d: %w", topicIDString(id), partition, err)
+		return nil, fmt.Errorf("postgres: producer states of %s/%d: %w", id.String(), partition, err)
 	}
 	return states, nil
 }

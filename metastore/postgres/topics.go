@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -141,22 +140,22 @@ func (s *Store) SetTopicConfigs(ctx context.Context, name string, configs map[st
 func (s *Store) Partitions(ctx context.Context, id metastore.TopicID) ([]metastore.Partition, error) {
 	rows, err := s.pool.Query(ctx, selectPartitions, uuid(id))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: partitions of %s: %w", topicIDString(id), err)
+		return nil, fmt.Errorf("postgres: partitions of %s: %w", id.String(), err)
 	}
 	defer rows.Close()
 	var parts []metastore.Partition
 	for rows.Next() {
 		p, err := scanPartition(rows)
 		if err != nil {
-			return nil, fmt.Errorf("postgres: partitions of %s: %w", topicIDString(id), err)
+			return nil, fmt.Errorf("postgres: partitions of %s: %w", id.String(), err)
 		}
 		parts = append(parts, p)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: partitions of %s: %w", topicIDString(id), err)
+		return nil, fmt.Errorf("postgres: partitions of %s: %w", id.String(), err)
 	}
 	if len(parts) == 0 {
-		return nil, fmt.Errorf("postgres: partitions of %s: %w", topicIDString(id), metastore.ErrNotFound)
+		return nil, fmt.Errorf("postgres: partitions of %s: %w", id.String(), metastore.ErrNotFound)
 	}
 	return parts, nil
 }
@@ -188,7 +187,7 @@ func (s *Store) Claim(ctx context.Context, agentID string, id metastore.TopicID,
 		return fmt.Errorf("%w: epoch is %d, expected %d", metastore.ErrFenced, epoch, expectEpoch)
 	})
 	if err != nil {
-		return metastore.Partition{}, fmt.Errorf("postgres: claim %s/%d by %q: %w", topicIDString(id), partition, agentID, err)
+		return metastore.Partition{}, fmt.Errorf("postgres: claim %s/%d by %q: %w", id.String(), partition, agentID, err)
 	}
 	return p, nil
 }
@@ -220,7 +219,7 @@ func (s *Store) SetLogStartOffset(ctx context.Context, id metastore.TopicID, par
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("postgres: set log start offset of %s/%d to %d: %w", topicIDString(id), partition, offset, err)
+		return 0, fmt.Errorf("postgres: set log start offset of %s/%d to %d: %w", id.String(), partition, offset, err)
 	}
 	return start, nil
 }
@@ -318,10 +317,4 @@ func newTopicID() metastore.TopicID {
 	id[6] = id[6]&0x0f | 0x40
 	id[8] = id[8]&0x3f | 0x80
 	return id
-}
-
-// topicIDString formats id as a UUID for error messages.
-func topicIDString(id metastore.TopicID) string {
-	h := hex.EncodeToString(id[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

@@ -1,13 +1,11 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/stratalog/strata/metastore"
@@ -29,7 +27,7 @@ import (
 // that breaks that, or has an empty AgentID (ErrFenced), is rejected before
 // the transaction starts.
 func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
-	if err := validateFlush(&f); err != nil {
+	if err := f.Normalize(); err != nil {
 		return fmt.Errorf("sqlite: commit flush %q: %w", f.ObjectKey, err)
 	}
 	now := time.Now().UnixNano()
@@ -50,55 +48,9 @@ func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
 	return nil
 }
 
-// validateFlush checks what can be checked without the database and fills
-// in the segments' defaults. It copies f.Partitions and their Segments
-// first: they belong to the caller.
-func validateFlush(f *metastore.Flush) error {
-	if f.AgentID == "" {
-		// An unowned partition has owner "": an empty writer must never
-		// match it.
-		return fmt.Errorf("%w: empty agent ID", metastore.ErrFenced)
-	}
-	if f.ObjectKey == "" {
-		return errors.New("empty object key")
-	}
-	f.Partitions = slices.Clone(f.Partitions)
-	for i := range f.Partitions {
-		pc := &f.Partitions[i]
-		pc.Segments = slices.Clone(pc.Segments)
-		slices.SortFunc(pc.Segments, func(a, b metastore.Segment) int { return cmp.Compare(a.BaseOffset, b.BaseOffset) })
-		where := fmt.Sprintf("%s/%d", topicIDString(pc.TopicID), pc.Partition)
-		if pc.NewHighWatermark < pc.PrevHighWatermark {
-			return fmt.Errorf("%s: new high watermark %d is below previous %d", where, pc.NewHighWatermark, pc.PrevHighWatermark)
-		}
-		for j := range pc.Segments {
-			seg := &pc.Segments[j]
-			if seg.TopicID.IsZero() {
-				seg.TopicID, seg.Partition = pc.TopicID, pc.Partition
-			}
-			if seg.TopicID != pc.TopicID || seg.Partition != pc.Partition {
-				return fmt.Errorf("%s: segment %d belongs to %s/%d", where, j, topicIDString(seg.TopicID), seg.Partition)
-			}
-			if seg.ObjectKey == "" {
-				seg.ObjectKey = f.ObjectKey
-			}
-			if seg.BaseOffset > seg.LastOffset ||
-				seg.BaseOffset < pc.PrevHighWatermark || seg.LastOffset >= pc.NewHighWatermark {
-				return fmt.Errorf("%s: segment offsets [%d, %d] outside [%d, %d)", where,
-					seg.BaseOffset, seg.LastOffset, pc.PrevHighWatermark, pc.NewHighWatermark)
-			}
-			if j > 0 && seg.BaseOffset <= pc.Segments[j-1].LastOffset {
-				return fmt.Errorf("%s: segments [%d, %d] and [%d, %d] overlap", where,
-					pc.Segments[j-1].BaseOffset, pc.Segments[j-1].LastOffset, seg.BaseOffset, seg.LastOffset)
-			}
-		}
-	}
-	return nil
-}
-
 // commitPartition applies one partition's part of a flush inside tx.
 func commitPartition(ctx context.Context, tx *sql.Tx, agentID string, pc *metastore.PartitionCommit) error {
-	where := fmt.Sprintf("%s/%d", topicIDString(pc.TopicID), pc.Partition)
+	where := fmt.Sprintf("%s/%d", pc.TopicID.String(), pc.Partition)
 	var (
 		owner string
 		epoch int32
@@ -166,7 +118,7 @@ func commitPartition(ctx context.Context, tx *sql.Tx, agentID string, pc *metast
 func (s *Store) Segments(ctx context.Context, id metastore.TopicID, partition int32, fromOffset int64, limit int) ([]metastore.Segment, error) {
 	segs, err := s.querySegments(ctx, selectSegmentsFrom, id[:], partition, fromOffset, sqlLimit(limit))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: segments of %s/%d from %d: %w", topicIDString(id), partition, fromOffset, err)
+		return nil, fmt.Errorf("sqlite: segments of %s/%d from %d: %w", id.String(), partition, fromOffset, err)
 	}
 	return segs, nil
 }
@@ -176,7 +128,7 @@ func (s *Store) Segments(ctx context.Context, id metastore.TopicID, partition in
 func (s *Store) SegmentsByTime(ctx context.Context, id metastore.TopicID, partition int32, ts int64, limit int) ([]metastore.Segment, error) {
 	segs, err := s.querySegments(ctx, selectSegmentsByTime, id[:], partition, ts, sqlLimit(limit))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: segments of %s/%d from time %d: %w", topicIDString(id), partition, ts, err)
+		return nil, fmt.Errorf("sqlite: segments of %s/%d from time %d: %w", id.String(), partition, ts, err)
 	}
 	return segs, nil
 }
@@ -190,7 +142,7 @@ func (s *Store) MaxTimestampSegment(ctx context.Context, id metastore.TopicID, p
 		err = metastore.ErrNotFound
 	}
 	if err != nil {
-		return metastore.Segment{}, fmt.Errorf("sqlite: max timestamp segment of %s/%d: %w", topicIDString(id), partition, err)
+		return metastore.Segment{}, fmt.Errorf("sqlite: max timestamp segment of %s/%d: %w", id.String(), partition, err)
 	}
 	return segs[0], nil
 }
@@ -232,7 +184,7 @@ func sqlLimit(limit int) int64 {
 func (s *Store) ProducerStates(ctx context.Context, id metastore.TopicID, partition int32) ([]metastore.ProducerState, error) {
 	rows, err := s.r.QueryContext(ctx, selectProducerStates, id[:], partition)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: producer states of %s/%d: %w", topicIDString(id), partition, err)
+		return nil, fmt.Errorf("sqlite: producer states of %s/%d: %w", id.String(), partition, err)
 	}
 	defer rows.Close()
 	var states []metastore.ProducerState
@@ -242,15 +194,15 @@ func (s *Store) ProducerStates(ctx context.Context, id metastore.TopicID, partit
 			batches string
 		)
 		if err := rows.Scan(&ps.ProducerID, &ps.Epoch, &batches, &ps.LastTimestamp); err != nil {
-			return nil, fmt.Errorf("sqlite: producer states of %s/%d: %w", topicIDString(id), partition, err)
+			return nil, fmt.Errorf("sqlite: producer states of %s/%d: %w", id.String(), partition, err)
 		}
 		if ps.Batches, err = decodeBatches(batches); err != nil {
-			return nil, fmt.Errorf("sqlite: producer states of %s/%d: producer %d: %w", topicIDString(id), partition, ps.ProducerID, err)
+			return nil, fmt.Errorf("sqlite: producer states of %s/%d: producer %d: %w", id.String(), partition, ps.ProducerID, err)
 		}
 		states = append(states, ps)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: producer states of %s/%d: %w", topicIDString(id), partition, err)
+		return nil, fmt.Errorf("sqlite: producer states of %s/%d: %w", id.String(), partition, err)
 	}
 	return states, nil
 }

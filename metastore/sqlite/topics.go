@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -170,7 +169,7 @@ func (s *Store) Partitions(ctx context.Context, id metastore.TopicID) ([]metasto
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: partitions of %s: %w", topicIDString(id), err)
+		return nil, fmt.Errorf("sqlite: partitions of %s: %w", id.String(), err)
 	}
 	return parts, nil
 }
@@ -201,7 +200,7 @@ func (s *Store) Claim(ctx context.Context, agentID string, id metastore.TopicID,
 		return fmt.Errorf("%w: epoch is %d, expected %d", metastore.ErrFenced, epoch, expectEpoch)
 	})
 	if err != nil {
-		return metastore.Partition{}, fmt.Errorf("sqlite: claim %s/%d by %q: %w", topicIDString(id), partition, agentID, err)
+		return metastore.Partition{}, fmt.Errorf("sqlite: claim %s/%d by %q: %w", id.String(), partition, agentID, err)
 	}
 	return p, nil
 }
@@ -284,12 +283,6 @@ func topicIDFromBytes(b []byte) (metastore.TopicID, error) {
 	return id, nil
 }
 
-// topicIDString formats id as a UUID for error messages.
-func topicIDString(id metastore.TopicID) string {
-	h := hex.EncodeToString(id[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
 // SetLogStartOffset raises the partition's log start offset to offset and
 // returns the new value. It never lowers it (a lower offset returns the
 // current one unchanged); an offset above the high watermark is
@@ -316,7 +309,7 @@ func (s *Store) SetLogStartOffset(ctx context.Context, id metastore.TopicID, par
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: set log start offset of %s/%d to %d: %w", topicIDString(id), partition, offset, err)
+		return 0, fmt.Errorf("sqlite: set log start offset of %s/%d to %d: %w", id.String(), partition, offset, err)
 	}
 	return start, nil
 }
