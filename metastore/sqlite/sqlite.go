@@ -46,15 +46,29 @@ var _ metastore.Store = (*Store)(nil)
 // Open opens the SQLite metastore at path, creating the file and its parent
 // directories if they do not exist, and brings its schema up to date.
 func Open(ctx context.Context, path string) (*Store, error) {
-	w, abs, err := openWriter(path)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
 	// The first connection switches the file to WAL mode; the read pool
-	// must not open before that, or it would race the switch.
-	if _, err := migrate(ctx, w); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	// must not open before that, or it would race the switch. Switching
+	// the journal mode does not wait on busy_timeout, so two processes
+	// opening a new file at once can see SQLITE_BUSY: retry, bounded.
+	var w *sql.DB
+	var abs string
+	deadline := time.Now().Add(busyTimeout)
+	for backoff := 10 * time.Millisecond; ; backoff = min(backoff*2, 500*time.Millisecond) {
+		var err error
+		w, abs, err = openWriter(path)
+		if err == nil {
+			_, err = migrate(ctx, w)
+			if err != nil {
+				w.Close()
+			}
+		}
+		if err == nil {
+			break
+		}
+		if !isBusy(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		time.Sleep(backoff)
 	}
 
 	r, err := sql.Open("sqlite", dsn(abs, true))
@@ -326,4 +340,10 @@ func recordedMigrations(ctx context.Context, path string) (map[int]metastore.Mig
 		out[m.Version] = m
 	}
 	return out, rows.Err()
+}
+
+// isBusy reports SQLite's "database is locked" (SQLITE_BUSY).
+func isBusy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
 }
