@@ -158,7 +158,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	}
 	adv := cfg.Advertise
 	if adv == "" {
-		adv = a.ln.Addr().String()
+		adv = defaultAdvertise(a.ln.Addr().(*net.TCPAddr))
 	}
 	host, portStr, _ := net.SplitHostPort(adv)
 	port, err := strconv.Atoi(portStr)
@@ -212,6 +212,19 @@ func (a *Agent) ObjectMetrics() *objstore.Metrics { return a.objm }
 
 // CacheMetrics exposes the read-cache counters (tests, benchmarks).
 func (a *Agent) CacheMetrics() *tiering.CacheMetrics { return a.cachem }
+
+// defaultAdvertise is the listener's address, except that an unspecified
+// host (0.0.0.0, ::), which no client can dial, becomes the machine's
+// hostname, as Kafka does.
+func defaultAdvertise(addr *net.TCPAddr) string {
+	port := strconv.Itoa(addr.Port)
+	if addr.IP.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			return net.JoinHostPort(h, port)
+		}
+	}
+	return net.JoinHostPort(addr.IP.String(), port)
+}
 
 func loadAgentID(dataDir, configured string) (string, error) {
 	if configured != "" {

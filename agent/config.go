@@ -21,7 +21,8 @@ type Config struct {
 	// Listen is the Kafka listener address. Default "127.0.0.1:9092".
 	Listen string
 	// Advertise is the host:port given to clients in Metadata. Default: the
-	// address the listener is bound to.
+	// address the listener is bound to, with the machine's hostname for an
+	// unspecified host (0.0.0.0 or ::).
 	Advertise string
 	// AdminListen serves /metrics, /healthz, /readyz and pprof. Default
 	// "127.0.0.1:9644"; "off" disables it.

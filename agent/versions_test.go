@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -28,5 +29,22 @@ func TestReadmeAPITable(t *testing.T) {
 	got := s[start+len("<!-- api-table:start -->") : end]
 	if got != want.String() {
 		t.Fatalf("README api table is stale; replace it with:\n%s", want.String())
+	}
+}
+
+func TestDefaultAdvertise(t *testing.T) {
+	host, _ := os.Hostname()
+	for _, tc := range []struct {
+		addr *net.TCPAddr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9092}, "127.0.0.1:9092"},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 9092}, net.JoinHostPort(host, "9092")},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 19092}, net.JoinHostPort(host, "19092")},
+		{&net.TCPAddr{IP: net.ParseIP("::1"), Port: 9092}, "[::1]:9092"},
+	} {
+		if got := defaultAdvertise(tc.addr); got != tc.want {
+			t.Errorf("defaultAdvertise(%v) = %q, want %q", tc.addr, got, tc.want)
+		}
 	}
 }
