@@ -81,6 +81,23 @@ go test -race -count=1 -timeout 20m ./...
 step "end-to-end suite on Postgres + MinIO (STRATA_TEST_BACKEND=remote)"
 STRATA_TEST_BACKEND=remote go test -race -count=1 -timeout 20m ./agent/ ./cmd/strata/
 
+# --- Benchmark harness smoke run (bench/) -----------------------------------
+# BEGIN bench smoke step. bench/run.sh -smoke: Strata on embedded defaults
+# only, tiny sizes, well under a minute; it must complete and write its
+# results file, JSON and both plots (into a temp dir, not bench/results/).
+# Figures are never asserted. The full run (with Apache Kafka and MinIO) is
+# not part of CI; see bench/README.md.
+step "benchmark harness smoke run (bench/run.sh -smoke)"
+(cd bench/harness && go vet .)
+bench_out=$(mktemp -d /tmp/strata-bench-smoke.XXXXXX)
+bench/run.sh -smoke -out "$bench_out" >/dev/null
+for f in "$bench_out"/*-smoke.md "$bench_out"/*-smoke.json \
+	"$bench_out"/*-smoke-latency-cdf.png "$bench_out"/*-smoke-throughput.png; do
+	[ -s "$f" ] || { echo "bench smoke run: $f missing"; exit 1; }
+done
+rm -rf "$bench_out"
+# END bench smoke step.
+
 # --- Fuzzing ----------------------------------------------------------------
 # A short run of each fuzz target, one target per invocation (go test
 # -fuzz accepts exactly one). A crasher is written under the package's

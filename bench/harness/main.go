@@ -1,0 +1,634 @@
+// Command harness runs Strata and Apache Kafka side by side on this
+// machine, with raw MinIO and the data disk measured as the limits in the
+// same run, and writes bench/results/<date>-<name>.md, a JSON beside it
+// and two PNG plots. Run it through bench/run.sh (see bench/README.md):
+//
+//	bench/run.sh                          # every scenario, every target
+//	bench/run.sh -smoke                   # seconds, Strata embedded only
+//	bench/run.sh -scenarios produce,latency -targets strata-embedded,kafka
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/agent"
+	"github.com/stratalog/strata/tiering/objstore"
+	"github.com/stratalog/strata/tiering/objstore/fs"
+)
+
+var allScenarios = []string{"produce", "latency", "e2e", "tail", "catchup", "trickle"}
+var allTargets = []string{strataEmbedded, strataRemote, kafkaPeer}
+
+var began = time.Now()
+
+func logf(format string, args ...any) {
+	el := time.Since(began).Round(time.Second)
+	fmt.Fprintf(os.Stderr, "[%02d:%02d] %s\n", int(el.Minutes()), int(el.Seconds())%60, fmt.Sprintf(format, args...))
+}
+
+var cleanups []func()
+var cleanupMu sync.Mutex
+
+func atExit(f func()) { cleanupMu.Lock(); cleanups = append(cleanups, f); cleanupMu.Unlock() }
+func runCleanups() {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	cleanups = nil
+}
+
+func fatalf(format string, args ...any) {
+	logf("FATAL: "+format, args...)
+	runCleanups()
+	os.Exit(1)
+}
+
+// progress prints "label: x/total unit" at most every 2 seconds.
+type progress struct {
+	label, unit string
+	total       float64
+	start, last time.Time
+}
+
+func newProgress(label string, total float64, unit string) *progress {
+	return &progress{label: label, unit: unit, total: total, start: time.Now(), last: time.Now()}
+}
+
+func (p *progress) set(x float64) {
+	if time.Since(p.last) < 2*time.Second {
+		return
+	}
+	p.last = time.Now()
+	logf("  %s: %.0f/%.0f %s (%.1f %s/s)", p.label, x, p.total, p.unit, x/time.Since(p.start).Seconds(), p.unit)
+}
+
+func (p *progress) done() {}
+
+type config struct {
+	scenarios, targets  []string
+	mb, catchupMB       int
+	recSize, partitions int
+	latencyDur, trickle time.Duration
+	rateMBs             float64
+	limitMB             int
+	smoke               bool
+	name, out, repo     string
+	kafkaLib            string
+	crossCheck          bool
+	work                string
+}
+
+func main() {
+	var c config
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() { s := <-sigs; fatalf("interrupted (%v): stopping everything started", s) }()
+	scen := flag.String("scenarios", "all", "comma-separated: "+strings.Join(allScenarios, ",")+" (or all)")
+	targ := flag.String("targets", "all", "comma-separated: "+strings.Join(allTargets, ",")+" (or all)")
+	flag.IntVar(&c.mb, "mb", 256, "MiB produced per throughput run (scenarios produce and tail, and the ProducerPerformance cross-check)")
+	flag.IntVar(&c.catchupMB, "catchup-mb", 512, "MiB written then read cold in scenario catchup (the issue's figure is 2048)")
+	flag.IntVar(&c.recSize, "record-bytes", 1024, "value size of each record")
+	flag.IntVar(&c.partitions, "partitions", 6, "partitions of every benchmark topic")
+	flag.DurationVar(&c.latencyDur, "latency-time", 10*time.Second, "duration of each fixed-rate run (scenarios latency and e2e)")
+	flag.DurationVar(&c.trickle, "trickle-time", 30*time.Second, "duration of the 1 record/s run (scenario trickle)")
+	flag.Float64Var(&c.rateMBs, "rate", 0, "fixed rate in MB/s for latency and e2e (default: half the lowest acks=all peak of scenario produce, else 10)")
+	flag.IntVar(&c.limitMB, "limit-mb", 256, "MiB written/read by each limit measurement (fsync, PUT, GET)")
+	flag.BoolVar(&c.smoke, "smoke", false, "a few seconds, Strata embedded only, tiny sizes, no plots of note (CI)")
+	flag.StringVar(&c.name, "name", "", "results file name part (default: full, smoke, or the scenario list)")
+	flag.StringVar(&c.out, "out", "", "results directory (default: <repo>/bench/results)")
+	flag.StringVar(&c.repo, "repo", "", "the Strata repository (default: found above the working directory)")
+	flag.StringVar(&c.work, "work", "", "working directory for data dirs, logs and services (default: a temp dir, removed afterwards)")
+	flag.BoolVar(&c.crossCheck, "cross-check", true, "run Kafka's ProducerPerformance against each target in scenario produce")
+	flag.Parse()
+
+	if c.smoke {
+		*targ = strataEmbedded
+		c.mb, c.catchupMB, c.limitMB = 8, 8, 8
+		c.latencyDur, c.trickle = time.Second, 2*time.Second
+		c.crossCheck = false
+	}
+	c.scenarios = pickList(*scen, allScenarios, "scenario")
+	c.targets = pickList(*targ, allTargets, "target")
+	if c.name == "" {
+		switch {
+		case c.smoke:
+			c.name = "smoke"
+		case *scen == "all" && *targ == "all":
+			c.name = "full"
+		default:
+			c.name = strings.Join(c.scenarios, "+")
+		}
+	}
+	if c.repo == "" {
+		c.repo = findRepo()
+	}
+	if c.out == "" {
+		c.out = filepath.Join(c.repo, "bench", "results")
+	}
+	if c.work == "" {
+		d, err := os.MkdirTemp("", "strata-bench-")
+		if err != nil {
+			fatalf("%v", err)
+		}
+		os.Chmod(d, 0o755) // the postgres user must reach its cluster dir
+		atExit(func() { os.RemoveAll(d) })
+		c.work = d
+	}
+	res := run(c)
+	runCleanups()
+	if err := writeResults(c, res); err != nil {
+		fatalf("writing results: %v", err)
+	}
+}
+
+func pickList(s string, all []string, what string) []string {
+	if s == "all" {
+		return all
+	}
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		x = strings.TrimSpace(x)
+		if !slices.Contains(all, x) {
+			fmt.Fprintf(os.Stderr, "unknown %s %q; choose from %s\n", what, x, strings.Join(all, ","))
+			os.Exit(2)
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func findRepo() string {
+	d, _ := os.Getwd()
+	for i := 0; i < 10; i++ {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.HasPrefix(string(b), "module github.com/stratalog/strata\n") {
+			return d
+		}
+		d = filepath.Dir(d)
+	}
+	fatalf("cannot find the Strata repository above the working directory; pass -repo")
+	return ""
+}
+
+// sh runs a script of the repository and returns its stdout.
+func sh(repo string, args ...string) string {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = repo
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		fatalf("%s: %v", strings.Join(args, " "), err)
+	}
+	return string(out)
+}
+
+// parseEnv reads `export K='V'` lines.
+func parseEnv(s string) map[string]string {
+	m := map[string]string{}
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimPrefix(strings.TrimSpace(l), "export ")
+		k, v, ok := strings.Cut(l, "=")
+		if ok {
+			m[k] = strings.Trim(v, "'\"")
+		}
+	}
+	return m
+}
+
+// Result is everything a run measured; it is also the JSON file.
+type Result struct {
+	Date       string                       `json:"date"`
+	Name       string                       `json:"name"`
+	Command    string                       `json:"command"`
+	Machine    string                       `json:"machine"`
+	Sizes      map[string]string            `json:"sizes"`
+	Limits     []Limit                      `json:"limits"`
+	Rows       []Row                        `json:"rows"`
+	CrossCheck []CrossRow                   `json:"cross_check,omitempty"`
+	Durability map[string]map[string]string `json:"durability"`
+	Notes      []string                     `json:"notes,omitempty"`
+	Seconds    float64                      `json:"seconds"`
+
+	latencies map[string][]float64 // plot series -> sorted ms
+}
+
+type Limit struct {
+	Key   string  `json:"key"`
+	Label string  `json:"label"`
+	MBs   float64 `json:"mb_per_s"`
+}
+
+type Row struct {
+	Scenario    string  `json:"scenario"`
+	Target      string  `json:"target"`
+	Metric      string  `json:"metric"`
+	Unit        string  `json:"unit"`
+	Value       float64 `json:"value"`
+	LowerBetter bool    `json:"lower_is_better,omitempty"`
+	LimitKey    string  `json:"limit,omitempty"`
+	VsPeer      float64 `json:"ratio_to_kafka,omitempty"`
+	VsLimit     float64 `json:"ratio_to_limit,omitempty"`
+}
+
+type CrossRow struct {
+	Target string `json:"target"`
+	Acks   string `json:"acks"`
+	ppResult
+	VsPeer float64 `json:"ratio_to_kafka,omitempty"`
+}
+
+func (r *Result) add(row Row) {
+	r.Rows = append(r.Rows, row)
+	logf("  => %s %s %s: %.2f %s", row.Target, row.Scenario, row.Metric, row.Value, row.Unit)
+}
+
+func (r *Result) limit(key string) float64 {
+	for _, l := range r.Limits {
+		if l.Key == key {
+			return l.MBs
+		}
+	}
+	return 0
+}
+
+// storeKey names a target's object store in limit keys.
+func storeKey(target string) string {
+	switch target {
+	case strataEmbedded:
+		return "local-dir"
+	case strataRemote:
+		return "minio"
+	}
+	return ""
+}
+
+func run(c config) *Result {
+	ctx := context.Background()
+	res := &Result{
+		Date:    time.Now().Format("2006-01-02"),
+		Name:    c.name,
+		Command: "bench/run.sh " + strings.Join(os.Args[1:], " "),
+		Machine: machine(),
+		Sizes: map[string]string{
+			"record":            fmt.Sprintf("%d B", c.recSize),
+			"partitions":        fmt.Sprint(c.partitions),
+			"throughput runs":   fmt.Sprintf("%d MiB each", c.mb),
+			"catch-up":          fmt.Sprintf("%d MiB", c.catchupMB),
+			"fixed-rate runs":   c.latencyDur.String(),
+			"trickle":           fmt.Sprintf("1 record/s for %s", c.trickle),
+			"limit runs":        fmt.Sprintf("%d MiB each", c.limitMB),
+			"scenarios":         strings.Join(c.scenarios, ","),
+			"targets":           strings.Join(c.targets, ","),
+			"franz-go producer": "linger 5ms (0 in fixed-rate runs), batch max 1 MiB, 100000 buffered records, idempotent only at acks=all",
+		},
+		Durability: map[string]map[string]string{},
+		latencies:  map[string][]float64{},
+	}
+	defer func() { res.Seconds = time.Since(began).Seconds() }()
+	logf("strata bench %q: scenarios %s, targets %s, work dir %s", c.name, strings.Join(c.scenarios, ","), strings.Join(c.targets, ","), c.work)
+
+	// --- Binaries and services --------------------------------------------
+	bin := filepath.Join(c.work, "strata")
+	logf("building strata (go build ./cmd/strata)")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/strata")
+	cmd.Dir, cmd.Stdout, cmd.Stderr = c.repo, os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fatalf("go build ./cmd/strata: %v", err)
+	}
+	wantKafka := slices.Contains(c.targets, kafkaPeer)
+	if wantKafka || c.crossCheck {
+		logf("fetching Apache Kafka (bench/kafka/fetch.sh; cached after the first time)")
+		c.kafkaLib = strings.TrimSpace(sh(c.repo, "bench/kafka/fetch.sh"))
+		res.Sizes["kafka"] = filepath.Base(filepath.Dir(c.kafkaLib)) + " (Maven Central), single node KRaft, -Xmx1g"
+	}
+	var targets []*target
+	for _, name := range c.targets {
+		switch name {
+		case strataEmbedded:
+			targets = append(targets, strataTarget(name, bin, filepath.Join(c.work, name), "", "", nil))
+		case strataRemote:
+			logf("starting Postgres and MinIO (scripts/start-postgres.sh, scripts/start-minio.sh)")
+			svc := filepath.Join(c.work, "services")
+			os.MkdirAll(svc, 0o755)
+			pg := parseEnv(sh(c.repo, "scripts/start-postgres.sh", filepath.Join(svc, "postgres")))
+			atExit(func() {
+				exec.Command(filepath.Join(c.repo, "scripts/stop-postgres.sh"), filepath.Join(svc, "postgres")).Run()
+			})
+			mi := parseEnv(sh(c.repo, "scripts/start-minio.sh", filepath.Join(svc, "minio")))
+			atExit(func() {
+				exec.Command(filepath.Join(c.repo, "scripts/stop-minio.sh"), filepath.Join(svc, "minio")).Run()
+			})
+			env := []string{"AWS_EC2_METADATA_DISABLED=true"}
+			for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"} {
+				os.Setenv(k, mi[k])
+				env = append(env, k+"="+mi[k])
+			}
+			os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+			u, err := url.Parse(mi["STRATA_TEST_S3_URL"])
+			if err != nil {
+				fatalf("minio url: %v", err)
+			}
+			u.Path = fmt.Sprintf("/bench-%d/", time.Now().Unix())
+			t := strataTarget(name, bin, filepath.Join(c.work, name), pg["STRATA_TEST_POSTGRES_URL"], u.String(), env)
+			targets = append(targets, t)
+			res.Sizes["minio"] = u.Host + " (scripts/start-minio.sh, data on the same disk)"
+		case kafkaPeer:
+			targets = append(targets, kafkaTarget(c.kafkaLib, filepath.Join(c.work, "kafka")))
+		}
+	}
+	for _, t := range targets {
+		os.MkdirAll(filepath.Join(c.work, t.name), 0o755)
+		res.Durability[t.name] = t.durability
+	}
+
+	// --- Limits -----------------------------------------------------------
+	measureLimits(ctx, c, res, targets)
+
+	// --- Scenarios --------------------------------------------------------
+	peaks := map[string]float64{} // target -> acks=all MB/s
+	for _, s := range c.scenarios {
+		if s == "latency" || s == "e2e" {
+			if c.rateMBs == 0 {
+				c.rateMBs = 10
+				if len(peaks) > 0 {
+					c.rateMBs = 1e18
+					for _, v := range peaks {
+						c.rateMBs = min(c.rateMBs, v/2)
+					}
+				}
+				res.Sizes["fixed rate"] = fmt.Sprintf("%.1f MB/s (%.0f records/s) on every target", c.rateMBs, c.rateMBs*1e6/float64(c.recSize))
+			}
+		}
+		for _, t := range targets {
+			if s == "trickle" && t.name == kafkaPeer {
+				continue // no object store: nothing to count
+			}
+			logf("scenario %s on %s", s, t.name)
+			runScenario(c, res, t, s, peaks)
+		}
+	}
+	computeRatios(res)
+	return res
+}
+
+func measureLimits(ctx context.Context, c config, res *Result, targets []*target) {
+	total := c.limitMB << 20
+	logf("limit: fsync'd sequential writes, 1 MiB each, %d MiB, in %s", c.limitMB, c.work)
+	res.Limits = append(res.Limits, Limit{"fsync", "fsync'd sequential writes of 1 MiB, data disk", fsyncLimit(c.work, total, 1<<20)})
+	logf("  => %.1f MB/s", res.Limits[0].MBs)
+	for _, t := range targets {
+		var s objstore.Store
+		var err error
+		switch t.name {
+		case strataEmbedded:
+			s, err = fs.Open(filepath.Join(c.work, "limit-objects"))
+		case strataRemote:
+			s, err = agent.OpenObjectStore(ctx, res.remoteURL(targets))
+		default:
+			continue
+		}
+		if err != nil {
+			fatalf("object store for limits: %v", err)
+		}
+		k := storeKey(t.name)
+		for _, size := range []int{8 << 20, 1 << 20} {
+			for _, streams := range []int{1, 4} {
+				logf("limit: %s PUT then GET of %d MiB objects, %d stream(s), %d MiB", k, size>>20, streams, c.limitMB)
+				put, get := objLimits(ctx, s, fmt.Sprintf("limits-%d/%d-%d/", time.Now().UnixNano(), size, streams), total, size, streams)
+				for _, l := range []Limit{
+					{fmt.Sprintf("%s PUT %dMiB x%d", k, size>>20, streams), fmt.Sprintf("%s PUT of %d MiB objects, %d stream(s)", k, size>>20, streams), put},
+					{fmt.Sprintf("%s GET %dMiB x%d", k, size>>20, streams), fmt.Sprintf("%s GET of %d MiB objects, %d stream(s)", k, size>>20, streams), get},
+				} {
+					res.Limits = append(res.Limits, l)
+					logf("  => %s: %.1f MB/s", l.Label, l.MBs)
+				}
+			}
+		}
+	}
+}
+
+// remoteURL is the object store URL of the remote Strata target, found in
+// its start function's closure via a dry description: we keep it in Sizes.
+func (r *Result) remoteURL(targets []*target) string {
+	for _, t := range targets {
+		if t.name == strataRemote {
+			return t.objURL
+		}
+	}
+	return ""
+}
+
+func runScenario(c config, res *Result, t *target, s string, peaks map[string]float64) {
+	p := t.start(false)
+	rssProcs := []*proc{p}
+	defer func() {
+		rss := 0.0
+		for _, q := range rssProcs {
+			rss = max(rss, q.peakRSS())
+			q.stop()
+		}
+		res.add(Row{Scenario: "rss", Target: t.name, Metric: "agent/broker peak RSS (VmHWM), scenario " + s, Unit: "MiB", Value: rss, LowerBetter: true})
+	}()
+	isStrata := t.name != kafkaPeer
+	n := (c.mb << 20) / c.recSize
+	label := t.name + " " + s
+	switch s {
+	case "produce":
+		for _, acks := range []string{"1", "all"} {
+			topic := createTopic(p.addr, int32(c.partitions))
+			puts := p.counter("strata_objstore_requests_total", `op="put"`)
+			r := produceRun{addr: p.addr, topic: topic, acks: acks, n: n, recSize: c.recSize, linger: 5 * time.Millisecond, label: label + " acks=" + acks}.run()
+			mbs := float64(n*c.recSize) / r.seconds / 1e6
+			lk := "fsync"
+			if acks == "all" && isStrata {
+				lk = storeKey(t.name) + " PUT 8MiB x4"
+			}
+			res.add(Row{Scenario: s, Target: t.name, Metric: "acks=" + acks + " throughput", Unit: "MB/s", Value: mbs, LimitKey: lk})
+			if acks == "all" {
+				peaks[t.name] = mbs
+			}
+			if isStrata {
+				time.Sleep(500 * time.Millisecond) // the last flush
+				d := p.counter("strata_objstore_requests_total", `op="put"`) - puts
+				res.add(Row{Scenario: "puts", Target: t.name, Metric: "acks=" + acks + " PUTs/GiB at saturation", Unit: "PUTs/GiB", Value: d / (float64(n*c.recSize) / gib), LowerBetter: true})
+			}
+		}
+		if c.crossCheck && c.kafkaLib != "" {
+			for _, acks := range []string{"1", "all"} {
+				topic := createTopic(p.addr, int32(c.partitions))
+				pp, err := producerPerformance(c.kafkaLib, p.addr, topic, acks, n, c.recSize, label+" acks="+acks)
+				if err != nil {
+					logf("  cross-check failed: %v", err)
+					res.Notes = append(res.Notes, fmt.Sprintf("ProducerPerformance on %s acks=%s failed: %v", t.name, acks, err))
+					continue
+				}
+				logf("  => ProducerPerformance %s acks=%s: %.1f MB/s, p50 %.0f ms, p99 %.0f ms", t.name, acks, pp.MBs, pp.P50Ms, pp.P99Ms)
+				res.CrossCheck = append(res.CrossCheck, CrossRow{Target: t.name, Acks: acks, ppResult: pp})
+			}
+		}
+	case "latency":
+		rate := c.rateMBs * 1e6 / float64(c.recSize)
+		for _, acks := range []string{"1", "all"} {
+			topic := createTopic(p.addr, int32(c.partitions))
+			m := int(rate * c.latencyDur.Seconds())
+			r := produceRun{addr: p.addr, topic: topic, acks: acks, n: m, recSize: c.recSize, rate: rate, label: label + " acks=" + acks}.run()
+			slices.Sort(r.latMs)
+			res.latencies[t.name+" produce acks="+acks] = r.latMs
+			for _, q := range []struct {
+				name string
+				p    float64
+			}{{"p50", .50}, {"p99", .99}, {"p999", .999}} {
+				res.add(Row{Scenario: s, Target: t.name, Metric: "acks=" + acks + " " + q.name, Unit: "ms", Value: pct(r.latMs, q.p), LowerBetter: true})
+			}
+		}
+	case "e2e":
+		rate := c.rateMBs * 1e6 / float64(c.recSize)
+		topic := createTopic(p.addr, int32(c.partitions))
+		m := int(rate * c.latencyDur.Seconds())
+		ready := make(chan struct{})
+		var lat []float64
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			consume(p.addr, topic, "bench-group-"+topic, m, c.latencyDur+90*time.Second, label+" consumer", ready, func(r *kgo.Record) {
+				sent := int64(binary.BigEndian.Uint64(r.Value))
+				lat = append(lat, float64(time.Now().UnixNano()-sent)/1e6)
+			})
+		}()
+		select {
+		case <-ready:
+		case <-time.After(60 * time.Second):
+			fatalf("%s: group consumer got no partitions in 60s", label)
+		}
+		produceRun{addr: p.addr, topic: topic, acks: "1", n: m, recSize: c.recSize, rate: rate, stamp: true, label: label + " producer"}.run()
+		<-done
+		slices.Sort(lat)
+		res.latencies[t.name+" end-to-end"] = lat
+		res.add(Row{Scenario: s, Target: t.name, Metric: "produce→group consumer p50", Unit: "ms", Value: pct(lat, .5), LowerBetter: true})
+		res.add(Row{Scenario: s, Target: t.name, Metric: "produce→group consumer p99", Unit: "ms", Value: pct(lat, .99), LowerBetter: true})
+	case "tail":
+		topic := createTopic(p.addr, int32(c.partitions))
+		gets := p.counter("strata_objstore_requests_total", `op="get`) // get and getrange
+		ready := make(chan struct{})
+		var bytes int64
+		var got int
+		var last time.Time
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			got, _, last = consume(p.addr, topic, "", n, 10*time.Minute, label+" consumer", ready, func(r *kgo.Record) { bytes += int64(len(r.Value)) })
+		}()
+		<-ready
+		start := time.Now()
+		pr := produceRun{addr: p.addr, topic: topic, acks: "1", n: n, recSize: c.recSize, linger: 5 * time.Millisecond, label: label + " producer"}.run()
+		<-done
+		if got < n {
+			fatalf("%s: consumer got %d of %d records", label, got, n)
+		}
+		res.add(Row{Scenario: s, Target: t.name, Metric: "producer throughput (acks=1) while tailed", Unit: "MB/s", Value: float64(n*c.recSize) / pr.seconds / 1e6, LimitKey: "fsync"})
+		res.add(Row{Scenario: s, Target: t.name, Metric: "tail consumer throughput", Unit: "MB/s", Value: float64(bytes) / last.Sub(start).Seconds() / 1e6})
+		if isStrata {
+			d := p.counter("strata_objstore_requests_total", `op="get`) - gets
+			res.add(Row{Scenario: s, Target: t.name, Metric: "object GETs per GiB tailed", Unit: "GETs/GiB", Value: d / (float64(bytes) / gib), LowerBetter: true})
+		}
+	case "catchup":
+		m := (c.catchupMB << 20) / c.recSize
+		topic := createTopic(p.addr, int32(c.partitions))
+		produceRun{addr: p.addr, topic: topic, acks: "all", n: m, recSize: c.recSize, linger: 5 * time.Millisecond, label: label + " write"}.run()
+		logf("  %s: restarting %s", label, map[bool]string{true: "a fresh agent on an empty data dir, same metastore and object store", false: "the broker on its data dir"}[isStrata])
+		p.stop()
+		rssProcs = nil
+		res.Notes = appendOnce(res.Notes, dropCaches())
+		p = t.start(!isStrata)
+		rssProcs = []*proc{p}
+		gets := p.counter("strata_objstore_requests_total", `op="get`)
+		var bytes int64
+		start := time.Now()
+		got, _, last := consume(p.addr, topic, "", m, 10*time.Minute, label+" read", make(chan struct{}), func(r *kgo.Record) { bytes += int64(len(r.Value)) })
+		if got < m {
+			fatalf("%s: read %d of %d records", label, got, m)
+		}
+		lk := ""
+		if isStrata {
+			lk = storeKey(t.name) + " GET 8MiB x4"
+		}
+		res.add(Row{Scenario: s, Target: t.name, Metric: "cold read from offset 0", Unit: "MB/s", Value: float64(bytes) / last.Sub(start).Seconds() / 1e6, LimitKey: lk})
+		if isStrata {
+			d := p.counter("strata_objstore_requests_total", `op="get`) - gets
+			res.add(Row{Scenario: s, Target: t.name, Metric: "object GETs per GiB read cold", Unit: "GETs/GiB", Value: d / (float64(bytes) / gib), LowerBetter: true})
+		}
+	case "trickle":
+		topic := createTopic(p.addr, int32(c.partitions))
+		puts := p.counter("strata_objstore_requests_total", `op="put"`)
+		m := int(c.trickle.Seconds())
+		produceRun{addr: p.addr, topic: topic, acks: "1", n: m, recSize: c.recSize, rate: 1, label: label}.run()
+		time.Sleep(time.Second)
+		d := p.counter("strata_objstore_requests_total", `op="put"`) - puts
+		res.add(Row{Scenario: "puts", Target: t.name, Metric: "PUTs/GiB at a trickle (1 record/s)", Unit: "PUTs/GiB", Value: d / (float64(m*c.recSize) / gib), LowerBetter: true})
+		res.add(Row{Scenario: "puts", Target: t.name, Metric: "PUTs per hour at a trickle (1 record/s)", Unit: "PUTs/h", Value: d / (c.trickle.Seconds() + 1) * 3600, LowerBetter: true})
+	}
+}
+
+func appendOnce(xs []string, s string) []string {
+	if s == "" || slices.Contains(xs, s) {
+		return xs
+	}
+	return append(xs, s)
+}
+
+// dropCaches asks the kernel to drop the page cache before a cold read, so
+// neither Kafka's segment files nor MinIO's objects are read from memory.
+func dropCaches() string {
+	exec.Command("sync").Run()
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("1\n"), 0); err != nil {
+		return fmt.Sprintf("Cold catch-up: the page cache could NOT be dropped (%v): Kafka's segment files and the object store's files may have been read from memory.", err)
+	}
+	return "Cold catch-up: the kernel page cache was dropped (/proc/sys/vm/drop_caches) before each cold read."
+}
+
+func machine() string {
+	k, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return fmt.Sprintf("%d CPUs, %s/%s, Linux %s, %s", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, strings.TrimSpace(string(k)), runtime.Version())
+}
+
+func computeRatios(res *Result) {
+	peer := map[string]float64{}
+	for _, r := range res.Rows {
+		if r.Target == kafkaPeer {
+			peer[r.Scenario+"|"+r.Metric] = r.Value
+		}
+	}
+	for i := range res.Rows {
+		r := &res.Rows[i]
+		if v := peer[r.Scenario+"|"+r.Metric]; v > 0 && r.Target != kafkaPeer {
+			r.VsPeer = r.Value / v
+		}
+		if l := res.limit(r.LimitKey); l > 0 {
+			r.VsLimit = r.Value / l
+		}
+	}
+	for i := range res.CrossCheck {
+		for _, k := range res.CrossCheck {
+			if k.Target == kafkaPeer && k.Acks == res.CrossCheck[i].Acks && k.MBs > 0 && res.CrossCheck[i].Target != kafkaPeer {
+				res.CrossCheck[i].VsPeer = res.CrossCheck[i].MBs / k.MBs
+			}
+		}
+	}
+}

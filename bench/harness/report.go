@@ -1,0 +1,293 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+func writeResults(c config, res *Result) error {
+	if err := os.MkdirAll(c.out, 0o755); err != nil {
+		return err
+	}
+	base := filepath.Join(c.out, res.Date+"-"+res.Name)
+	js, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(base+".json", append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	cdf, bars := base+"-latency-cdf.png", base+"-throughput.png"
+	if err := plotCDF(res, cdf); err != nil {
+		return fmt.Errorf("latency plot: %w", err)
+	}
+	if err := plotBars(res, bars); err != nil {
+		return fmt.Errorf("throughput plot: %w", err)
+	}
+	md := markdown(res, filepath.Base(cdf), filepath.Base(bars))
+	if err := os.WriteFile(base+".md", []byte(md), 0o644); err != nil {
+		return err
+	}
+	fmt.Print(md)
+	logf("wrote %s.md, %s.json, %s, %s", base, base, cdf, bars)
+	return nil
+}
+
+func fmtV(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case math.Abs(v) >= 1000:
+		return fmt.Sprintf("%.0f", v)
+	case math.Abs(v) >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func fmtRatio(v float64) string {
+	if v == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", v)
+}
+
+func (r *Result) targetsPresent() []string {
+	var ts []string
+	for _, t := range allTargets {
+		if _, ok := r.Durability[t]; ok {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+func markdown(res *Result, cdf, bars string) string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	w("# Strata vs Apache Kafka, %s (%s)\n\n", res.Date, res.Name)
+	w("Command: `%s` (%.0f s). Machine: %s.\n\n", strings.TrimSpace(res.Command), res.Seconds, res.Machine)
+	w("Every figure comes with its ratio to Apache Kafka measured in the same run (×Kafka; for latencies, PUTs, GETs and RSS lower is better, so <1× favours Strata) and, where one applies, to the limit measured in the same run (×limit).\n\n")
+	w("## Sizes\n\n| | |\n|---|---|\n")
+	keys := make([]string, 0, len(res.Sizes))
+	for k := range res.Sizes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		w("| %s | %s |\n", k, res.Sizes[k])
+	}
+	w("\n## Durability offered\n\n| target | acks=1 | acks=all |\n|---|---|---|\n")
+	for _, t := range res.targetsPresent() {
+		w("| %s | %s | %s |\n", t, res.Durability[t]["1"], res.Durability[t]["all"])
+	}
+	w("\n## Limits (same run)\n\n| limit | MB/s |\n|---|---:|\n")
+	for _, l := range res.Limits {
+		w("| %s | %s |\n", l.Label, fmtV(l.MBs))
+	}
+	ts := res.targetsPresent()
+	w("\n## Results\n\n| scenario | metric |")
+	sep := "|---|---|"
+	for _, t := range ts {
+		if t == kafkaPeer {
+			w(" kafka |")
+			sep += "---:|"
+		} else {
+			w(" %s | ×Kafka | ×limit |", t)
+			sep += "---:|---:|---:|"
+		}
+	}
+	w(" limit used |\n%s---|\n", sep)
+	type key struct{ s, m string }
+	var order []key
+	vals := map[key]map[string]Row{}
+	for _, r := range res.Rows {
+		k := key{r.Scenario, r.Metric}
+		if vals[k] == nil {
+			vals[k] = map[string]Row{}
+			order = append(order, k)
+		}
+		vals[k][r.Target] = r
+	}
+	rank := func(s string) int {
+		return slices.Index([]string{"produce", "latency", "e2e", "tail", "catchup", "puts", "rss"}, s)
+	}
+	slices.SortStableFunc(order, func(a, b key) int { return rank(a.s) - rank(b.s) })
+	for _, k := range order {
+		w("| %s | %s |", k.s, k.m)
+		lim := ""
+		unit := ""
+		for _, t := range ts {
+			r, ok := vals[k][t]
+			if ok {
+				unit = r.Unit
+				if r.LimitKey != "" && r.Target != kafkaPeer {
+					lim = r.LimitKey
+				}
+			}
+			if t == kafkaPeer {
+				if ok {
+					w(" %s |", fmtV(r.Value))
+				} else {
+					w(" n/a |")
+				}
+				continue
+			}
+			if !ok {
+				w(" n/a | | |")
+				continue
+			}
+			w(" %s | %s | %s |", fmtV(r.Value), fmtRatio(r.VsPeer), fmtRatio(r.VsLimit))
+		}
+		w(" %s |\n", strings.TrimSpace(unit+"; "+lim))
+	}
+	if len(res.CrossCheck) > 0 {
+		w("\n## Cross-check: Kafka's ProducerPerformance (scenario produce)\n\n")
+		w("`org.apache.kafka.tools.ProducerPerformance --record-size %s --throughput -1`, linger.ms=5, batch.size=1 MiB, same record count as the franz-go run, a fresh %s-partition topic.\n\n", strings.TrimSuffix(res.Sizes["record"], " B"), res.Sizes["partitions"])
+		w("| target | acks | MB/s | ×Kafka | records/s | avg ms | p50 ms | p99 ms |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, c := range res.CrossCheck {
+			w("| %s | %s | %s | %s | %.0f | %s | %.0f | %.0f |\n", c.Target, c.Acks, fmtV(c.MBs), fmtRatio(c.VsPeer), c.RecordsPerSec, fmtV(c.AvgMs), c.P50Ms, c.P99Ms)
+		}
+	}
+	if len(res.Notes) > 0 {
+		w("\n## Notes\n\n")
+		for _, n := range res.Notes {
+			w("- %s\n", n)
+		}
+	}
+	w("\n## Plots\n\n![latency CDF](%s)\n\n![throughput](%s)\n", cdf, bars)
+	return b.String()
+}
+
+// plotCDF draws every latency series as a CDF, latency on a log axis.
+func plotCDF(res *Result, path string) error {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Latency CDF, %s (%s)", res.Date, res.Name)
+	p.X.Label.Text = "latency (ms, log scale)"
+	p.Y.Label.Text = "percentile"
+	p.X.Scale = plot.LogScale{}
+	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	// Room above 100 for the legend, top left.
+	p.Y.Min, p.Y.Max = 0, 150
+	p.Y.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 0, Label: "0"}, {Value: 25, Label: "25"}, {Value: 50, Label: "50"},
+		{Value: 75, Label: "75"}, {Value: 90, Label: "90"}, {Value: 99, Label: "99"}, {Value: 100, Label: ""}})
+	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Add(plotter.NewGrid())
+	names := make([]string, 0, len(res.latencies))
+	for k := range res.latencies {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	colors := map[string]int{}
+	for _, t := range allTargets {
+		colors[t] = len(colors)
+	}
+	for _, name := range names {
+		lat := res.latencies[name]
+		if len(lat) == 0 {
+			continue
+		}
+		step := max(1, len(lat)/2000)
+		var xy plotter.XYs
+		for i := 0; i < len(lat); i += step {
+			xy = append(xy, plotter.XY{X: max(lat[i], 0.01), Y: 100 * float64(i+1) / float64(len(lat))})
+		}
+		xy = append(xy, plotter.XY{X: max(lat[len(lat)-1], 0.01), Y: 100})
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			return err
+		}
+		t, kind, _ := strings.Cut(name, " ")
+		l.Color = plotutil.Color(colors[t])
+		l.Width = vg.Points(1.5)
+		switch {
+		case strings.Contains(kind, "end-to-end"):
+			l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+		case strings.Contains(kind, "acks=1"):
+			l.Dashes = []vg.Length{vg.Points(1.5), vg.Points(2)}
+		}
+		p.Add(l)
+		p.Legend.Add(name, l)
+	}
+	return p.Save(10*vg.Inch, 7*vg.Inch, path)
+}
+
+// plotBars draws the throughput figures per target, with the limits.
+func plotBars(res *Result, path string) error {
+	metrics := []struct{ scenario, metric, label, limit string }{
+		{"produce", "acks=1 throughput", "produce acks=1", "fsync"},
+		{"produce", "acks=all throughput", "produce acks=all", "PUT 8MiB x4"},
+		{"tail", "tail consumer throughput", "tail consumer", ""},
+		{"catchup", "cold read from offset 0", "cold catch-up", "GET 8MiB x4"},
+	}
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Throughput (MB/s), %s (%s)", res.Date, res.Name)
+	p.Y.Label.Text = "MB/s"
+	p.Legend.Top = true
+	p.Legend.Left = true
+	top := 0.0
+	p.Add(plotter.NewGrid())
+	series := append(res.targetsPresent(), "limit")
+	w := vg.Points(18)
+	labels := make([]string, len(metrics))
+	for i, m := range metrics {
+		labels[i] = m.label
+	}
+	store := "local-dir"
+	if _, ok := res.Durability[strataRemote]; ok {
+		store = "minio"
+	}
+	for si, s := range series {
+		vals := make(plotter.Values, len(metrics))
+		for i, m := range metrics {
+			if s == "limit" {
+				k := m.limit
+				if k != "" && k != "fsync" {
+					k = store + " " + k
+				}
+				vals[i] = res.limit(k)
+				continue
+			}
+			for _, r := range res.Rows {
+				if r.Target == s && r.Scenario == m.scenario && r.Metric == m.metric {
+					vals[i] = r.Value
+				}
+			}
+		}
+		for _, v := range vals {
+			top = max(top, v)
+		}
+		bc, err := plotter.NewBarChart(vals, w)
+		if err != nil {
+			return err
+		}
+		ci := slices.Index(allTargets, s)
+		if ci < 0 {
+			ci = len(allTargets)
+		}
+		bc.Color = plotutil.Color(ci)
+		bc.LineStyle.Width = 0
+		bc.Offset = w * vg.Length(float64(si)-float64(len(series)-1)/2)
+		p.Add(bc)
+		name := s
+		if s == "limit" {
+			name = "limit: fsync / " + store + " PUT, GET 8 MiB x4"
+		}
+		p.Legend.Add(name, bc)
+	}
+	p.NominalX(labels...)
+	p.Y.Min, p.Y.Max = 0, top*1.45 // room for the legend
+	return p.Save(10*vg.Inch, 6*vg.Inch, path)
+}

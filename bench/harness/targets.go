@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Target names, in report order. Kafka is the peer.
+const (
+	strataEmbedded = "strata-embedded"
+	strataRemote   = "strata-pg-minio"
+	kafkaPeer      = "kafka"
+)
+
+// target is one system under test. start launches a fresh process (fresh
+// data dir unless keep is set), so every scenario gets its own peak RSS.
+type target struct {
+	name       string
+	objURL     string            // Strata: its object store
+	durability map[string]string // acks mode -> what an acknowledged record survives
+	startFn    func(keep bool) (*proc, error)
+}
+
+// proc is one running broker process.
+type proc struct {
+	cmd       *exec.Cmd
+	addr      string // Kafka listener, 127.0.0.1:port
+	admin     string // Strata admin HTTP address ("" for Kafka)
+	logPath   string
+	exited    chan struct{}
+	stopExtra func()
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func launch(name string, args []string, env []string, logPath string) (*proc, error) {
+	lf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		lf.Close()
+		return nil, err
+	}
+	p := &proc{cmd: cmd, logPath: logPath, exited: make(chan struct{})}
+	go func() { cmd.Wait(); lf.Close(); close(p.exited) }()
+	return p, nil
+}
+
+// waitReady polls until the broker answers Metadata (and, for Strata, its
+// /readyz), at most timeout.
+func (p *proc) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.exited:
+			return fmt.Errorf("process exited at start; log %s:\n%s", p.logPath, tail(p.logPath, 15))
+		default:
+		}
+		if p.admin != "" {
+			resp, err := http.Get("http://" + p.admin + "/readyz")
+			if err != nil {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(p.addr))
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err = kadm.NewClient(cl).BrokerMetadata(ctx)
+			cancel()
+			cl.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("not ready after %s; log %s:\n%s", timeout, p.logPath, tail(p.logPath, 15))
+}
+
+// peakRSS is the process's VmHWM in MiB (peak resident set since start).
+func (p *proc) peakRSS() float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// stop sends SIGTERM and waits up to 60s, then SIGKILLs.
+func (p *proc) stop() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(60 * time.Second):
+		logf("  %s did not stop in 60s, killing pid %d", filepath.Base(p.cmd.Path), p.cmd.Process.Pid)
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+	if p.stopExtra != nil {
+		p.stopExtra()
+	}
+}
+
+// counter sums the Prometheus samples of name whose labels contain label
+// (e.g. `op="put"`) from the agent's /metrics. Kafka has none: 0.
+func (p *proc) counter(name, label string) float64 {
+	if p.admin == "" {
+		return 0
+	}
+	resp, err := http.Get("http://" + p.admin + "/metrics")
+	if err != nil {
+		logf("  metrics: %v", err)
+		return 0
+	}
+	defer resp.Body.Close()
+	sum := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, label) {
+			continue
+		}
+		f := strings.Fields(line)
+		v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+		sum += v
+	}
+	return sum
+}
+
+func tail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// strataTarget runs the strata binary. metastore/objstore "" = embedded
+// backends, kept in root (outside the agent's data dir) so a fresh agent
+// with an empty data dir sees the same data (cold catch-up).
+func strataTarget(name, bin, root, metastore, objstore string, env []string) *target {
+	if metastore == "" {
+		metastore = "sqlite://" + filepath.Join(root, "meta.db")
+		objstore = "file://" + filepath.Join(root, "objects")
+	}
+	n := 0
+	return &target{
+		name:   name,
+		objURL: objstore,
+		durability: map[string]string{
+			"1":   "fsync'd to the agent's local write-ahead buffer",
+			"all": "in object storage and committed in the metastore",
+		},
+		startFn: func(bool) (*proc, error) {
+			n++
+			dataDir := filepath.Join(root, fmt.Sprintf("agent-%02d", n))
+			addr := fmt.Sprintf("127.0.0.1:%d", freePort())
+			admin := fmt.Sprintf("127.0.0.1:%d", freePort())
+			p, err := launch(bin, []string{"agent", "--data-dir", dataDir, "--listen", addr, "--admin-listen", admin,
+				"--metastore", metastore, "--objstore", objstore, "--log-level", "warn"}, env,
+				filepath.Join(root, fmt.Sprintf("agent-%02d.log", n)))
+			if err != nil {
+				return nil, err
+			}
+			p.addr, p.admin = addr, admin
+			p.stopExtra = func() { os.RemoveAll(dataDir) }
+			return p, nil
+		},
+	}
+}
+
+// kafkaTarget runs Apache Kafka, single node KRaft (broker+controller),
+// loopback only, 1 GiB heap as kafka-server-start.sh gives it. keep=true
+// restarts on the previous data dir.
+func kafkaTarget(lib, root string) *target {
+	n := 0
+	var dataDir string
+	return &target{
+		name: kafkaPeer,
+		durability: map[string]string{
+			"1":   "in the broker's page cache (no fsync)",
+			"all": "in the page cache of the only replica (no fsync; one node)",
+		},
+		startFn: func(keep bool) (*proc, error) {
+			n++
+			if !keep || dataDir == "" {
+				if dataDir != "" {
+					os.RemoveAll(dataDir)
+				}
+				dataDir = filepath.Join(root, fmt.Sprintf("kafka-data-%02d", n))
+			}
+			port, cport := freePort(), freePort()
+			props := filepath.Join(root, fmt.Sprintf("server-%02d.properties", n))
+			cfg := fmt.Sprintf(`process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:%[2]d
+listeners=PLAINTEXT://127.0.0.1:%[1]d,CONTROLLER://127.0.0.1:%[2]d
+advertised.listeners=PLAINTEXT://127.0.0.1:%[1]d
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=%[3]s
+num.partitions=6
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+`, port, cport, dataDir)
+			if err := os.WriteFile(props, []byte(cfg), 0o644); err != nil {
+				return nil, err
+			}
+			log4j := filepath.Join(root, "log4j.properties")
+			os.WriteFile(log4j, []byte("log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"+
+				"log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"), 0o644)
+			cp := filepath.Join(lib, "*")
+			if !keep || n == 1 {
+				out, err := exec.Command("java", "-Dlog4j.configuration=file:"+log4j, "-cp", cp, "kafka.tools.StorageTool",
+					"format", "-t", "c3RyYXRhLWJlbmNoLWthZg", "-c", props).CombinedOutput()
+				if err != nil {
+					return nil, fmt.Errorf("kafka storage format: %v\n%s", err, out)
+				}
+			}
+			p, err := launch("java", []string{"-Xms1g", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+				"-Dlog4j.configuration=file:" + log4j, "-cp", cp, "kafka.Kafka", props}, nil,
+				filepath.Join(root, fmt.Sprintf("kafka-%02d.log", n)))
+			if err != nil {
+				return nil, err
+			}
+			p.addr = fmt.Sprintf("127.0.0.1:%d", port)
+			return p, nil
+		},
+	}
+}
+
+func (t *target) start(keep bool) *proc {
+	p, err := t.startFn(keep)
+	if err != nil {
+		fatalf("%s: start: %v", t.name, err)
+	}
+	atExit(p.stop)
+	if err := p.waitReady(90 * time.Second); err != nil {
+		p.cmd.Process.Kill()
+		fatalf("%s: %v", t.name, err)
+	}
+	return p
+}
+
+var _ = io.Discard
