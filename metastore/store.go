@@ -194,6 +194,12 @@ type Store interface {
 	// there is no such partition.
 	Claim(ctx context.Context, agentID string, id TopicID, partition int32, expectEpoch int32) (Partition, error)
 
+	// Release gives up agentID's ownership of the partition at epoch
+	// (owner becomes "", the epoch stays; the next Claim increments it), so
+	// another agent can claim it without waiting for a lease to expire.
+	// ErrFenced if agentID does not own it at that epoch.
+	Release(ctx context.Context, agentID string, id TopicID, partition int32, epoch int32) error
+
 	// CommitFlush commits a flush in one transaction (see Flush). A writer
 	// that is not the partition's owner at its epoch gets ErrFenced; so does
 	// a commit to a partition that no longer exists (its topic was deleted),

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"Partitions", testPartitions},
 		{"Claim", testClaim},
 		{"ClaimNotFound", testClaimNotFound},
+		{"Release", testRelease},
 		{"CommitFlush", testCommitFlush},
 		{"CommitFlushProducerUpsert", testCommitFlushProducerUpsert},
 		{"CommitFlushFencedByEpoch", testCommitFlushFencedByEpoch},
@@ -380,6 +381,39 @@ func testPartitions(t *testing.T, s metastore.Store) {
 		want = append(want, metastore.Partition{TopicID: tp.ID, Partition: p})
 	}
 	checkPartitions(t, s, tp.ID, want)
+}
+
+func testRelease(t *testing.T, s metastore.Store) {
+	ctx := t.Context()
+	tp := mustCreateTopic(t, s, "t", 1)
+	if _, err := s.Claim(ctx, "a", tp.ID, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Only the owner at its epoch can release.
+	if err := s.Release(ctx, "b", tp.ID, 0, 1); !errors.Is(err, metastore.ErrFenced) {
+		t.Fatalf("Release by a non-owner: err = %v, want ErrFenced", err)
+	}
+	if err := s.Release(ctx, "a", tp.ID, 0, 7); !errors.Is(err, metastore.ErrFenced) {
+		t.Fatalf("Release at a wrong epoch: err = %v, want ErrFenced", err)
+	}
+	if err := s.Release(ctx, "a", tp.ID, 9, 1); !errors.Is(err, metastore.ErrNotFound) {
+		t.Fatalf("Release of a missing partition: err = %v, want ErrNotFound", err)
+	}
+	if err := s.Release(ctx, "a", tp.ID, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	checkPartitions(t, s, tp.ID, []metastore.Partition{{TopicID: tp.ID, Partition: 0, Epoch: 1}})
+	// The released owner can no longer commit.
+	err := s.CommitFlush(ctx, metastore.Flush{AgentID: "a", ObjectKey: "o", Partitions: []metastore.PartitionCommit{
+		{TopicID: tp.ID, Partition: 0, Epoch: 1, PrevHighWatermark: 0, NewHighWatermark: 0}}})
+	if !errors.Is(err, metastore.ErrFenced) {
+		t.Fatalf("CommitFlush after Release: err = %v, want ErrFenced", err)
+	}
+	// The next claim takes the epoch forward.
+	p, err := s.Claim(ctx, "b", tp.ID, 0, 1)
+	if err != nil || p.Owner != "b" || p.Epoch != 2 {
+		t.Fatalf("Claim after Release: %+v, %v", p, err)
+	}
 }
 
 func testClaim(t *testing.T, s metastore.Store) {

@@ -82,6 +82,8 @@ WHERE topic_id = $1 ORDER BY partition`
 	claimPartition       = `UPDATE partitions SET owner = $1, epoch = epoch + 1
 WHERE topic_id = $2 AND partition = $3 AND epoch = $4
 RETURNING ` + partitionColumns
+	releasePartition = `UPDATE partitions SET owner = ''
+WHERE topic_id = $1 AND partition = $2 AND owner = $3 AND epoch = $4`
 	selectPartitionBoundsForUpdate = `SELECT high_watermark, log_start_offset FROM partitions
 WHERE topic_id = $1 AND partition = $2 FOR UPDATE`
 	setLogStartOffset = `UPDATE partitions SET log_start_offset = $3

@@ -192,6 +192,29 @@ func (s *Store) Claim(ctx context.Context, agentID string, id metastore.TopicID,
 	return p, nil
 }
 
+// Release gives up ownership (see metastore.Store).
+func (s *Store) Release(ctx context.Context, agentID string, id metastore.TopicID, partition int32, epoch int32) error {
+	err := s.update(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, releasePartition, uuid(id), partition, agentID, epoch)
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
+		}
+		var cur int32
+		err = tx.QueryRow(ctx, selectPartitionEpoch, uuid(id), partition).Scan(&cur)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return metastore.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: not owned by %q at epoch %d (epoch is %d)", metastore.ErrFenced, agentID, epoch, cur)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: release %s/%d by %q: %w", id.String(), partition, agentID, err)
+	}
+	return nil
+}
+
 // SetLogStartOffset raises the partition's log start offset to offset and
 // returns the new value. It never lowers it (a lower offset returns the
 // current one unchanged); an offset above the high watermark is

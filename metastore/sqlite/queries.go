@@ -65,6 +65,8 @@ WHERE topic_id = ? AND partition = ?`
 	claimPartition       = `UPDATE partitions SET owner = ?, epoch = epoch + 1
 WHERE topic_id = ? AND partition = ? AND epoch = ?
 RETURNING ` + partitionColumns
+	releasePartition = `UPDATE partitions SET owner = ''
+WHERE topic_id = ? AND partition = ? AND owner = ? AND epoch = ?`
 	setHighWatermark = `UPDATE partitions SET high_watermark = ?
 WHERE topic_id = ? AND partition = ?`
 )

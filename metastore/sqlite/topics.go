@@ -205,6 +205,32 @@ func (s *Store) Claim(ctx context.Context, agentID string, id metastore.TopicID,
 	return p, nil
 }
 
+// Release gives up ownership (see metastore.Store).
+func (s *Store) Release(ctx context.Context, agentID string, id metastore.TopicID, partition int32, epoch int32) error {
+	err := s.update(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, releasePartition, id[:], partition, agentID, epoch)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var cur int32
+		err = tx.QueryRowContext(ctx, selectPartitionEpoch, id[:], partition).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return metastore.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: not owned by %q at epoch %d (epoch is %d)", metastore.ErrFenced, agentID, epoch, cur)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: release %s/%d by %q: %w", id.String(), partition, agentID, err)
+	}
+	return nil
+}
+
 // scanner is the Scan method shared by *sql.Row and *sql.Rows.
 type scanner interface {
 	Scan(dest ...any) error
