@@ -81,6 +81,16 @@ go test -race -count=1 -timeout 20m ./...
 step "end-to-end suite on Postgres + MinIO (STRATA_TEST_BACKEND=remote)"
 STRATA_TEST_BACKEND=remote go test -race -count=1 -timeout 20m ./agent/ ./cmd/strata/
 
+# --- Compatibility suite (compat/) -------------------------------------------
+# BEGIN compat step. Real clients nobody on this team wrote (confluent-kafka-
+# python, kafka-python, kafkajs, Apache Kafka's CLI tools, franz-go's own kgo
+# tests) against one agent; writes compat/MATRIX.md. Clients are pinned and
+# cached under ${STRATA_CACHE:-$HOME/.cache/strata}/compat/. See compat/run.sh.
+# Measured on 2 cores: TIMINGS_PLACEHOLDER
+step "compatibility suite (compat/run.sh)"
+compat/run.sh
+# END compat step.
+
 # --- Benchmark harness smoke run (bench/) -----------------------------------
 # BEGIN bench smoke step. bench/run.sh -smoke: Strata on embedded defaults
 # only, tiny sizes, well under a minute; it must complete and write its
