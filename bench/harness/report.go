@@ -126,14 +126,14 @@ func markdown(res *Result, cdf, bars string) string {
 	slices.SortStableFunc(order, func(a, b key) int { return rank(a.s) - rank(b.s) })
 	for _, k := range order {
 		w("| %s | %s |", k.s, k.m)
-		lim := ""
+		var lims []string
 		unit := ""
 		for _, t := range ts {
 			r, ok := vals[k][t]
 			if ok {
 				unit = r.Unit
-				if r.LimitKey != "" && r.Target != kafkaPeer {
-					lim = r.LimitKey
+				if r.LimitKey != "" && r.Target != kafkaPeer && !slices.Contains(lims, r.LimitKey) {
+					lims = append(lims, r.LimitKey)
 				}
 			}
 			if t == kafkaPeer {
@@ -150,7 +150,7 @@ func markdown(res *Result, cdf, bars string) string {
 			}
 			w(" %s | %s | %s |", fmtV(r.Value), fmtRatio(r.VsPeer), fmtRatio(r.VsLimit))
 		}
-		w(" %s |\n", strings.TrimSpace(unit+"; "+lim))
+		w(" %s |\n", strings.TrimSuffix(unit+"; "+strings.Join(lims, ", "), "; "))
 	}
 	if len(res.CrossCheck) > 0 {
 		w("\n## Cross-check: Kafka's ProducerPerformance (scenario produce)\n\n")
