@@ -284,7 +284,7 @@ func run(c config) *Result {
 	res := &Result{
 		Date:    time.Now().Format("2006-01-02"),
 		Name:    c.name,
-		Command: "bench/run.sh " + strings.Join(os.Args[1:], " "),
+		Command: commandLine(),
 		Machine: machine(),
 		Sizes: map[string]string{
 			"record":            fmt.Sprintf("%d B", c.recSize),
@@ -584,6 +584,19 @@ func runScenario(c config, res *Result, t *target, s string, peaks map[string]fl
 		res.add(Row{Scenario: "puts", Target: t.name, Metric: "PUTs/GiB at a trickle (1 record/s)", Unit: "PUTs/GiB", Value: d / (float64(m*c.recSize) / gib), LowerBetter: true})
 		res.add(Row{Scenario: "puts", Target: t.name, Metric: "PUTs per hour at a trickle (1 record/s)", Unit: "PUTs/h", Value: d / (c.trickle.Seconds() + 1) * 3600, LowerBetter: true})
 	}
+}
+
+// commandLine is the command as typed: bench/run.sh passes -repo itself.
+func commandLine() string {
+	var args []string
+	for i := 1; i < len(os.Args); i++ {
+		if os.Args[i] == "-repo" && i+1 < len(os.Args) {
+			i++
+			continue
+		}
+		args = append(args, os.Args[i])
+	}
+	return strings.TrimSpace("bench/run.sh " + strings.Join(args, " "))
 }
 
 func appendOnce(xs []string, s string) []string {
