@@ -29,8 +29,9 @@ func handleMetadata(c *conn, req kmsg.Request, f *inflight) {
 	r := req.(*kmsg.MetadataRequest)
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
 	resp.ClusterID = &a.clusterID
-	resp.Brokers, resp.ControllerID = a.brokers(c.ctx)
-	nodes := map[string]int32{a.agentID: a.nodeID}
+	var agentNodes map[string]int32
+	resp.Brokers, resp.ControllerID, agentNodes = a.brokers(c.ctx)
+	nodes := agentNodes
 
 	var want []*topic
 	all := r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)
@@ -68,15 +69,17 @@ func handleMetadata(c *conn, req kmsg.Request, f *inflight) {
 		for _, p := range t.partitions() {
 			mp := kmsg.NewMetadataResponseTopicPartition()
 			mp.Partition = p.index
-			epoch, owned := p.ownership()
-			if !owned {
-				mp.ErrorCode = kerr.LeaderNotAvailable.Code
-				mp.Leader = -1
-			} else {
-				mp.Leader = nodes[a.agentID]
+			p.mu.Lock()
+			epoch, owner := p.mu.epoch, p.mu.owner
+			p.mu.Unlock()
+			if node, ok := nodes[owner]; ok && owner != "" {
+				mp.Leader = node
 				mp.LeaderEpoch = epoch
 				mp.Replicas = []int32{mp.Leader}
 				mp.ISR = []int32{mp.Leader}
+			} else {
+				mp.ErrorCode = kerr.LeaderNotAvailable.Code
+				mp.Leader = -1
 			}
 			mt.Partitions = append(mt.Partitions, mp)
 		}
@@ -86,21 +89,23 @@ func handleMetadata(c *conn, req kmsg.Request, f *inflight) {
 }
 
 // brokers lists the live agents, always including this one.
-func (a *Agent) brokers(ctx context.Context) ([]kmsg.MetadataResponseBroker, int32) {
+func (a *Agent) brokers(ctx context.Context) ([]kmsg.MetadataResponseBroker, int32, map[string]int32) {
 	self := kmsg.NewMetadataResponseBroker()
 	self.NodeID, self.Host, self.Port = a.nodeID, a.advHost, a.advPort
 	if a.cfg.Rack != "" {
 		self.Rack = &a.cfg.Rack
 	}
 	out := []kmsg.MetadataResponseBroker{self}
+	nodes := map[string]int32{a.agentID: a.nodeID}
 	agents, err := a.meta.Agents(ctx, time.Now())
 	if err != nil {
 		a.log.Warn("list agents", "err", err)
-		return out, a.nodeID
+		return out, a.nodeID, nodes
 	}
 	controller := a.nodeID
 	for _, ag := range agents {
 		controller = min(controller, ag.NodeID)
+		nodes[ag.ID] = ag.NodeID
 		if ag.ID == a.agentID {
 			continue
 		}
@@ -113,7 +118,7 @@ func (a *Agent) brokers(ctx context.Context) ([]kmsg.MetadataResponseBroker, int
 		out = append(out, b)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].NodeID < out[j].NodeID })
-	return out, controller
+	return out, controller, nodes
 }
 
 // autoCreate creates a topic for a Metadata request; nil if it fails.

@@ -130,7 +130,11 @@ func (a *Agent) createTopic(ctx context.Context, name string, parts int32, rf in
 	if err := a.meta.CreateTopic(ctx, meta); err != nil {
 		return nil, err
 	}
-	return a.addTopic(ctx, meta)
+	t, err := a.addTopic(ctx, meta)
+	if err != nil {
+		return nil, err
+	}
+	return t, a.claimTopic(ctx, t)
 }
 
 // validateTopicName applies Kafka's topic name rules.

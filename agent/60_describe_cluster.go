@@ -22,7 +22,7 @@ func handleDescribeCluster(c *conn, req kmsg.Request, f *inflight) {
 		f.finish(resp)
 		return
 	}
-	brokers, controller := a.brokers(c.ctx)
+	brokers, controller, _ := a.brokers(c.ctx)
 	resp.ClusterID, resp.ControllerID = a.clusterID, controller
 	resp.ClusterAuthorizedOperations = -2147483648
 	for _, b := range brokers {

@@ -178,14 +178,18 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	if err := a.recoverWAL(ctx); err != nil {
 		return nil, err
 	}
+	if err := a.rebalance(ctx); err != nil {
+		return nil, fmt.Errorf("agent: initial ownership pass: %w", err)
+	}
 	if cfg.AdminListen != "off" {
 		if err := a.startAdmin(); err != nil {
 			return nil, err
 		}
 	}
-	a.bgWG.Add(3)
+	a.bgWG.Add(4)
 	go a.flushLoop()
 	go a.commitLoop()
+	go a.ownershipLoop()
 	go a.heartbeatLoop()
 	ok = true
 	a.log.Info("agent started", "agent_id", a.agentID, "node_id", a.nodeID, "listen", a.ln.Addr().String(),
@@ -286,7 +290,8 @@ func (a *Agent) heartbeatLoop() {
 	}
 }
 
-// loadCatalog loads every topic and takes ownership of its partitions.
+// loadCatalog loads every topic; ownership.go claims partitions after the
+// write-ahead buffer is recovered.
 func (a *Agent) loadCatalog(ctx context.Context) error {
 	ts, err := a.meta.Topics(ctx)
 	if err != nil {
@@ -300,8 +305,7 @@ func (a *Agent) loadCatalog(ctx context.Context) error {
 	return nil
 }
 
-// addTopic builds the in-memory topic and claims its partitions. This
-// agent claims every partition: multi-agent placement is not built yet.
+// addTopic builds the in-memory topic from the metastore.
 func (a *Agent) addTopic(ctx context.Context, meta metastore.Topic) (*topic, error) {
 	parts, err := a.meta.Partitions(ctx, meta.ID)
 	if err != nil {
@@ -324,20 +328,16 @@ func (a *Agent) addTopic(ctx context.Context, meta metastore.Topic) (*topic, err
 	return t, nil
 }
 
-// loadPartition claims a partition (keeping the epoch when this agent
-// already owns it) and loads its state.
+// loadPartition loads a partition's state. It is owned here only if the
+// metastore says this agent owns it (a restart keeps its epoch, so its
+// write-ahead buffer can be recovered); ownership.go claims the rest.
 func (a *Agent) loadPartition(ctx context.Context, t *topic, mp metastore.Partition) (*partition, error) {
 	name := t.meta.Name
-	if mp.Owner != a.agentID {
-		var err error
-		if mp, err = a.meta.Claim(ctx, a.agentID, t.meta.ID, mp.Partition, mp.Epoch); err != nil {
-			return nil, fmt.Errorf("agent: claim %s/%d: %w", name, mp.Partition, err)
-		}
-	}
 	p := &partition{topic: t, id: t.meta.ID, index: mp.Partition}
 	p.hwm.Store(mp.HighWatermark)
 	p.logStart.Store(mp.LogStartOffset)
-	p.mu.owned = true
+	p.mu.owned = mp.Owner == a.agentID
+	p.mu.owner = mp.Owner
 	p.mu.epoch = mp.Epoch
 	p.mu.nextOffset = mp.HighWatermark
 	p.planHWM, p.planEpoch = mp.HighWatermark, mp.Epoch
@@ -347,39 +347,33 @@ func (a *Agent) loadPartition(ctx context.Context, t *topic, mp metastore.Partit
 	if err != nil {
 		return nil, fmt.Errorf("agent: producer state of %s/%d: %w", name, mp.Partition, err)
 	}
+	p.mu.claimProducers = map[int64]*producerEntry{}
 	for _, s := range states {
 		p.plannedProducers[s.ProducerID] = entryFromState(s)
 		p.mu.producers[s.ProducerID] = entryFromState(s)
+		p.mu.claimProducers[s.ProducerID] = entryFromState(s)
 	}
 	a.metrics.highWatermark.WithLabelValues(name, strconv.Itoa(int(mp.Partition))).Set(float64(mp.HighWatermark))
 	return p, nil
 }
 
-// growTopic adds partitions up to total, in the metastore and here.
+// growTopic adds partitions up to total, in the metastore and here, and
+// claims those this agent should own.
 func (a *Agent) growTopic(ctx context.Context, t *topic, total int32) error {
 	if _, err := a.meta.AddPartitions(ctx, t.meta.Name, total); err != nil {
 		return err
 	}
-	all, err := a.meta.Partitions(ctx, t.meta.ID)
+	return a.claimTopic(ctx, t)
+}
+
+// claimTopic runs the ownership pass for one topic (new or grown), so its
+// partitions are served as soon as the request that made them returns.
+func (a *Agent) claimTopic(ctx context.Context, t *topic) error {
+	agents, err := a.meta.Agents(ctx, time.Now())
 	if err != nil {
 		return err
 	}
-	a.catalogMu.Lock()
-	defer a.catalogMu.Unlock()
-	old := t.state.Load()
-	parts := append([]*partition(nil), old.parts...)
-	for _, mp := range all {
-		if int(mp.Partition) < len(parts) {
-			continue
-		}
-		p, err := a.loadPartition(ctx, t, mp)
-		if err != nil {
-			return err
-		}
-		parts = append(parts, p)
-	}
-	t.state.Store(&topicState{configs: old.configs, settings: old.settings, parts: parts})
-	return nil
+	return a.rebalanceTopic(ctx, t, agents)
 }
 
 // setTopicConfigs replaces a topic's explicit configs (already validated).
@@ -581,7 +575,11 @@ func (a *Agent) stop(ctx context.Context, graceful bool) error {
 		a.connWG.Wait()
 		a.groupCoord.close()
 		if graceful {
-			err = a.flushAll(ctx)
+			// Hand partitions over only when nothing buffered is left:
+			// otherwise this agent must recover it at its next start.
+			if err = a.flushAll(ctx); err == nil {
+				a.releaseAll(ctx)
+			}
 		}
 		close(a.quit)
 		a.bgWG.Wait()

@@ -253,8 +253,15 @@ func (a *Agent) planFlush(gen *wal.Gen) *flushPlan {
 		pf := byPart[p]
 		if pf == nil {
 			if e.Epoch != p.planEpoch {
-				// First plan of this epoch: chain from the committed state.
+				// First plan of this epoch: chain from the state the
+				// epoch began with.
+				p.mu.Lock()
 				p.planEpoch, p.planHWM = e.Epoch, p.hwm.Load()
+				p.plannedProducers = map[int64]*producerEntry{}
+				for pid, st := range p.mu.claimProducers {
+					p.plannedProducers[pid] = st.clone()
+				}
+				p.mu.Unlock()
 			}
 			pf = &partFlush{p: p, epoch: e.Epoch, prevHWM: p.planHWM, first: h.BaseOffset, minTS: h.MaxTimestamp, maxTS: h.MaxTimestamp,
 				producers: map[int64]*producerEntry{}}
@@ -425,7 +432,13 @@ func (a *Agent) applyCommitted(pf *partFlush, key string) {
 	for _, r := range pf.rows {
 		p.tail.add(&a.tailMem, &tailChunk{base: r.first, last: r.last, data: pf.data[r.off : r.off+r.size], objectKey: key, pos: pf.chunk.Pos + r.off})
 	}
-	p.hwm.Store(pf.last + 1)
+	p.mu.Lock()
+	if p.mu.epoch == pf.epoch {
+		// A commit of an epoch since lost must not move the high
+		// watermark the new epoch loaded.
+		p.hwm.Store(pf.last + 1)
+	}
+	p.mu.Unlock()
 	a.metrics.highWatermark.WithLabelValues(p.topicName(), strconv.Itoa(int(p.index))).Set(float64(pf.last + 1))
 }
 

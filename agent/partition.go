@@ -47,6 +47,12 @@ type partition struct {
 	mu struct {
 		sync.Mutex
 		owned bool
+		// releasing: appends stopped, waiting for buffered data to be
+		// committed before giving the partition up (ownership.go).
+		releasing bool
+		// owner is the owning agent as last seen in the metastore ("" for
+		// none); Metadata reports it as the leader.
+		owner string
 		epoch int32
 		// nextOffset is the log end offset: one past the last offset
 		// assigned, flushed or not.
@@ -54,6 +60,9 @@ type partition struct {
 		// producers is the live idempotent-producer state, including
 		// batches not yet flushed.
 		producers map[int64]*producerEntry
+		// claimProducers is the producer state loaded when the current
+		// epoch began; the sealer restarts its chain from it.
+		claimProducers map[int64]*producerEntry
 	}
 
 	// planHWM and planEpoch chain the flusher's plans: the high watermark
