@@ -34,7 +34,8 @@ func handleFindCoordinator(c *conn, req kmsg.Request, f *inflight) {
 			out.ErrorCode = kerr.InvalidRequest.Code
 			msg = "empty group id"
 		default:
-			out.NodeID, out.Host, out.Port = a.nodeID, a.advHost, a.advPort
+			co := a.coordinatorFor(key)
+			out.NodeID, out.Host, out.Port = co.NodeID, co.Host, co.Port
 			return out
 		}
 		out.ErrorMessage = &msg

@@ -76,6 +76,8 @@ type Agent struct {
 	connsMu    sync.Mutex
 	conns      map[*conn]struct{}
 	groupCoord *groupCoordinator
+	// liveAgents are the live agents of the last ownership pass.
+	liveAgents atomic.Pointer[[]metastore.Agent]
 	readyOnce  atomic.Bool
 	closeOnce  sync.Once
 	ownMeta    bool // close the metastore on Close
@@ -111,6 +113,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	}
 	a.tailMem.budget = cfg.TailBytes
 	a.groupCoord = newGroupCoordinator(a)
+	a.liveAgents.Store(&[]metastore.Agent{})
 	ok := false
 	defer func() {
 		if !ok {

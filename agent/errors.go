@@ -28,6 +28,7 @@ var (
 
 	// Group coordinator conditions (see groupErrorCode).
 	errCoordinatorLoad = errors.New("agent: group could not be loaded from the metastore")
+	errNotCoordinator  = errors.New("agent: another agent coordinates this group")
 	errGroupStore      = errors.New("agent: group metastore write failed")
 )
 
@@ -72,7 +73,7 @@ func groupErrorCode(err error) int16 {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errShuttingDown), errors.Is(err, context.Canceled):
+	case errors.Is(err, errShuttingDown), errors.Is(err, context.Canceled), errors.Is(err, errNotCoordinator):
 		return kerr.NotCoordinator.Code
 	case errors.Is(err, metastore.ErrNotFound):
 		return kerr.GroupIDNotFound.Code

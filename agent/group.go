@@ -166,6 +166,13 @@ func (gc *groupCoordinator) lock(ctx context.Context, name string) (*group, erro
 			return nil, errShuttingDown
 		}
 		g := gc.mu.groups[name]
+		if co := gc.a.coordinatorFor(name); co.ID != gc.a.agentID {
+			gc.mu.Unlock()
+			if g != nil {
+				gc.evict(g)
+			}
+			return nil, errNotCoordinator
+		}
 		if g == nil {
 			g = &group{gc: gc, name: name}
 			g.mu.state = groupEmpty
@@ -191,6 +198,38 @@ func (gc *groupCoordinator) lock(ctx context.Context, name string) (*group, erro
 			}
 		}
 		return g, nil
+	}
+}
+
+// evict drops a group this agent no longer coordinates: its waiting
+// requests answer NOT_COORDINATOR, its timers stop, and the next
+// coordinator loads it from the metastore.
+func (gc *groupCoordinator) evict(g *group) {
+	gc.mu.Lock()
+	if gc.mu.groups[g.name] == g {
+		delete(gc.mu.groups, g.name)
+	}
+	gc.mu.Unlock()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.mu.removed {
+		return
+	}
+	g.mu.removed = true
+	g.stopTimers()
+	for _, m := range g.mu.members {
+		g.answerWaiters(m, kerr.NotCoordinator.Code)
+	}
+}
+
+// evictMoved evicts every group whose coordinator is now another agent.
+func (gc *groupCoordinator) evictMoved() {
+	for _, name := range gc.names() {
+		if gc.a.coordinatorFor(name).ID != gc.a.agentID {
+			if g := gc.peek(name); g != nil {
+				gc.evict(g)
+			}
+		}
 	}
 }
 

@@ -21,29 +21,50 @@ import (
 // is dropped at once: its commits would be fenced anyway. With one live
 // agent, that agent owns everything.
 //
-// Not built yet (see README): coordinator placement for consumer groups
-// (every agent still coordinates every group), and the failover tests with
-// several agent processes.
+// Consumer groups are placed the same way, by the group name
+// (coordinatorFor); an agent that is no longer a group's coordinator
+// answers NOT_COORDINATOR and drops the group from memory, and the new
+// coordinator loads it from the metastore.
 
 // rendezvousOwner returns the live agent with the highest hash for the
 // partition ("" with no agents); ties go to the smaller agent ID.
 func rendezvousOwner(agents []metastore.Agent, id metastore.TopicID, partition int32) string {
+	key := make([]byte, 0, 21)
+	key = append(key, 'p')
+	key = append(key, id[:]...)
+	key = binary.BigEndian.AppendUint32(key, uint32(partition))
+	return rendezvous(agents, key)
+}
+
+// rendezvous returns the live agent with the highest hash of (agent, key).
+func rendezvous(agents []metastore.Agent, key []byte) string {
 	var best string
 	var bestHash uint64
 	for _, ag := range agents {
 		h := fnv.New64a()
-		h.Write([]byte(ag.ID))
+		h.Write(key)
 		h.Write([]byte{0})
-		h.Write(id[:])
-		var pb [4]byte
-		binary.BigEndian.PutUint32(pb[:], uint32(partition))
-		h.Write(pb[:])
+		h.Write([]byte(ag.ID))
 		v := mix64(h.Sum64())
 		if best == "" || v > bestHash || (v == bestHash && ag.ID < best) {
 			best, bestHash = ag.ID, v
 		}
 	}
 	return best
+}
+
+// coordinatorFor returns the agent coordinating a consumer group: the
+// rendezvous winner for the group name over the live agents of the last
+// ownership pass (this agent when it knows of no other).
+func (a *Agent) coordinatorFor(group string) metastore.Agent {
+	agents := *a.liveAgents.Load()
+	id := rendezvous(agents, append([]byte{'g'}, group...))
+	for _, ag := range agents {
+		if ag.ID == id && ag.ID != a.agentID {
+			return ag
+		}
+	}
+	return metastore.Agent{ID: a.agentID, NodeID: a.nodeID, Host: a.advHost, Port: a.advPort}
 }
 
 // mix64 is the splitmix64 finalizer: FNV-1a alone barely separates keys
@@ -83,6 +104,8 @@ func (a *Agent) rebalance(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.liveAgents.Store(&agents)
+	a.groups().evictMoved()
 	topics, err := a.meta.Topics(ctx)
 	if err != nil {
 		return err

@@ -52,7 +52,9 @@ func sharedBackends(t *testing.T) func(*Config) {
 	}
 	return func(c *Config) {
 		c.MetastoreURL, c.ObjstoreURL = meta, objs
-		c.LeaseTTL = 600 * time.Millisecond
+		// Short enough for quick failover, long enough that heartbeats
+		// every 500ms survive a loaded CI machine under -race.
+		c.LeaseTTL = 1500 * time.Millisecond
 	}
 }
 
@@ -80,7 +82,9 @@ func ownersOf(t *testing.T, a *Agent, topic string) map[int32]string {
 func TestOwnershipSpreadsAndFailsOver(t *testing.T) {
 	shared := sharedBackends(t)
 	a := testAgent(t, shared)
-	createTopic(t, a, "spread", 12, nil)
+	// 24 partitions: the chance that hashing gives one agent all of them
+	// is 2^-23.
+	createTopic(t, a, "spread", 24, nil)
 	b := testAgent(t, shared)
 
 	waitFor(t, 10*time.Second, func() bool {
@@ -88,7 +92,7 @@ func TestOwnershipSpreadsAndFailsOver(t *testing.T) {
 		for _, o := range ownersOf(t, a, "spread") {
 			n[o]++
 		}
-		return n[a.agentID] > 0 && n[b.agentID] > 0 && n[a.agentID]+n[b.agentID] == 12
+		return n[a.agentID] > 0 && n[b.agentID] > 0 && n[a.agentID]+n[b.agentID] == 24
 	})
 
 	cl := newClient(t, a, kgo.SeedBrokers(a.Addr(), b.Addr()), kgo.DefaultProduceTopic("spread"), kgo.RequiredAcks(kgo.AllISRAcks()))
@@ -188,5 +192,76 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 	}
 	if rows[0].HighWatermark != 1 || rows[0].Owner != "intruder" {
 		t.Fatalf("after the fenced produce: %+v, want high watermark 1 owned by the intruder", rows[0])
+	}
+}
+
+// TestGroupCoordinatorFailsOver: with two agents the group's coordinator
+// is one of them; when it dies, the other takes the group over (from the
+// metastore) and the consumer carries on from the committed offsets.
+func TestGroupCoordinatorFailsOver(t *testing.T) {
+	shared := sharedBackends(t)
+	a := testAgent(t, shared)
+	createTopic(t, a, "gfo", 4, nil)
+	b := testAgent(t, shared)
+	waitFor(t, 10*time.Second, func() bool {
+		return len(*a.liveAgents.Load()) == 2 && len(*b.liveAgents.Load()) == 2
+	})
+	// Both agents must agree who coordinates before the consumer starts.
+	waitFor(t, 10*time.Second, func() bool { return a.coordinatorFor("gfo-group").ID == b.coordinatorFor("gfo-group").ID })
+	coord, survivor := a, b
+	if a.coordinatorFor("gfo-group").ID == b.agentID {
+		coord, survivor = b, a
+	}
+	seeds := kgo.SeedBrokers(a.Addr(), b.Addr())
+	prod := newClient(t, survivor, seeds, kgo.DefaultProduceTopic("gfo"), kgo.RequiredAcks(kgo.AllISRAcks()))
+	produce := func(from, to int) {
+		var rs []*kgo.Record
+		for i := from; i < to; i++ {
+			rs = append(rs, &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprint(i))})
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := prod.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+	}
+	produce(0, 500)
+	cons := newClient(t, survivor, seeds, kgo.ConsumerGroup("gfo-group"), kgo.ConsumeTopics("gfo"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(100*time.Millisecond),
+		kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(200*time.Millisecond))
+	seen := map[string]bool{}
+	poll := func(want int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		for len(seen) < want {
+			fs := cons.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("consumed %d of %d", len(seen), want)
+			}
+			fs.EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true })
+		}
+	}
+	poll(500)
+	if err := cons.CommitUncommittedOffsets(context.Background()); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	coord.Close()
+	waitFor(t, 10*time.Second, func() bool { return survivor.coordinatorFor("gfo-group").ID == survivor.agentID })
+	produce(500, 1000)
+	poll(1000)
+	// The committed offsets moved with the group: the survivor serves them.
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.SetVersion(7)
+	req.Group = "gfo-group"
+	resp := kmsg.NewPtrOffsetFetchResponse()
+	dialRaw(t, survivor).roundTrip(req, resp)
+	var committed int64
+	for _, tp := range resp.Topics {
+		for _, p := range tp.Partitions {
+			committed += max(p.Offset, 0)
+		}
+	}
+	if resp.ErrorCode != 0 || committed < 500 {
+		t.Fatalf("survivor's committed offsets: code %d, total %d, want at least 500", resp.ErrorCode, committed)
 	}
 }
