@@ -29,6 +29,7 @@
 //
 // # Caveats
 //
-// One agent owns every partition it serves; the multi-agent ownership
-// protocol (rendezvous hashing, leases) is not built yet.
+// Partitions and group coordinators are shared among the live agents by
+// rendezvous hashing (ownership.go); a dead agent's share moves when its
+// lease expires, so LeaseTTL bounds failover. Placement ignores racks.
 package agent
