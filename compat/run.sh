@@ -215,7 +215,7 @@ fg_counts=$(sed -n 's/^franz-go kgo tests: //p' "$work/franz-go/summary" 2>/dev/
 	echo "| client | version | create topics | produce | consume | consumer group + commit | admin tools | transactions |"
 	echo "|---|---|---|---|---|---|---|---|"
 	pc=$(status confluent-kafka-python/produce-consume)
-	echo "| confluent-kafka-python (librdkafka) | $confluent_version | $(status confluent-kafka-python/admin-create-topic) | $pc (keys, headers, idempotent, acks=all) | $pc (assign from beginning) | $(status confluent-kafka-python/group-commit) | not tested yet | not supported: \`init_transactions\` fails cleanly ($(status confluent-kafka-python/transactions-refused)) |"
+	echo "| confluent-kafka-python (librdkafka) | $confluent_version | $(status confluent-kafka-python/admin-create-topic) | $pc (keys, headers, idempotent, acks=all) | $pc (assign from beginning) | $(status confluent-kafka-python/group-commit) | not tested yet | not supported; clean failure $(status confluent-kafka-python/transactions-refused): \`init_transactions\` gives up after its 5 s timeout, FindCoordinator answers COORDINATOR_NOT_AVAILABLE |"
 	pc=$(status kafka-python/produce-consume)
 	echo "| kafka-python | $kafkapython_version | $pc | $pc (keys, headers) | $pc (assign, seek to beginning, end offsets) | $(status kafka-python/group-commit) | not tested yet | not tested yet |"
 	pc=$(status kafkajs/produce-consume)

@@ -161,8 +161,23 @@ def check_group_commit():
 def check_transactions_refused():
     """Strata does not support transactions: init_transactions must fail
     (not hang, not succeed) within its timeout."""
+    import logging
+
+    class Lines(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.lines = []
+
+        def emit(self, record):
+            self.lines.append(record.getMessage())
+
+    logger = logging.getLogger("rdkafka")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    lines = Lines()
+    logger.addHandler(lines)
     p = Producer({"bootstrap.servers": BOOT, "transactional.id": PREFIX + "-txn",
-                  "transaction.timeout.ms": 10000})
+                  "transaction.timeout.ms": 10000, "debug": "eos"}, logger=logger)
     start = time.time()
     try:
         p.init_transactions(5)
@@ -172,6 +187,12 @@ def check_transactions_refused():
         print(f"init_transactions failed after {took:.1f}s: {err.name()}: {err.str()}")
         if took > 8:
             fail(f"init_transactions took {took:.1f}s")
+        p.poll(0)  # deliver queued log lines
+        # librdkafka retries FindCoordinator(TRANSACTION) until the call's
+        # timeout; the reason it gives up must be Strata's answer.
+        if not any("COORDINATOR_NOT_AVAILABLE" in l for l in lines.lines):
+            fail("no FindCoordinator answer COORDINATOR_NOT_AVAILABLE in librdkafka's eos log: "
+                 + " | ".join(lines.lines[-3:]))
         return
     fail("init_transactions succeeded, but Strata does not support transactions")
 
