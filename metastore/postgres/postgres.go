@@ -103,6 +103,14 @@ func newPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, er
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
+	// An agent frozen mid-transaction (SIGSTOP, a long GC or VM pause)
+	// must not keep its partition row locks: they would block every other
+	// agent's claim of those partitions, and so failover. The server ends
+	// such a session after this long; the frozen agent's commit then
+	// fails, and its epoch is stale by the time it could retry.
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "5000"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
