@@ -5,11 +5,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"path"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,43 +18,10 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one embedded schema migration, migrations/NNNN_name.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
+// migration is one embedded schema migration, migrations/NNNN_name.SQL.
 // migrations returns the embedded migrations ordered by version.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	seen := map[int]string{}
-	for _, name := range names {
-		base := strings.TrimSuffix(path.Base(name), ".sql")
-		prefix, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(prefix)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive version number", name)
-		}
-		if other, dup := seen[v]; dup {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", other, name, v)
-		}
-		seen[v] = name
-		b, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	if len(ms) == 0 {
-		return nil, errors.New("no embedded migrations")
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
+func migrations() ([]metastore.MigrationFile, error) {
+	return metastore.ReadMigrations(migrationFiles, "migrations")
 }
 
 // Migrate connects to the database at url, applies the migrations it has
@@ -113,11 +77,11 @@ func (s *Store) migrationStatus(ctx context.Context) ([]metastore.Migration, err
 	}
 	var out []metastore.Migration
 	for _, m := range ms {
-		if r, ok := recorded[m.version]; ok {
+		if r, ok := recorded[m.Version]; ok {
 			out = append(out, r)
-			delete(recorded, m.version)
+			delete(recorded, m.Version)
 		} else {
-			out = append(out, metastore.Migration{Version: m.version, Name: m.name})
+			out = append(out, metastore.Migration{Version: m.Version, Name: m.Name})
 		}
 	}
 	var unknown []metastore.Migration
@@ -174,7 +138,7 @@ func (s *Store) migrate(ctx context.Context) ([]metastore.Migration, error) {
 	if err != nil {
 		return nil, err
 	}
-	latest := ms[len(ms)-1].version
+	latest := ms[len(ms)-1].Version
 	var applied []metastore.Migration
 	for _, m := range ms {
 		var done *metastore.Migration
@@ -203,21 +167,21 @@ func (s *Store) migrate(ctx context.Context) ([]metastore.Migration, error) {
 					return fmt.Errorf("database schema version %d is newer than this binary's %d", v, latest)
 				}
 			}
-			if _, ok := recorded[m.version]; ok {
+			if _, ok := recorded[m.Version]; ok {
 				return nil
 			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
 			now := time.Now()
-			if _, err := tx.Exec(ctx, insertMigration, m.version, m.name, now.UnixNano()); err != nil {
+			if _, err := tx.Exec(ctx, insertMigration, m.Version, m.Name, now.UnixNano()); err != nil {
 				return err
 			}
-			done = &metastore.Migration{Version: m.version, Name: m.name, Applied: true, AppliedAt: now.UTC()}
+			done = &metastore.Migration{Version: m.Version, Name: m.Name, Applied: true, AppliedAt: now.UTC()}
 			return nil
 		})
 		if err != nil {
-			return applied, fmt.Errorf("migration %s: %w", m.name, err)
+			return applied, fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 		if done != nil {
 			applied = append(applied, *done)
@@ -237,7 +201,7 @@ func (s *Store) checkSchema(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	latest := ms[len(ms)-1].version
+	latest := ms[len(ms)-1].Version
 	var pending []string
 	for _, m := range status {
 		if m.Version > latest {

@@ -189,8 +189,8 @@ func TestMigrateAndStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ms[0].version != 1 {
-		t.Fatalf("first migration is version %d, want 1", ms[0].version)
+	if ms[0].Version != 1 {
+		t.Fatalf("first migration is version %d, want 1", ms[0].Version)
 	}
 
 	status, err := MigrationStatus(ctx, url)
@@ -201,8 +201,8 @@ func TestMigrateAndStatus(t *testing.T) {
 		t.Fatalf("status of an empty schema = %+v, want %d pending", status, len(ms))
 	}
 	for i, m := range status {
-		if m.Applied || m.Version != ms[i].version || m.Name != ms[i].name {
-			t.Fatalf("status[%d] = %+v, want %s pending", i, m, ms[i].name)
+		if m.Applied || m.Version != ms[i].Version || m.Name != ms[i].Name {
+			t.Fatalf("status[%d] = %+v, want %s pending", i, m, ms[i].Name)
 		}
 	}
 	if _, err := Open(ctx, url, Options{NoMigrate: true}); err == nil || !strings.Contains(err.Error(), "strata migrate up") {
@@ -229,7 +229,7 @@ func TestMigrateAndStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, m := range status {
-		if !m.Applied || m.Name != ms[i].name || m.AppliedAt.Before(before) {
+		if !m.Applied || m.Name != ms[i].Name || m.AppliedAt.Before(before) {
 			t.Fatalf("status[%d] after Migrate = %+v", i, m)
 		}
 	}

@@ -23,8 +23,8 @@ func TestMigrateAndStatus(t *testing.T) {
 		t.Fatalf("status = %+v, want %d pending", status, len(ms))
 	}
 	for i, m := range status {
-		if m.Applied || m.Version != ms[i].version || m.Name != ms[i].name {
-			t.Fatalf("status[%d] = %+v, want %s pending", i, m, ms[i].name)
+		if m.Applied || m.Version != ms[i].Version || m.Name != ms[i].Name {
+			t.Fatalf("status[%d] = %+v, want %s pending", i, m, ms[i].Name)
 		}
 	}
 	if _, err := os.Stat(path); !os.IsNotExist(err) {
@@ -50,7 +50,7 @@ func TestMigrateAndStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, m := range status {
-		if !m.Applied || m.Name != ms[i].name || m.AppliedAt.IsZero() {
+		if !m.Applied || m.Name != ms[i].Name || m.AppliedAt.IsZero() {
 			t.Fatalf("status[%d] after Migrate = %+v", i, m)
 		}
 	}

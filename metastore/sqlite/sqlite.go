@@ -163,40 +163,10 @@ func inTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.
 	return tx.Commit()
 }
 
-// migration is one embedded schema migration, migrations/NNNN_name.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
+// migration is one embedded schema migration, migrations/NNNN_name.SQL.
 // migrations returns the embedded migrations ordered by version.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	seen := map[int]string{}
-	for _, name := range names {
-		base := strings.TrimSuffix(filepath.Base(name), ".sql")
-		prefix, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(prefix)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive version number", name)
-		}
-		if other, dup := seen[v]; dup {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", other, name, v)
-		}
-		seen[v] = name
-		b, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
+func migrations() ([]metastore.MigrationFile, error) {
+	return metastore.ReadMigrations(migrationFiles, "migrations")
 }
 
 // migrate applies the migrations the database has not seen, each in its
@@ -210,7 +180,7 @@ func migrate(ctx context.Context, db *sql.DB) ([]metastore.Migration, error) {
 	if _, err := db.ExecContext(ctx, createSchemaMigrations); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
-	latest := ms[len(ms)-1].version
+	latest := ms[len(ms)-1].Version
 	var applied []metastore.Migration
 	for _, m := range ms {
 		var done *metastore.Migration
@@ -226,24 +196,24 @@ func migrate(ctx context.Context, db *sql.DB) ([]metastore.Migration, error) {
 				return fmt.Errorf("database schema version %d is newer than this binary's %d", current, latest)
 			}
 			var applied bool
-			if err := tx.QueryRowContext(ctx, selectMigrationApplied, m.version).Scan(&applied); err != nil {
+			if err := tx.QueryRowContext(ctx, selectMigrationApplied, m.Version).Scan(&applied); err != nil {
 				return err
 			}
 			if applied {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
 			now := time.Now()
-			if _, err := tx.ExecContext(ctx, insertMigration, m.version, m.name, now.UnixNano()); err != nil {
+			if _, err := tx.ExecContext(ctx, insertMigration, m.Version, m.Name, now.UnixNano()); err != nil {
 				return err
 			}
-			done = &metastore.Migration{Version: m.version, Name: m.name, Applied: true, AppliedAt: now.UTC()}
+			done = &metastore.Migration{Version: m.Version, Name: m.Name, Applied: true, AppliedAt: now.UTC()}
 			return nil
 		})
 		if err != nil {
-			return applied, fmt.Errorf("migration %s: %w", m.name, err)
+			return applied, fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 		if done != nil {
 			applied = append(applied, *done)
@@ -288,11 +258,11 @@ func MigrationStatus(ctx context.Context, path string) ([]metastore.Migration, e
 	}
 	var out []metastore.Migration
 	for _, m := range ms {
-		if r, ok := recorded[m.version]; ok {
+		if r, ok := recorded[m.Version]; ok {
 			out = append(out, r)
-			delete(recorded, m.version)
+			delete(recorded, m.Version)
 		} else {
-			out = append(out, metastore.Migration{Version: m.version, Name: m.name})
+			out = append(out, metastore.Migration{Version: m.Version, Name: m.Name})
 		}
 	}
 	var unknown []metastore.Migration

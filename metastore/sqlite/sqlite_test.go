@@ -145,13 +145,13 @@ func TestReopenPersists(t *testing.T) {
 	}
 }
 
-func mustMigrations(t *testing.T) []migration {
+func mustMigrations(t *testing.T) []metastore.MigrationFile {
 	t.Helper()
 	ms, err := migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) == 0 || ms[0].version != 1 {
+	if len(ms) == 0 || ms[0].Version != 1 {
 		t.Fatalf("migrations = %+v, want versions from 1", ms)
 	}
 	return ms
