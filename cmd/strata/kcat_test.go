@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // kcatPath finds kcat. Without it the test skips locally but fails in CI
@@ -248,5 +249,35 @@ func TestKcatGroupConsumer(t *testing.T) {
 	groups, err := adm.ListGroups(context.Background())
 	if _, ok := groups["kcat-grp"]; err != nil || !ok {
 		t.Fatalf("ListGroups does not show kcat-grp: %v %v", groups.Groups(), err)
+	}
+}
+
+// TestKcatConsumeByOffsetAndTimestamp: kcat starts at a given offset
+// (-o N) and at the first record whose timestamp is >= T (-o s@T), which
+// librdkafka resolves with ListOffsets by timestamp.
+func TestKcatConsumeByOffsetAndTimestamp(t *testing.T) {
+	bin := kcatPath(t)
+	p := startAgent(t, agentOpts{})
+	createTopic(t, p.addr, "kcat-ts", 1)
+	cl := newClient(t, p.addr, kgo.DefaultProduceTopic("kcat-ts"))
+	base := time.UnixMilli(1_750_000_000_000)
+	var rs []*kgo.Record
+	for i := 0; i < 100; i++ {
+		rs = append(rs, &kgo.Record{Value: []byte(fmt.Sprintf("v%d", i)), Timestamp: base.Add(time.Duration(i) * time.Second)})
+	}
+	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	byOffset := strings.Fields(kcat(t, bin, "-C", "-b", p.addr, "-t", "kcat-ts", "-p", "0", "-o", "90", "-e", "-q", "-f", "%o:%s\n"))
+	if len(byOffset) != 10 || byOffset[0] != "90:v90" || byOffset[9] != "99:v99" {
+		t.Fatalf("kcat -o 90 read %v", byOffset)
+	}
+	ts := base.Add(42*time.Second + 500*time.Millisecond).UnixMilli() // between records 42 and 43
+	byTime := strings.Fields(kcat(t, bin, "-C", "-b", p.addr, "-t", "kcat-ts", "-p", "0", "-o", fmt.Sprintf("s@%d", ts), "-e", "-q", "-f", "%o:%s:%T\n"))
+	if len(byTime) != 57 || !strings.HasPrefix(byTime[0], "43:v43:") {
+		t.Fatalf("kcat -o s@%d read %d records starting with %v", ts, len(byTime), byTime[:min(3, len(byTime))])
+	}
+	if want := fmt.Sprint(base.Add(43 * time.Second).UnixMilli()); !strings.HasSuffix(byTime[0], ":"+want) {
+		t.Fatalf("first record by timestamp %q, want timestamp %s", byTime[0], want)
 	}
 }
