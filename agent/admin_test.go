@@ -84,11 +84,15 @@ func TestCreateTopicsValidation(t *testing.T) {
 	if c := found["max.message.bytes"]; c.MaybeValue() != "1048588" || c.Source != kmsg.ConfigSourceDefaultConfig {
 		t.Fatalf("max.message.bytes: %q source %v", c.MaybeValue(), c.Source)
 	}
-	if _, err := adm.DescribeTopicConfigs(ctx, "missing"); err == nil {
-		rcs, _ := adm.DescribeTopicConfigs(ctx, "missing")
-		if r, _ := rcs.On("missing", nil); !errors.Is(r.Err, kerr.UnknownTopicOrPartition) {
-			t.Fatalf("describe missing topic: %v", r.Err)
+	missing, err := adm.DescribeTopicConfigs(ctx, "missing")
+	if err == nil {
+		var r kadm.ResourceConfig
+		if r, err = missing.On("missing", nil); err == nil {
+			err = r.Err
 		}
+	}
+	if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		t.Fatalf("describe missing topic: %v, want UNKNOWN_TOPIC_OR_PARTITION", err)
 	}
 	brokers, err := adm.DescribeBrokerConfigs(ctx, a.NodeID())
 	if err != nil {
@@ -124,8 +128,12 @@ func TestDeleteTopic(t *testing.T) {
 	if a.topicByName("gone") != nil {
 		t.Fatal("agent still serves the deleted topic")
 	}
-	if resps, err := adm.DeleteTopics(ctx, "gone"); err == nil && !errors.Is(resps["gone"].Err, kerr.UnknownTopicOrPartition) {
-		t.Fatalf("second delete: %v", resps["gone"].Err)
+	resps, err = adm.DeleteTopics(ctx, "gone")
+	if err == nil {
+		err = resps["gone"].Err
+	}
+	if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		t.Fatalf("second delete: %v, want UNKNOWN_TOPIC_OR_PARTITION", err)
 	}
 	createTopic(t, a, "gone", 1, nil)
 	again, _ := kadm.NewClient(newClient(t, a)).ListTopics(ctx, "gone")
@@ -146,8 +154,8 @@ func TestDeleteTopic(t *testing.T) {
 func TestAutoCreateTopics(t *testing.T) {
 	off := testAgent(t, nil)
 	md, err := kadm.NewClient(newClient(t, off)).ListTopics(context.Background(), "auto")
-	if err == nil && !errors.Is(md["auto"].Err, kerr.UnknownTopicOrPartition) {
-		t.Fatalf("auto-create off: %v", md["auto"].Err)
+	if err != nil || (md.Has("auto") && !errors.Is(md["auto"].Err, kerr.UnknownTopicOrPartition)) || off.topicByName("auto") != nil {
+		t.Fatalf("auto-create off: metadata %+v, %v; the topic must not exist", md["auto"], err)
 	}
 	on := testAgent(t, func(c *Config) { c.AutoCreateTopics = true; c.DefaultPartitions = 3 })
 	cl := newClient(t, on, kgo.DefaultProduceTopic("auto"), kgo.AllowAutoTopicCreation())

@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/metastore"
 	"github.com/stratalog/strata/metastore/sqlite"
 	"github.com/stratalog/strata/tiering/objstore/mem"
 )
@@ -131,7 +130,6 @@ func TestObjectStoreOutage(t *testing.T) {
 			t.Fatalf("acknowledged record %x missing", k)
 		}
 	}
-	var _ metastore.Store = meta
 }
 
 func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
