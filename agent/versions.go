@@ -62,24 +62,19 @@ func apiVersionKeys() []kmsg.ApiVersionsResponseApiKey {
 	return keys
 }
 
-// ServedAPIs returns the served API names and version ranges (for docs
-// and the README table).
-func ServedAPIs() []struct {
+// ServedAPI is one served API key and its version range.
+type ServedAPI struct {
 	Key      int16
 	Name     string
 	Min, Max int16
-} {
-	var out []struct {
-		Key      int16
-		Name     string
-		Min, Max int16
-	}
+}
+
+// ServedAPIs returns the served APIs ordered by key (for docs and the
+// README table).
+func ServedAPIs() []ServedAPI {
+	var out []ServedAPI
 	for _, k := range apiVersionKeys() {
-		out = append(out, struct {
-			Key      int16
-			Name     string
-			Min, Max int16
-		}{k.ApiKey, handlers[k.ApiKey].name, k.MinVersion, k.MaxVersion})
+		out = append(out, ServedAPI{k.ApiKey, handlers[k.ApiKey].name, k.MinVersion, k.MaxVersion})
 	}
 	return out
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stratalog/strata/agent"
-	"github.com/stratalog/strata/metastore"
 	"github.com/stratalog/strata/metastore/postgres/pgtest"
 	"github.com/stratalog/strata/tiering/objstore/s3/s3test"
 )
@@ -391,4 +390,3 @@ func TestElasticity(t *testing.T) {
 	}
 }
 
-var _ metastore.Store
