@@ -389,4 +389,3 @@ func TestElasticity(t *testing.T) {
 		t.Fatalf("%d acknowledged records lost, %d duplicated", lost, dups)
 	}
 }
-
