@@ -31,7 +31,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/agent/wal"
-	"github.com/stratalog/strata/tiering/batch"
+	"github.com/stratalog/strata/record"
 )
 
 // appendResult is one partition's outcome of the ordered append phase.
@@ -153,9 +153,9 @@ func (a *Agent) appendBatches(p *partition, records []byte, nowMs int64, res *ap
 	// Validate everything before touching the partition: a request is
 	// appended whole or not at all.
 	var batches [][]byte
-	var headers []batch.Header
+	var headers []record.Header
 	for rest := records; len(rest) > 0; {
-		b, r, err := batch.Next(rest)
+		b, r, err := record.Next(rest)
 		if err != nil {
 			res.err = fmt.Errorf("%w: %v", errInvalidRecord, err)
 			return
@@ -165,7 +165,7 @@ func (a *Agent) appendBatches(p *partition, records []byte, nowMs int64, res *ap
 			res.err = fmt.Errorf("%w: batch of %d bytes, max.message.bytes is %d", errTooLarge, len(b), settings.maxMessageBytes)
 			return
 		}
-		h, err := batch.Validate(b)
+		h, err := record.Validate(b)
 		if err != nil {
 			res.err = fmt.Errorf("%w: %v", errInvalidRecord, err)
 			return
@@ -174,7 +174,7 @@ func (a *Agent) appendBatches(p *partition, records []byte, nowMs int64, res *ap
 			res.err = errTransactional
 			return
 		}
-		if _, err := batch.Records(b, maxDecompressedBatch); err != nil {
+		if _, err := record.Records(b, maxDecompressedBatch); err != nil {
 			res.err = fmt.Errorf("%w: %v", errInvalidRecord, err)
 			return
 		}
@@ -220,10 +220,10 @@ func (a *Agent) appendBatches(p *partition, records []byte, nowMs int64, res *ap
 			}
 		}
 		h.BaseOffset = p.mu.nextOffset
-		batch.SetBaseOffset(b, h.BaseOffset)
-		batch.SetPartitionLeaderEpoch(b, p.mu.epoch)
+		record.SetBaseOffset(b, h.BaseOffset)
+		record.SetPartitionLeaderEpoch(b, p.mu.epoch)
 		if settings.logAppendTime {
-			batch.SetLogAppendTime(b, nowMs)
+			record.SetLogAppendTime(b, nowMs)
 			h.MaxTimestamp = nowMs
 		}
 		p.mu.nextOffset = h.LastOffset() + 1

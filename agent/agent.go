@@ -19,8 +19,8 @@ import (
 
 	"github.com/stratalog/strata/agent/wal"
 	"github.com/stratalog/strata/metastore"
+	"github.com/stratalog/strata/record"
 	"github.com/stratalog/strata/tiering"
-	"github.com/stratalog/strata/tiering/batch"
 	"github.com/stratalog/strata/tiering/objstore"
 )
 
@@ -461,7 +461,7 @@ func (a *Agent) recoverWAL(ctx context.Context) error {
 			discarded++
 			continue
 		}
-		h, err := batch.ParseHeader(e.Batch)
+		h, err := record.ParseHeader(e.Batch)
 		if err != nil {
 			discarded++
 			continue

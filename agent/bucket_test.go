@@ -13,7 +13,7 @@ import (
 
 	"github.com/stratalog/strata/metastore/postgres"
 	"github.com/stratalog/strata/metastore/postgres/pgtest"
-	"github.com/stratalog/strata/tiering/batch"
+	"github.com/stratalog/strata/record"
 	"github.com/stratalog/strata/tiering/objstore/s3/s3test"
 	"github.com/stratalog/strata/tiering/segment"
 )
@@ -112,7 +112,7 @@ func TestBucketInspectedIndependently(t *testing.T) {
 			if s.BaseOffset != next {
 				t.Fatalf("partition %d: row starts at %d, want %d (dense)", part, s.BaseOffset, next)
 			}
-			h, err := batch.Validate(mustFirstBatch(t, raw[s.ObjectKey][s.Pos:s.Pos+s.Size]))
+			h, err := record.Validate(mustFirstBatch(t, raw[s.ObjectKey][s.Pos:s.Pos+s.Size]))
 			if err != nil || h.BaseOffset != s.BaseOffset {
 				t.Fatalf("first batch at row %+v: base %d err %v", s, h.BaseOffset, err)
 			}
@@ -127,7 +127,7 @@ func TestBucketInspectedIndependently(t *testing.T) {
 
 func mustFirstBatch(t *testing.T, data []byte) []byte {
 	t.Helper()
-	b, _, err := batch.Next(data)
+	b, _, err := record.Next(data)
 	if err != nil {
 		t.Fatal(err)
 	}

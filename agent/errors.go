@@ -7,7 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/stratalog/strata/metastore"
-	"github.com/stratalog/strata/tiering/batch"
+	"github.com/stratalog/strata/record"
 )
 
 // Internal conditions that map to Kafka error codes. Handlers return these
@@ -55,8 +55,8 @@ func errorCode(err error) int16 {
 		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, errTransactional):
 		return kerr.TransactionalIDAuthorizationFailed.Code
-	case errors.Is(err, errInvalidRecord), errors.Is(err, batch.ErrCorrupt), errors.Is(err, batch.ErrBadCRC),
-		errors.Is(err, batch.ErrTruncated), errors.Is(err, batch.ErrUnsupportedMagic), errors.Is(err, batch.ErrUnknownCodec):
+	case errors.Is(err, errInvalidRecord), errors.Is(err, record.ErrCorrupt), errors.Is(err, record.ErrBadCRC),
+		errors.Is(err, record.ErrTruncated), errors.Is(err, record.ErrUnsupportedMagic), errors.Is(err, record.ErrUnknownCodec):
 		return kerr.CorruptMessage.Code
 	case errors.Is(err, metastore.ErrConflict):
 		return kerr.NotLeaderForPartition.Code

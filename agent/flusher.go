@@ -10,7 +10,7 @@ import (
 
 	"github.com/stratalog/strata/agent/wal"
 	"github.com/stratalog/strata/metastore"
-	"github.com/stratalog/strata/tiering/batch"
+	"github.com/stratalog/strata/record"
 	"github.com/stratalog/strata/tiering/segment"
 )
 
@@ -46,7 +46,7 @@ type indexRow struct {
 const indexRowBytes = 512 << 10
 
 // addToRows accounts one batch in the partition's index rows.
-func (pf *partFlush) addToRows(h batch.Header, ts int64, off, size int64) {
+func (pf *partFlush) addToRows(h record.Header, ts int64, off, size int64) {
 	n := len(pf.rows)
 	if n == 0 || pf.rows[n-1].size >= indexRowBytes {
 		pf.rows = append(pf.rows, indexRow{first: h.BaseOffset, minTS: ts, maxTS: h.MaxTimestamp, off: off})
@@ -245,7 +245,7 @@ func (a *Agent) planFlush(gen *wal.Gen) *flushPlan {
 		if p == nil || p.topic.deleted.Load() {
 			continue
 		}
-		h, err := batch.ParseHeader(e.Batch)
+		h, err := record.ParseHeader(e.Batch)
 		if err != nil {
 			a.log.Error("unreadable batch in write-ahead buffer", "err", err)
 			continue

@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/tiering/batch"
+	"github.com/stratalog/strata/record"
 )
 
 // rawProduce sends one batch to partition 0 of topic with a raw request.
@@ -34,12 +34,12 @@ func rawProduce(t *testing.T, cl *kgo.Client, topic string, acks int16, b []byte
 
 func idemBatch(t *testing.T, pid int64, epoch int16, seq int32, n int) []byte {
 	t.Helper()
-	var recs []batch.Record
+	var recs []record.Record
 	for i := 0; i < n; i++ {
-		recs = append(recs, batch.Record{OffsetDelta: int32(i), Value: []byte{byte(seq), byte(i)}})
+		recs = append(recs, record.Record{OffsetDelta: int32(i), Value: []byte{byte(seq), byte(i)}})
 	}
-	b, err := batch.Build(batch.Header{ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq, FirstTimestamp: time.Now().UnixMilli(),
-		MaxTimestamp: time.Now().UnixMilli(), LastOffsetDelta: int32(n - 1)}, recs, batch.CodecNone)
+	b, err := record.Build(record.Header{ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq, FirstTimestamp: time.Now().UnixMilli(),
+		MaxTimestamp: time.Now().UnixMilli(), LastOffsetDelta: int32(n - 1)}, recs, record.CodecNone)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"math"
 
 	"github.com/stratalog/strata/metastore"
-	"github.com/stratalog/strata/tiering/batch"
+	"github.com/stratalog/strata/record"
 )
 
 // maxProducerBatches is the idempotent in-flight window: Kafka clients
@@ -44,13 +44,13 @@ func seqAdd(seq int32, n int32) int32 {
 }
 
 // lastSeq is the sequence number of the batch's last record.
-func lastSeq(h batch.Header) int32 { return seqAdd(h.BaseSequence, h.LastOffsetDelta) }
+func lastSeq(h record.Header) int32 { return seqAdd(h.BaseSequence, h.LastOffsetDelta) }
 
 // checkSequence decides whether batch h of an idempotent producer may be
 // appended. It returns the original batch when h is a retry of a batch
 // already appended (the caller answers with its offset), errOutOfOrder for
 // a gap, errProducerFenced for a stale epoch.
-func checkSequence(e *producerEntry, h batch.Header) (*metastore.ProducerBatch, error) {
+func checkSequence(e *producerEntry, h record.Header) (*metastore.ProducerBatch, error) {
 	if e == nil {
 		if h.BaseSequence != 0 {
 			return nil, fmt.Errorf("%w: new producer %d starts at sequence %d, want 0", errOutOfOrder, h.ProducerID, h.BaseSequence)
@@ -85,7 +85,7 @@ func checkSequence(e *producerEntry, h batch.Header) (*metastore.ProducerBatch, 
 
 // record notes an appended batch of h in the producer map, creating or
 // resetting the entry as needed.
-func recordProducerBatch(m map[int64]*producerEntry, h batch.Header, nowMs int64) {
+func recordProducerBatch(m map[int64]*producerEntry, h record.Header, nowMs int64) {
 	e := m[h.ProducerID]
 	if e == nil || e.epoch != h.ProducerEpoch {
 		e = &producerEntry{epoch: h.ProducerEpoch}

@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"github.com/stratalog/strata/metastore"
-	"github.com/stratalog/strata/tiering/batch"
+	"github.com/stratalog/strata/record"
 )
 
 // segmentLookup caches the last run of segment-index rows fetched for a
@@ -103,12 +103,12 @@ func (a *Agent) readPartition(ctx context.Context, p *partition, offset int64, m
 		}
 		progressed := false
 		for len(data) > 0 {
-			b, rest, err := batch.Next(data)
+			b, rest, err := record.Next(data)
 			if err != nil {
 				return out, fmt.Errorf("agent: stored data of %s/%d near offset %d: %w", p.topicName(), p.index, offset, err)
 			}
 			data = rest
-			h, err := batch.ParseHeader(b)
+			h, err := record.ParseHeader(b)
 			if err != nil {
 				return out, fmt.Errorf("agent: stored batch of %s/%d: %w", p.topicName(), p.index, err)
 			}
@@ -172,12 +172,12 @@ func (a *Agent) findTimestamp(ctx context.Context, p *partition, ts int64) (offs
 // and offset in [start, hwm).
 func scanTimestamp(data []byte, ts, start, hwm int64) (int64, int64, bool, error) {
 	for len(data) > 0 {
-		b, rest, err := batch.Next(data)
+		b, rest, err := record.Next(data)
 		if err != nil {
 			return 0, 0, false, err
 		}
 		data = rest
-		h, err := batch.ParseHeader(b)
+		h, err := record.ParseHeader(b)
 		if err != nil {
 			return 0, 0, false, err
 		}
@@ -190,7 +190,7 @@ func scanTimestamp(data []byte, ts, start, hwm int64) (int64, int64, bool, error
 		if h.LogAppendTime() {
 			return max(h.BaseOffset, start), h.MaxTimestamp, true, nil
 		}
-		recs, err := batch.Records(b, maxDecompressedBatch)
+		recs, err := record.Records(b, maxDecompressedBatch)
 		if err != nil {
 			return 0, 0, false, err
 		}

@@ -19,7 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/metastore/postgres/pgtest"
-	"github.com/stratalog/strata/tiering/batch"
+	"github.com/stratalog/strata/record"
 	"github.com/stratalog/strata/tiering/objstore/s3/s3test"
 )
 
@@ -221,8 +221,8 @@ func rawProduce(t *testing.T, cl *kgo.Client, topic string, n int) int16 {
 	val := make([]byte, n)
 	rand.Read(val)
 	now := time.Now().UnixMilli()
-	b, err := batch.Build(batch.Header{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, FirstTimestamp: now, MaxTimestamp: now},
-		[]batch.Record{{Value: val}}, batch.CodecNone)
+	b, err := record.Build(record.Header{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, FirstTimestamp: now, MaxTimestamp: now},
+		[]record.Record{{Value: val}}, record.CodecNone)
 	if err != nil {
 		t.Fatal(err)
 	}

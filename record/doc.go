@@ -1,4 +1,4 @@
-// Package batch reads, checks and writes Kafka record batches in the v2
+// Package record reads, checks and writes Kafka record batches in the v2
 // format (magic 2), the unit Strata stores: agents append batches to the
 // write-ahead buffer and segment objects hold them byte for byte as
 // produced, with only the base offset (and partition leader epoch, and for
@@ -59,4 +59,4 @@
 // Only magic 2 is supported: v0/v1 message sets are refused with
 // ErrUnsupportedMagic. Every client Strata supports writes v2 when the
 // broker advertises Produce v3 or later.
-package batch
+package record

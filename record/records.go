@@ -1,4 +1,4 @@
-package batch
+package record
 
 import (
 	"encoding/binary"
@@ -246,7 +246,7 @@ func Build(h Header, recs []Record, codec Codec) ([]byte, error) {
 		return nil, fmt.Errorf("%w %d", ErrUnknownCodec, codec)
 	}
 	if len(recs) > math.MaxInt32 {
-		return nil, fmt.Errorf("batch: %d records is too many", len(recs))
+		return nil, fmt.Errorf("record: %d records is too many", len(recs))
 	}
 	var raw []byte
 	for i := range recs {
@@ -260,7 +260,7 @@ func Build(h Header, recs []Record, codec Codec) ([]byte, error) {
 		return nil, err
 	}
 	if len(data) > math.MaxInt32-HeaderSize {
-		return nil, fmt.Errorf("batch: %d bytes of records is too large", len(data))
+		return nil, fmt.Errorf("record: %d bytes of records is too large", len(data))
 	}
 	h.Magic = Magic
 	h.Attributes = h.Attributes&^attrCodecMask | int16(codec)

@@ -1,4 +1,4 @@
-package batch
+package record
 
 import (
 	"encoding/binary"
@@ -47,11 +47,11 @@ const Magic = 2
 // Errors returned by this package. Wrapped errors add detail; test with
 // errors.Is.
 var (
-	ErrTruncated        = errors.New("batch: truncated")
-	ErrCorrupt          = errors.New("batch: corrupt")
-	ErrUnsupportedMagic = errors.New("batch: unsupported magic")
-	ErrBadCRC           = errors.New("batch: bad crc")
-	ErrUnknownCodec     = errors.New("batch: unknown compression codec")
+	ErrTruncated        = errors.New("record: truncated")
+	ErrCorrupt          = errors.New("record: corrupt")
+	ErrUnsupportedMagic = errors.New("record: unsupported magic")
+	ErrBadCRC           = errors.New("record: bad crc")
+	ErrUnknownCodec     = errors.New("record: unknown compression codec")
 	// ErrTooLarge is returned when decompressed data would exceed the
 	// caller's limit. It wraps ErrCorrupt, so errors.Is(err, ErrCorrupt)
 	// holds for it too.

@@ -1,4 +1,4 @@
-package batch
+package record
 
 import (
 	"bytes"
@@ -173,7 +173,7 @@ func TestValidateErrors(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Validate = %v, want %v", err, tt.want)
 			}
-			if !strings.HasPrefix(err.Error(), "batch: ") {
+			if !strings.HasPrefix(err.Error(), "record: ") {
 				t.Errorf("error %q lacks the package prefix", err)
 			}
 		})

@@ -1,4 +1,4 @@
-package batch
+package record
 
 import (
 	"bytes"
@@ -75,10 +75,10 @@ func Compress(c Codec, src []byte) ([]byte, error) {
 		var buf bytes.Buffer
 		w := gzip.NewWriter(&buf)
 		if _, err := w.Write(src); err != nil {
-			return nil, fmt.Errorf("batch: gzip: %w", err)
+			return nil, fmt.Errorf("record: gzip: %w", err)
 		}
 		if err := w.Close(); err != nil {
-			return nil, fmt.Errorf("batch: gzip: %w", err)
+			return nil, fmt.Errorf("record: gzip: %w", err)
 		}
 		return buf.Bytes(), nil
 	case CodecSnappy:
@@ -87,10 +87,10 @@ func Compress(c Codec, src []byte) ([]byte, error) {
 		var buf bytes.Buffer
 		w := lz4.NewWriter(&buf)
 		if _, err := w.Write(src); err != nil {
-			return nil, fmt.Errorf("batch: lz4: %w", err)
+			return nil, fmt.Errorf("record: lz4: %w", err)
 		}
 		if err := w.Close(); err != nil {
-			return nil, fmt.Errorf("batch: lz4: %w", err)
+			return nil, fmt.Errorf("record: lz4: %w", err)
 		}
 		return buf.Bytes(), nil
 	case CodecZstd:
@@ -227,7 +227,7 @@ var zstdEncoder = sync.OnceValues(func() (*zstd.Encoder, error) {
 	// A nil writer: only EncodeAll is used, which starts no goroutines.
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
 	if err != nil {
-		return nil, fmt.Errorf("batch: zstd: %w", err)
+		return nil, fmt.Errorf("record: zstd: %w", err)
 	}
 	return enc, nil
 })
@@ -253,7 +253,7 @@ func zstdDecoder(limit int) (*zstd.Decoder, error) {
 		zstd.WithDecoderMaxWindow(bound),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("batch: zstd: %w", err)
+		return nil, fmt.Errorf("record: zstd: %w", err)
 	}
 	if prev, loaded := zstdDecoders.LoadOrStore(bound, d); loaded {
 		d.Close()
