@@ -157,10 +157,13 @@ type Group struct {
 	UpdatedAt    time.Time
 }
 
-// Store is the metastore: the single source of truth for topics,
-// ownership, the segment index, high watermarks and producer state.
-// Implementations are safe for concurrent use.
-type Store interface {
+// The Store's methods are grouped by concern into role interfaces, so a
+// caller can declare the part it uses (a fetch path needs a LogIndex, a
+// group coordinator Groups) and a test can fake just that part. Store is
+// all of them: every implementation implements every role.
+
+// Cluster is the cluster's identity and membership.
+type Cluster interface {
 	// ClusterID returns the cluster's ID, creating it on first call.
 	ClusterID(ctx context.Context) (string, error)
 
@@ -169,7 +172,10 @@ type Store interface {
 	RegisterAgent(ctx context.Context, a Agent) (Agent, error)
 	// Agents lists agents whose lease has not expired at now.
 	Agents(ctx context.Context, now time.Time) ([]Agent, error)
+}
 
+// Catalog is the set of topics, their configs and their partitions.
+type Catalog interface {
 	// CreateTopic creates the topic and its partitions (unowned, epoch 0,
 	// offsets 0). ErrExists if the name is taken.
 	CreateTopic(ctx context.Context, t Topic) error
@@ -188,6 +194,14 @@ type Store interface {
 	// Partitions lists the partitions of a topic ordered by partition.
 	// ErrNotFound if the topic does not exist.
 	Partitions(ctx context.Context, id TopicID) ([]Partition, error)
+	// AddPartitions grows a topic to total partitions (new ones unowned,
+	// epoch 0, empty) and returns the topic. Shrinking or keeping the count
+	// is ErrConflict; ErrNotFound if absent.
+	AddPartitions(ctx context.Context, name string, total int32) (Topic, error)
+}
+
+// Ownership is which agent owns (writes) a partition, fenced by epoch.
+type Ownership interface {
 	// Claim makes agentID the owner of the partition with epoch
 	// expectEpoch+1, provided its current epoch is expectEpoch
 	// (ErrFenced otherwise), and returns the new state. ErrNotFound if
@@ -199,7 +213,11 @@ type Store interface {
 	// another agent can claim it without waiting for a lease to expire.
 	// ErrFenced if agentID does not own it at that epoch.
 	Release(ctx context.Context, agentID string, id TopicID, partition int32, epoch int32) error
+}
 
+// LogIndex is the segment index and log bounds of the partitions: what
+// flushes write and fetches read.
+type LogIndex interface {
 	// CommitFlush commits a flush in one transaction (see Flush). A writer
 	// that is not the partition's owner at its epoch gets ErrFenced; so does
 	// a commit to a partition that no longer exists (its topic was deleted),
@@ -226,11 +244,21 @@ type Store interface {
 	// an offset above the high watermark is ErrConflict. ErrNotFound if
 	// there is no such partition.
 	SetLogStartOffset(ctx context.Context, id TopicID, partition int32, offset int64) (int64, error)
-	// AddPartitions grows a topic to total partitions (new ones unowned,
-	// epoch 0, empty) and returns the topic. Shrinking or keeping the count
-	// is ErrConflict; ErrNotFound if absent.
-	AddPartitions(ctx context.Context, name string, total int32) (Topic, error)
+}
 
+// Producers is idempotent-producer state. Flushes write it (see
+// PartitionCommit.Producers); this role reads it back and hands out IDs.
+type Producers interface {
+	// ProducerStates returns the stored idempotent-producer states of a
+	// partition, in no promised order; none (not ErrNotFound) for an
+	// unknown topic or partition.
+	ProducerStates(ctx context.Context, id TopicID, partition int32) ([]ProducerState, error)
+	// NextProducerID allocates a new, never reused producer ID.
+	NextProducerID(ctx context.Context) (int64, error)
+}
+
+// Groups is consumer groups' durable state and committed offsets.
+type Groups interface {
 	// CommitOffsets upserts a group's committed offsets in one transaction,
 	// creating an Empty group row (ProtocolType "") if none exists. A zero
 	// CommitTime is stored as the current time. Topics are not checked.
@@ -250,13 +278,18 @@ type Store interface {
 	Groups(ctx context.Context) ([]Group, error)
 	// DeleteGroup removes a group and its offsets. ErrNotFound if absent.
 	DeleteGroup(ctx context.Context, name string) error
+}
 
-	// ProducerStates returns the stored idempotent-producer states of a
-	// partition, in no promised order; none (not ErrNotFound) for an
-	// unknown topic or partition.
-	ProducerStates(ctx context.Context, id TopicID, partition int32) ([]ProducerState, error)
-	// NextProducerID allocates a new, never reused producer ID.
-	NextProducerID(ctx context.Context) (int64, error)
+// Store is the metastore: the single source of truth for topics,
+// ownership, the segment index, high watermarks and producer state.
+// Implementations are safe for concurrent use.
+type Store interface {
+	Cluster
+	Catalog
+	Ownership
+	LogIndex
+	Producers
+	Groups
 
 	Close() error
 }
