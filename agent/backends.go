@@ -3,82 +3,41 @@ package agent
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/url"
-	"strings"
 
 	"github.com/stratalog/strata/metastore"
-	"github.com/stratalog/strata/metastore/postgres"
-	"github.com/stratalog/strata/metastore/sqlite"
+	metaopen "github.com/stratalog/strata/metastore/open"
 	"github.com/stratalog/strata/tiering/objstore"
-	"github.com/stratalog/strata/tiering/objstore/fs"
-	"github.com/stratalog/strata/tiering/objstore/s3"
+	objopen "github.com/stratalog/strata/tiering/objstore/open"
 )
 
 // ErrBadURL marks a metastore or object store URL that is malformed or
-// names an unsupported backend: a configuration error, not an outage.
+// names an unsupported backend: a configuration error, not an outage. The
+// errors also match metastore/open.ErrBadURL or tiering/objstore/open.ErrBadURL,
+// whichever kind of URL it was.
 var ErrBadURL = errors.New("agent: bad backend URL")
 
-// OpenMetastore opens the metastore a URL names: sqlite://PATH (relative
-// or absolute; sqlite:///abs/path also works).
+// OpenMetastore opens the metastore a URL names (see metastore/open).
 func OpenMetastore(ctx context.Context, rawURL string) (metastore.Store, error) {
-	scheme, rest, ok := strings.Cut(rawURL, "://")
-	if !ok {
-		return nil, fmt.Errorf("%w: metastore URL %q: want scheme://..., e.g. sqlite://strata-data/meta.db", ErrBadURL, redactURL(rawURL))
+	s, err := metaopen.Metastore(ctx, rawURL)
+	if errors.Is(err, metaopen.ErrBadURL) {
+		return nil, badURLError{err}
 	}
-	switch scheme {
-	case "sqlite":
-		path, _, _ := strings.Cut(rest, "?")
-		if path == "" {
-			return nil, fmt.Errorf("%w: metastore URL %q: empty path", ErrBadURL, rawURL)
-		}
-		s, err := sqlite.Open(ctx, path)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	case "postgres", "postgresql":
-		s, err := postgres.Open(ctx, rawURL, postgres.Options{})
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	default:
-		return nil, fmt.Errorf("%w: metastore URL %q: unknown scheme %q (supported: sqlite, postgres)", ErrBadURL, redactURL(rawURL), scheme)
-	}
+	return s, err
 }
 
-// OpenObjectStore opens the object store a URL names: file://DIR or
-// s3://BUCKET/PREFIX?endpoint=...&region=...&path_style=true (credentials
-// from the standard AWS chain).
+// OpenObjectStore opens the object store a URL names (see
+// tiering/objstore/open).
 func OpenObjectStore(ctx context.Context, rawURL string) (objstore.Store, error) {
-	scheme, rest, ok := strings.Cut(rawURL, "://")
-	if !ok {
-		return nil, fmt.Errorf("%w: object store URL %q: want scheme://..., e.g. file://strata-data/objects", ErrBadURL, rawURL)
+	s, err := objopen.ObjectStore(ctx, rawURL)
+	if errors.Is(err, objopen.ErrBadURL) {
+		return nil, badURLError{err}
 	}
-	switch scheme {
-	case "file":
-		if u, err := url.Parse(rawURL); err == nil && u.RawQuery != "" {
-			return nil, fmt.Errorf("%w: object store URL %q: file URLs take no parameters", ErrBadURL, rawURL)
-		}
-		if rest == "" {
-			return nil, fmt.Errorf("%w: object store URL %q: empty directory", ErrBadURL, rawURL)
-		}
-		s, err := fs.Open(rest)
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	case "s3":
-		s, err := s3.Open(ctx, rawURL)
-		if errors.Is(err, s3.ErrInvalidURL) {
-			return nil, fmt.Errorf("%w: %v", ErrBadURL, err)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return s, nil
-	default:
-		return nil, fmt.Errorf("%w: object store URL %q: unknown scheme %q (supported: file, s3)", ErrBadURL, rawURL, scheme)
-	}
+	return s, err
 }
+
+// badURLError keeps an open package's error text and matches ErrBadURL
+// too, so callers need one sentinel for both kinds of URL.
+type badURLError struct{ error }
+
+func (e badURLError) Is(target error) bool { return target == ErrBadURL }
+func (e badURLError) Unwrap() error        { return e.error }

@@ -5,15 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stratalog/strata/metastore"
-	"github.com/stratalog/strata/metastore/postgres"
-	"github.com/stratalog/strata/metastore/sqlite"
+	"github.com/stratalog/strata/metastore/open"
 )
 
 // migrateBackend is what `strata migrate` needs of a metastore backend.
@@ -130,31 +128,17 @@ upgraded at once, or a database role that may not change the schema).`,
 	return cmd
 }
 
-// migrateBackendFor picks the backend by URL scheme, as the agent does.
+// migrateBackendFor checks the URL up front, so that a bad one is a usage
+// error (exit 2) before anything connects; metastore/open does the rest.
 func migrateBackendFor(rawURL string) (migrateBackend, error) {
 	if rawURL == "" {
 		return migrateBackend{}, errors.New("migrate: no metastore: give --metastore URL or set STRATA_METASTORE")
 	}
-	scheme, rest, ok := strings.Cut(rawURL, "://")
-	if !ok {
-		return migrateBackend{}, errors.New("migrate: --metastore wants a URL: postgres://... or sqlite://PATH")
+	if err := open.CheckURL(rawURL); err != nil {
+		return migrateBackend{}, fmt.Errorf("migrate: %w", err)
 	}
-	switch scheme {
-	case "sqlite":
-		path, _, _ := strings.Cut(rest, "?")
-		if path == "" {
-			return migrateBackend{}, errors.New("migrate: --metastore sqlite:// URL has an empty path")
-		}
-		return migrateBackend{
-			migrate: func(ctx context.Context) ([]metastore.Migration, error) { return sqlite.Migrate(ctx, path) },
-			status:  func(ctx context.Context) ([]metastore.Migration, error) { return sqlite.MigrationStatus(ctx, path) },
-		}, nil
-	case "postgres", "postgresql":
-		return migrateBackend{
-			migrate: func(ctx context.Context) ([]metastore.Migration, error) { return postgres.Migrate(ctx, rawURL) },
-			status:  func(ctx context.Context) ([]metastore.Migration, error) { return postgres.MigrationStatus(ctx, rawURL) },
-		}, nil
-	default:
-		return migrateBackend{}, fmt.Errorf("migrate: unknown metastore scheme %q (supported: postgres, sqlite)", scheme)
-	}
+	return migrateBackend{
+		migrate: func(ctx context.Context) ([]metastore.Migration, error) { return open.Migrate(ctx, rawURL) },
+		status:  func(ctx context.Context) ([]metastore.Migration, error) { return open.MigrationStatus(ctx, rawURL) },
+	}, nil
 }
