@@ -24,23 +24,19 @@ package agent
 import (
 	"context"
 	"errors"
-	"fmt"
+	"github.com/stratalog/strata/partlog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/stratalog/strata/agent/wal"
-	"github.com/stratalog/strata/record"
 )
 
 // appendResult is one partition's outcome of the ordered append phase.
 type appendResult struct {
-	p          *partition
-	rp         *kmsg.ProduceResponseTopicPartition
-	syncs      []*wal.Sync
-	lastOffset int64 // last offset appended; -1 when nothing new was appended
-	err        error
+	p   *partlog.Partition
+	rp  *kmsg.ProduceResponseTopicPartition
+	app partlog.Appended
+	err error
 }
 
 func handleProduce(c *conn, req kmsg.Request, f *inflight) {
@@ -50,7 +46,7 @@ func handleProduce(c *conn, req kmsg.Request, f *inflight) {
 	var reqErr error
 	switch {
 	case r.TransactionID != nil:
-		reqErr = errTransactional
+		reqErr = partlog.ErrTransactional
 	case r.Acks != 0 && r.Acks != 1 && r.Acks != -1:
 		reqErr = errInvalidAcks
 	}
@@ -65,15 +61,18 @@ func handleProduce(c *conn, req kmsg.Request, f *inflight) {
 			rp := &respT.Partitions[i]
 			*rp = kmsg.NewProduceResponseTopicPartition()
 			rp.Partition = rpReq.Partition
-			res := &appendResult{rp: rp, lastOffset: -1}
-			switch p := t.partition(rpReq.Partition); {
+			res := &appendResult{rp: rp, app: partlog.Appended{LastOffset: -1}}
+			switch p := t.Partition(rpReq.Partition); {
 			case reqErr != nil:
 				res.err = reqErr
 			case p == nil:
 				res.err = errUnknownTopic
 			default:
 				res.p = p
-				a.appendBatches(p, rpReq.Records, now, res)
+				// The ordered phase: appends keep the client's order
+				// because the connection's reader runs them in turn.
+				res.app, res.err = p.Append(rpReq.Records, now)
+				rp.BaseOffset, rp.LogAppendTime = res.app.BaseOffset, res.app.LogAppendTime
 			}
 			results = append(results, res)
 		}
@@ -105,7 +104,7 @@ func handleProduce(c *conn, req kmsg.Request, f *inflight) {
 		defer cancel()
 		for _, res := range results {
 			if res.needsWait(r.Acks) {
-				res.err = a.awaitDurable(ctx, res, r.Acks)
+				res.err = res.p.AwaitDurable(ctx, res.app, r.Acks)
 				finishProduceResult(res)
 			}
 		}
@@ -114,7 +113,7 @@ func handleProduce(c *conn, req kmsg.Request, f *inflight) {
 }
 
 func (res *appendResult) needsWait(acks int16) bool {
-	return res.err == nil && (len(res.syncs) > 0 || (acks == -1 && res.lastOffset >= 0))
+	return res.err == nil && (len(res.app.Syncs) > 0 || (acks == -1 && res.app.LastOffset >= 0))
 }
 
 var errInvalidAcks = errors.New("agent: acks must be -1, 0 or 1")
@@ -128,7 +127,7 @@ func finishProduceResult(res *appendResult) {
 		res.rp.LogAppendTime = -1
 	}
 	if res.p != nil {
-		res.rp.LogStartOffset = res.p.logStart.Load()
+		res.rp.LogStartOffset = res.p.LogStart()
 	}
 }
 
@@ -137,147 +136,4 @@ func produceErrorCode(err error) int16 {
 		return kerr.InvalidRequiredAcks.Code
 	}
 	return errorCode(err)
-}
-
-// appendBatches is the ordered phase: validate, check sequences, assign
-// offsets and append to the write-ahead buffer, all under the partition
-// lock so the buffer holds each partition's batches in offset order.
-func (a *Agent) appendBatches(p *partition, records []byte, nowMs int64, res *appendResult) {
-	rp := res.rp
-	settings := p.topic.settings()
-	if a.buffered.Load() >= a.cfg.BufferBytes {
-		a.kickFlush()
-		res.err = errBufferFull
-		return
-	}
-	// Validate everything before touching the partition: a request is
-	// appended whole or not at all.
-	var batches [][]byte
-	var headers []record.Header
-	for rest := records; len(rest) > 0; {
-		b, r, err := record.Next(rest)
-		if err != nil {
-			res.err = fmt.Errorf("%w: %v", errInvalidRecord, err)
-			return
-		}
-		rest = r
-		if len(b) > int(settings.maxMessageBytes) {
-			res.err = fmt.Errorf("%w: batch of %d bytes, max.message.bytes is %d", errTooLarge, len(b), settings.maxMessageBytes)
-			return
-		}
-		h, err := record.Validate(b)
-		if err != nil {
-			res.err = fmt.Errorf("%w: %v", errInvalidRecord, err)
-			return
-		}
-		if h.Transactional() || h.Control() {
-			res.err = errTransactional
-			return
-		}
-		if _, err := record.Records(b, maxDecompressedBatch); err != nil {
-			res.err = fmt.Errorf("%w: %v", errInvalidRecord, err)
-			return
-		}
-		batches = append(batches, b)
-		headers = append(headers, h)
-	}
-	if len(batches) == 0 {
-		res.err = fmt.Errorf("%w: no record batch", errInvalidRecord)
-		return
-	}
-
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.mu.owned || p.topic.deleted.Load() {
-		res.err = errNotOwner
-		return
-	}
-	rp.BaseOffset = -1
-	rp.LogAppendTime = -1
-	if settings.logAppendTime {
-		rp.LogAppendTime = nowMs
-	}
-	var appended int64
-	for i, b := range batches {
-		h := headers[i]
-		if h.ProducerID >= 0 {
-			dup, err := checkSequence(p.mu.producers[h.ProducerID], h)
-			if err != nil {
-				res.err = err
-				return
-			}
-			if dup != nil {
-				if rp.BaseOffset < 0 {
-					rp.BaseOffset = dup.BaseOffset
-				}
-				if settings.logAppendTime {
-					rp.LogAppendTime = dup.Timestamp
-				}
-				// With acks=-1 the retry waits for the original batch to
-				// be committed, like any other append.
-				res.lastOffset = max(res.lastOffset, dup.LastOffset)
-				continue
-			}
-		}
-		h.BaseOffset = p.mu.nextOffset
-		record.SetBaseOffset(b, h.BaseOffset)
-		record.SetPartitionLeaderEpoch(b, p.mu.epoch)
-		if settings.logAppendTime {
-			record.SetLogAppendTime(b, nowMs)
-			h.MaxTimestamp = nowMs
-		}
-		p.mu.nextOffset = h.LastOffset() + 1
-		if h.ProducerID >= 0 {
-			recordProducerBatch(p.mu.producers, h, nowMs)
-		}
-		res.syncs = append(res.syncs, a.wal.Append(wal.Entry{TopicID: p.id, Partition: p.index, Epoch: p.mu.epoch, Batch: b}))
-		res.lastOffset = h.LastOffset()
-		if rp.BaseOffset < 0 {
-			rp.BaseOffset = h.BaseOffset
-		}
-		appended += int64(len(b))
-		a.metrics.produceRecords.Add(float64(h.NumRecords))
-		a.metrics.produceBatches.Inc()
-	}
-	a.metrics.produceBytes.Add(float64(appended))
-	p.buffered.Add(appended)
-	a.addBuffered(appended)
-	if a.wal.OpenBytes() >= a.cfg.FlushBytes {
-		a.kickFlush()
-	}
-}
-
-// awaitDurable waits for the durability acks asks for: the fsync of the
-// write-ahead buffer (acks=1), and also the commit to object storage and
-// the metastore (acks=-1).
-func (a *Agent) awaitDurable(ctx context.Context, res *appendResult, acks int16) error {
-	for _, s := range res.syncs {
-		if err := s.Wait(ctx); err != nil {
-			if ctx.Err() != nil {
-				return errTimeout
-			}
-			return fmt.Errorf("%w: %v", errStorage, err)
-		}
-	}
-	if acks != -1 {
-		return nil
-	}
-	p := res.p
-	for {
-		changed := a.hwmChanged()
-		if p.hwm.Load() > res.lastOffset {
-			return nil
-		}
-		if _, owned := p.ownership(); !owned || p.topic.deleted.Load() {
-			return errNotOwner
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			if a.closing.Load() {
-				return errShuttingDown
-			}
-			return errTimeout
-		}
-	}
 }

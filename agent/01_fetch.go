@@ -19,6 +19,7 @@ package agent
 //     which tells clients to send full fetch requests.
 
 import (
+	"github.com/stratalog/strata/partlog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -36,7 +37,7 @@ func (a *Agent) serveFetch(c *conn, r *kmsg.FetchRequest, f *inflight) {
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	for {
-		changed := a.hwmChanged()
+		changed := a.reg.HWMChanged()
 		resp, total, failed := a.buildFetch(c, r)
 		if failed || total >= int(r.MinBytes) || !time.Now().Before(deadline) {
 			a.metrics.fetchBytes.Add(float64(total))
@@ -65,7 +66,7 @@ func (a *Agent) buildFetch(c *conn, r *kmsg.FetchRequest) (*kmsg.FetchResponse, 
 	total := 0
 	failed := false
 	for _, rt := range r.Topics {
-		var t *topic
+		var t *partlog.Topic
 		if r.Version >= 13 {
 			t = a.topicByID(metastore.TopicID(rt.TopicID))
 		} else {
@@ -79,7 +80,7 @@ func (a *Agent) buildFetch(c *conn, r *kmsg.FetchRequest) (*kmsg.FetchResponse, 
 			// Never null: librdkafka rejects a null record set ("invalid
 			// MessageSetSize -1"); Kafka sends an empty one.
 			out.RecordBatches = []byte{}
-			p := t.partition(rp.Partition)
+			p := t.Partition(rp.Partition)
 			switch {
 			case p == nil && t == nil && r.Version >= 13:
 				out.ErrorCode = kerr.UnknownTopicID.Code
@@ -106,14 +107,12 @@ func (a *Agent) buildFetch(c *conn, r *kmsg.FetchRequest) (*kmsg.FetchResponse, 
 	return resp, total, failed
 }
 
-func (a *Agent) fetchPartition(c *conn, p *partition, rp kmsg.FetchRequestTopicPartition, limit int, out *kmsg.FetchResponseTopicPartition) {
-	p.mu.Lock()
-	owned, epoch, end := p.mu.owned, p.mu.epoch, p.mu.nextOffset
-	p.mu.Unlock()
-	hwm, start := p.hwm.Load(), p.logStart.Load()
+func (a *Agent) fetchPartition(c *conn, p *partlog.Partition, rp kmsg.FetchRequestTopicPartition, limit int, out *kmsg.FetchResponseTopicPartition) {
+	st := p.Status()
+	epoch, end, hwm, start := st.Epoch, st.LogEnd, st.HighWatermark, st.LogStart
 	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = hwm, hwm, start
 	switch {
-	case !owned || p.topic.deleted.Load():
+	case !st.Serving:
 		out.ErrorCode = kerr.NotLeaderForPartition.Code
 		return
 	case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < epoch:
@@ -128,10 +127,10 @@ func (a *Agent) fetchPartition(c *conn, p *partition, rp kmsg.FetchRequestTopicP
 	case rp.FetchOffset >= hwm || limit <= 0:
 		return
 	}
-	data, err := a.readPartition(c.ctx, p, rp.FetchOffset, limit, hwm)
+	data, err := p.Read(c.ctx, rp.FetchOffset, limit, hwm)
 	if err != nil && len(data) == 0 {
 		if c.ctx.Err() == nil {
-			a.log.Warn("fetch read failed", "topic", p.topicName(), "partition", p.index, "offset", rp.FetchOffset, "err", err)
+			a.log.Warn("fetch read failed", "topic", p.Topic().Name(), "partition", p.Index(), "offset", rp.FetchOffset, "err", err)
 		}
 		out.ErrorCode = kerr.KafkaStorageError.Code
 		return

@@ -15,6 +15,7 @@ package agent
 
 import (
 	"context"
+	"github.com/stratalog/strata/partlog"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -31,7 +32,7 @@ func handleListOffsets(c *conn, req kmsg.Request, f *inflight) {
 		for _, rp := range rt.Partitions {
 			out := kmsg.NewListOffsetsResponseTopicPartition()
 			out.Partition = rp.Partition
-			if p := t.partition(rp.Partition); p == nil {
+			if p := t.Partition(rp.Partition); p == nil {
 				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else {
 				a.listOffset(c.ctx, p, rp, &out)
@@ -43,10 +44,11 @@ func handleListOffsets(c *conn, req kmsg.Request, f *inflight) {
 	f.finish(resp)
 }
 
-func (a *Agent) listOffset(ctx context.Context, p *partition, rp kmsg.ListOffsetsRequestTopicPartition, out *kmsg.ListOffsetsResponseTopicPartition) {
-	epoch, owned := p.ownership()
+func (a *Agent) listOffset(ctx context.Context, p *partlog.Partition, rp kmsg.ListOffsetsRequestTopicPartition, out *kmsg.ListOffsetsResponseTopicPartition) {
+	st := p.Status()
+	epoch := st.Epoch
 	switch {
-	case !owned || p.topic.deleted.Load():
+	case !st.Serving:
 		out.ErrorCode = kerr.NotLeaderForPartition.Code
 		return
 	case rp.CurrentLeaderEpoch >= 0 && rp.CurrentLeaderEpoch < epoch:
@@ -59,28 +61,28 @@ func (a *Agent) listOffset(ctx context.Context, p *partition, rp kmsg.ListOffset
 	out.LeaderEpoch = epoch
 	switch ts := rp.Timestamp; {
 	case ts == -2 || ts == -4:
-		out.Offset, out.Timestamp = p.logStart.Load(), -1
+		out.Offset, out.Timestamp = p.LogStart(), -1
 	case ts == -1:
-		out.Offset, out.Timestamp = p.hwm.Load(), -1
+		out.Offset, out.Timestamp = p.HighWatermark(), -1
 	case ts == -3:
-		if p.hwm.Load() <= p.logStart.Load() {
+		if p.HighWatermark() <= p.LogStart() {
 			out.Offset, out.Timestamp = -1, -1
 			return
 		}
-		off, t, ok, err := a.maxTimestamp(ctx, p)
+		off, t, ok, err := p.MaxTimestamp(ctx)
 		a.setFound(out, off, t, ok, err, p)
 	case ts >= 0:
-		off, t, ok, err := a.findTimestamp(ctx, p, ts)
+		off, t, ok, err := p.FindTimestamp(ctx, ts)
 		a.setFound(out, off, t, ok, err, p)
 	default:
 		out.ErrorCode = kerr.InvalidRequest.Code
 	}
 }
 
-func (a *Agent) setFound(out *kmsg.ListOffsetsResponseTopicPartition, off, ts int64, ok bool, err error, p *partition) {
+func (a *Agent) setFound(out *kmsg.ListOffsetsResponseTopicPartition, off, ts int64, ok bool, err error, p *partlog.Partition) {
 	switch {
 	case err != nil:
-		a.log.Warn("list offsets by timestamp failed", "topic", p.topicName(), "partition", p.index, "err", err)
+		a.log.Warn("list offsets by timestamp failed", "topic", p.Topic().Name(), "partition", p.Index(), "err", err)
 		out.ErrorCode = kerr.KafkaStorageError.Code
 	case ok:
 		out.Offset, out.Timestamp = off, ts

@@ -15,8 +15,8 @@ package agent
 
 import (
 	"context"
+	"github.com/stratalog/strata/partlog"
 	"sort"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -33,14 +33,14 @@ func handleMetadata(c *conn, req kmsg.Request, f *inflight) {
 	resp.Brokers, resp.ControllerID, agentNodes = a.brokers(c.ctx)
 	nodes := agentNodes
 
-	var want []*topic
+	var want []*partlog.Topic
 	all := r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)
 	if all {
 		want = a.allTopics()
-		sort.Slice(want, func(i, j int) bool { return want[i].meta.Name < want[j].meta.Name })
+		sort.Slice(want, func(i, j int) bool { return want[i].Name() < want[j].Name() })
 	}
 	for _, rt := range r.Topics {
-		var t *topic
+		var t *partlog.Topic
 		switch {
 		case rt.Topic != nil:
 			t = a.topicByName(*rt.Topic)
@@ -64,14 +64,13 @@ func handleMetadata(c *conn, req kmsg.Request, f *inflight) {
 	}
 	for _, t := range want {
 		mt := kmsg.NewMetadataResponseTopic()
-		name := t.meta.Name
-		mt.Topic, mt.TopicID = &name, t.meta.ID
-		for _, p := range t.partitions() {
+		name := t.Name()
+		mt.Topic, mt.TopicID = &name, t.ID()
+		for _, p := range t.Partitions() {
 			mp := kmsg.NewMetadataResponseTopicPartition()
-			mp.Partition = p.index
-			p.mu.Lock()
-			epoch, owner := p.mu.epoch, p.mu.owner
-			p.mu.Unlock()
+			mp.Partition = p.Index()
+			st := p.Status()
+			epoch, owner := st.Epoch, st.Owner
 			if node, ok := nodes[owner]; ok && owner != "" {
 				mp.Leader = node
 				mp.LeaderEpoch = epoch
@@ -97,7 +96,9 @@ func (a *Agent) brokers(ctx context.Context) ([]kmsg.MetadataResponseBroker, int
 	}
 	out := []kmsg.MetadataResponseBroker{self}
 	nodes := map[string]int32{a.agentID: a.nodeID}
-	agents, err := a.meta.Agents(ctx, time.Now())
+	// A fresh list (a client asks Metadata right after an agent came or
+	// went), which also becomes ownership's view for FindCoordinator.
+	agents, err := a.own.Agents(ctx)
 	if err != nil {
 		a.log.Warn("list agents", "err", err)
 		return out, a.nodeID, nodes
@@ -122,7 +123,7 @@ func (a *Agent) brokers(ctx context.Context) ([]kmsg.MetadataResponseBroker, int
 }
 
 // autoCreate creates a topic for a Metadata request; nil if it fails.
-func (a *Agent) autoCreate(ctx context.Context, name string) *topic {
+func (a *Agent) autoCreate(ctx context.Context, name string) *partlog.Topic {
 	if err := validateTopicName(name); err != nil {
 		return nil
 	}

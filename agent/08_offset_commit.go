@@ -76,7 +76,7 @@ func handleOffsetCommit(c *conn, req kmsg.Request, f *inflight) {
 		t := c.a.topicByName(rt.Topic)
 		for j, rp := range rt.Partitions {
 			switch {
-			case t.partition(rp.Partition) == nil:
+			case t.Partition(rp.Partition) == nil:
 				codes[i][j] = kerr.UnknownTopicOrPartition.Code
 			case rp.Metadata != nil && len(*rp.Metadata) > maxOffsetMetadata:
 				codes[i][j] = kerr.OffsetMetadataTooLarge.Code

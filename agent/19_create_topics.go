@@ -20,6 +20,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/stratalog/strata/partlog"
 	"strings"
 	"time"
 
@@ -104,7 +105,7 @@ func (a *Agent) createFromRequest(ctx context.Context, rt kmsg.CreateTopicsReque
 			a.log.Error("create topic", "topic", rt.Topic, "err", err)
 			return kerr.UnknownServerError.Code, err
 		}
-		id = t.meta.ID
+		id = t.ID()
 	}
 	out.TopicID = id
 	out.NumPartitions = parts
@@ -119,7 +120,7 @@ func (a *Agent) createFromRequest(ctx context.Context, rt kmsg.CreateTopicsReque
 }
 
 // createTopic creates a topic in the metastore and starts serving it.
-func (a *Agent) createTopic(ctx context.Context, name string, parts int32, rf int16, configs map[string]string) (*topic, error) {
+func (a *Agent) createTopic(ctx context.Context, name string, parts int32, rf int16, configs map[string]string) (*partlog.Topic, error) {
 	var id metastore.TopicID
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, err
@@ -130,11 +131,11 @@ func (a *Agent) createTopic(ctx context.Context, name string, parts int32, rf in
 	if err := a.meta.CreateTopic(ctx, meta); err != nil {
 		return nil, err
 	}
-	t, err := a.addTopic(ctx, meta)
+	t, err := a.reg.AddTopic(ctx, meta)
 	if err != nil {
 		return nil, err
 	}
-	return t, a.claimTopic(ctx, t)
+	return t, a.own.ClaimTopic(ctx, t)
 }
 
 // validateTopicName applies Kafka's topic name rules.

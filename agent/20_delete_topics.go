@@ -43,7 +43,7 @@ func handleDeleteTopics(c *conn, req kmsg.Request, f *inflight) {
 			name = *tg.name
 		default:
 			if t := a.topicByID(tg.id); t != nil {
-				name = t.meta.Name
+				name = t.Name()
 				out.Topic = &name
 			}
 		}
@@ -63,7 +63,7 @@ func handleDeleteTopics(c *conn, req kmsg.Request, f *inflight) {
 			out.ErrorMessage = &msg
 		default:
 			out.TopicID = deleted.ID
-			a.removeTopic(name)
+			a.reg.RemoveTopic(name)
 			a.log.Info("deleted topic", "topic", name)
 		}
 		resp.Topics = append(resp.Topics, out)

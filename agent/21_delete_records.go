@@ -30,22 +30,22 @@ func handleDeleteRecords(c *conn, req kmsg.Request, f *inflight) {
 			op := kmsg.NewDeleteRecordsResponseTopicPartition()
 			op.Partition = rp.Partition
 			op.LowWatermark = -1
-			p := t.partition(rp.Partition)
-			switch _, owned := p.ownership(); {
+			p := t.Partition(rp.Partition)
+			switch st := p.Status(); {
 			case p == nil:
 				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case !owned:
+			case !st.Serving:
 				op.ErrorCode = kerr.NotLeaderForPartition.Code
 			default:
 				target := rp.Offset
 				if target == -1 {
-					target = p.hwm.Load()
+					target = p.HighWatermark()
 				}
-				if target < 0 || target > p.hwm.Load() {
+				if target < 0 || target > p.HighWatermark() {
 					op.ErrorCode = kerr.OffsetOutOfRange.Code
 					break
 				}
-				start, err := a.meta.SetLogStartOffset(c.ctx, p.id, p.index, target)
+				start, err := a.meta.SetLogStartOffset(c.ctx, p.TopicID(), p.Index(), target)
 				if errors.Is(err, metastore.ErrConflict) {
 					op.ErrorCode = kerr.OffsetOutOfRange.Code
 					break
@@ -55,7 +55,7 @@ func handleDeleteRecords(c *conn, req kmsg.Request, f *inflight) {
 					op.ErrorCode = errorCode(err)
 					break
 				}
-				p.raiseLogStart(start)
+				p.RaiseLogStart(start)
 				op.LowWatermark = start
 			}
 			out.Partitions = append(out.Partitions, op)
@@ -63,14 +63,4 @@ func handleDeleteRecords(c *conn, req kmsg.Request, f *inflight) {
 		resp.Topics = append(resp.Topics, out)
 	}
 	f.finish(resp)
-}
-
-// raiseLogStart moves the in-memory log start forward only.
-func (p *partition) raiseLogStart(start int64) {
-	for {
-		cur := p.logStart.Load()
-		if start <= cur || p.logStart.CompareAndSwap(cur, start) {
-			return
-		}
-	}
 }

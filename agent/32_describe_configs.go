@@ -51,7 +51,7 @@ func handleDescribeConfigs(c *conn, req kmsg.Request, f *inflight) {
 				if !wanted(name) {
 					continue
 				}
-				e := describeTopicConfig(name, t.configs(), r.IncludeSynonyms)
+				e := describeTopicConfig(name, t.Configs(), r.IncludeSynonyms)
 				if r.IncludeDocumentation {
 					doc := topicConfigDefs[name].doc
 					e.Documentation = &doc

@@ -49,7 +49,7 @@ func (a *Agent) alterTopicConfigs(c *conn, typ kmsg.ConfigResourceType, name str
 	}
 	next := map[string]string{}
 	if !replace {
-		next = maps.Clone(t.configs())
+		next = maps.Clone(t.Configs())
 		if next == nil {
 			next = map[string]string{}
 		}
@@ -105,10 +105,11 @@ func (a *Agent) alterTopicConfigs(c *conn, typ kmsg.ConfigResourceType, name str
 	if validateOnly {
 		return 0, nil
 	}
-	if err := a.setTopicConfigs(c.ctx, t, next); err != nil {
+	if err := a.meta.SetTopicConfigs(c.ctx, t.Name(), next); err != nil {
 		a.log.Error("alter topic configs", "topic", name, "err", err)
 		return fail(errorCode(err), "%v", err)
 	}
+	a.reg.SetConfigs(t, next)
 	return 0, nil
 }
 

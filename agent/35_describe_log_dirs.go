@@ -8,6 +8,7 @@ package agent
 // log dir. TotalBytes and UsableBytes (v4) are the file system's.
 
 import (
+	"github.com/stratalog/strata/partlog"
 	"path/filepath"
 	"syscall"
 
@@ -28,19 +29,18 @@ func handleDescribeLogDirs(c *conn, req kmsg.Request, f *inflight) {
 	} else {
 		dir.TotalBytes, dir.UsableBytes = -1, -1
 	}
-	add := func(t *topic, parts []int32) {
+	add := func(t *partlog.Topic, parts []int32) {
 		dt := kmsg.NewDescribeLogDirsResponseDirTopic()
-		dt.Topic = t.meta.Name
+		dt.Topic = t.Name()
 		for _, i := range parts {
-			p := t.partition(i)
-			if _, owned := p.ownership(); !owned {
+			p := t.Partition(i)
+			st := p.Status()
+			if !st.Serving {
 				continue
 			}
-			p.mu.Lock()
-			lag := p.mu.nextOffset - p.hwm.Load()
-			p.mu.Unlock()
+			lag := st.LogEnd - st.HighWatermark
 			dp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
-			dp.Partition, dp.Size, dp.OffsetLag = i, p.buffered.Load(), lag
+			dp.Partition, dp.Size, dp.OffsetLag = i, p.Buffered(), lag
 			dt.Partitions = append(dt.Partitions, dp)
 		}
 		dir.Topics = append(dir.Topics, dt)
@@ -48,8 +48,8 @@ func handleDescribeLogDirs(c *conn, req kmsg.Request, f *inflight) {
 	if r.Topics == nil {
 		for _, t := range a.allTopics() {
 			var parts []int32
-			for _, p := range t.partitions() {
-				parts = append(parts, p.index)
+			for _, p := range t.Partitions() {
+				parts = append(parts, p.Index())
 			}
 			add(t, parts)
 		}

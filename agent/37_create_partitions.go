@@ -10,10 +10,13 @@ package agent
 //     lists are not used. ValidateOnly checks without creating.
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/partlog"
 )
 
 func handleCreatePartitions(c *conn, req kmsg.Request, f *inflight) {
@@ -38,12 +41,12 @@ func handleCreatePartitions(c *conn, req kmsg.Request, f *inflight) {
 			fail(kerr.InvalidRequest.Code, "topic %q named more than once", rt.Topic)
 		case t == nil:
 			fail(kerr.UnknownTopicOrPartition.Code, "topic %q does not exist", rt.Topic)
-		case rt.Count <= int32(len(t.partitions())):
-			fail(kerr.InvalidPartitions.Code, "topic %q has %d partitions; the new count %d must be larger", rt.Topic, len(t.partitions()), rt.Count)
+		case rt.Count <= int32(len(t.Partitions())):
+			fail(kerr.InvalidPartitions.Code, "topic %q has %d partitions; the new count %d must be larger", rt.Topic, len(t.Partitions()), rt.Count)
 		case rt.Count > 100000:
 			fail(kerr.InvalidPartitions.Code, "partition count %d is above the limit of 100000", rt.Count)
-		case rt.Assignment != nil && len(rt.Assignment) != int(rt.Count)-len(t.partitions()):
-			fail(kerr.InvalidReplicaAssignment.Code, "%d assignments for %d new partitions", len(rt.Assignment), int(rt.Count)-len(t.partitions()))
+		case rt.Assignment != nil && len(rt.Assignment) != int(rt.Count)-len(t.Partitions()):
+			fail(kerr.InvalidReplicaAssignment.Code, "%d assignments for %d new partitions", len(rt.Assignment), int(rt.Count)-len(t.Partitions()))
 		case r.ValidateOnly:
 		default:
 			if err := a.growTopic(c.ctx, t, rt.Count); err != nil {
@@ -54,4 +57,13 @@ func handleCreatePartitions(c *conn, req kmsg.Request, f *inflight) {
 		resp.Topics = append(resp.Topics, out)
 	}
 	f.finish(resp)
+}
+
+// growTopic adds partitions up to total, in the metastore and here, and
+// claims those this agent should own.
+func (a *Agent) growTopic(ctx context.Context, t *partlog.Topic, total int32) error {
+	if _, err := a.meta.AddPartitions(ctx, t.Name(), total); err != nil {
+		return err
+	}
+	return a.own.ClaimTopic(ctx, t)
 }

@@ -56,7 +56,7 @@ func handleOffsetDelete(c *conn, req kmsg.Request, f *inflight) {
 			op := kmsg.NewOffsetDeleteResponseTopicPartition()
 			op.Partition = rp.Partition
 			switch {
-			case t.partition(rp.Partition) == nil:
+			case t.Partition(rp.Partition) == nil:
 				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case subscribed[rt.Topic]:
 				op.ErrorCode = kerr.GroupSubscribedToTopic.Code

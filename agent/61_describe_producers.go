@@ -20,26 +20,24 @@ func handleDescribeProducers(c *conn, req kmsg.Request, f *inflight) {
 		for _, i := range rt.Partitions {
 			op := kmsg.NewDescribeProducersResponseTopicPartition()
 			op.Partition = i
-			p := t.partition(i)
-			switch _, owned := p.ownership(); {
+			p := t.Partition(i)
+			switch st := p.Status(); {
 			case p == nil:
 				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case !owned:
+			case !st.Serving:
 				op.ErrorCode = kerr.NotLeaderForPartition.Code
 			default:
-				p.mu.Lock()
-				for pid, e := range p.mu.producers {
+				for _, ps := range p.Producers() {
 					ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
-					ap.ProducerID, ap.ProducerEpoch = pid, int32(e.epoch)
+					ap.ProducerID, ap.ProducerEpoch = ps.ProducerID, int32(ps.Epoch)
 					ap.LastSequence = -1
-					if n := len(e.batches); n > 0 {
-						ap.LastSequence = e.batches[n-1].LastSeq
+					if n := len(ps.Batches); n > 0 {
+						ap.LastSequence = ps.Batches[n-1].LastSeq
 					}
-					ap.LastTimestamp = e.lastTimestamp
+					ap.LastTimestamp = ps.LastTimestamp
 					ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = -1, -1
 					op.ActiveProducers = append(op.ActiveProducers, ap)
 				}
-				p.mu.Unlock()
 			}
 			out.Partitions = append(out.Partitions, op)
 		}

@@ -162,7 +162,7 @@ func TestAutoCreateTopics(t *testing.T) {
 	if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("x")}).FirstErr(); err != nil {
 		t.Fatalf("produce to auto-created topic: %v", err)
 	}
-	if tp := on.topicByName("auto"); tp == nil || len(tp.partitions()) != 3 {
+	if tp := on.topicByName("auto"); tp == nil || len(tp.Partitions()) != 3 {
 		t.Fatalf("auto-created topic: %+v", tp)
 	}
 }

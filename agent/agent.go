@@ -18,8 +18,11 @@ import (
 	"time"
 
 	"github.com/stratalog/strata/agent/wal"
+	"github.com/stratalog/strata/flush"
+	"github.com/stratalog/strata/internal/redact"
 	"github.com/stratalog/strata/metastore"
-	"github.com/stratalog/strata/record"
+	"github.com/stratalog/strata/ownership"
+	"github.com/stratalog/strata/partlog"
 	"github.com/stratalog/strata/tiering"
 	"github.com/stratalog/strata/tiering/objstore"
 )
@@ -27,8 +30,10 @@ import (
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("agent: server closed")
 
-// Agent is one running agent. Create it with New, run it with Serve, stop
-// it with Shutdown (graceful: flushes everything first) or Close.
+// Agent is one running agent: the composition root that wires the
+// partition log, the flusher, ownership, the group coordinator and the
+// Kafka listener together. Create it with New, run it with Serve, stop it
+// with Shutdown (graceful: flushes everything first) or Close.
 type Agent struct {
 	cfg     Config
 	log     *slog.Logger
@@ -40,6 +45,11 @@ type Agent struct {
 	reader  *tiering.Reader
 	wal     *wal.Log
 	metrics *metrics
+	dirLock *dataDirLock
+
+	reg     *partlog.Registry
+	flusher *flush.Flusher
+	own     *ownership.Manager
 
 	agentID   string
 	nodeID    int32
@@ -51,33 +61,11 @@ type Agent struct {
 	adminLn net.Listener
 	admin   *http.Server
 
-	catalogMu sync.RWMutex
-	topics    map[string]*topic
-	byID      map[metastore.TopicID]*topic
-
-	// buffered counts bytes appended but not yet committed.
-	buffered atomic.Int64
-
-	hwmMu sync.Mutex
-	hwmCh chan struct{} // closed and replaced whenever a high watermark advances
-
-	flushKick chan struct{}
-	flushMu   sync.Mutex // one seal at a time (sealer and Shutdown)
-	pipe      chan *flushPlan
-	// sealedPlans and committedPlans count plans through the pipeline.
-	sealedPlans    atomic.Int64
-	committedPlans atomic.Int64
-	tailMem        tailBudget
-
-	quit       chan struct{} // closed when shutdown begins
 	closing    atomic.Bool
-	bgWG       sync.WaitGroup // flusher and heartbeat
 	connWG     sync.WaitGroup
 	connsMu    sync.Mutex
 	conns      map[*conn]struct{}
 	groupCoord *groupCoordinator
-	// liveAgents are the live agents of the last ownership pass.
-	liveAgents atomic.Pointer[[]metastore.Agent]
 	readyOnce  atomic.Bool
 	closeOnce  sync.Once
 	ownMeta    bool // close the metastore on Close
@@ -101,19 +89,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		topics:    map[string]*topic{},
-		byID:      map[metastore.TopicID]*topic{},
-		hwmCh:     make(chan struct{}),
-		flushKick: make(chan struct{}, 1),
-		pipe:      make(chan *flushPlan, maxUploads-1),
-		quit:      make(chan struct{}),
-		conns:     map[*conn]struct{}{},
+		cfg:   cfg,
+		log:   cfg.Logger,
+		conns: map[*conn]struct{}{},
 	}
-	a.tailMem.budget = cfg.TailBytes
-	a.groupCoord = newGroupCoordinator(a)
-	a.liveAgents.Store(&[]metastore.Agent{})
 	ok := false
 	defer func() {
 		if !ok {
@@ -122,6 +101,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("agent: data dir: %w", err)
+	}
+	var err error
+	if a.dirLock, err = lockDataDir(cfg.DataDir); err != nil {
+		return nil, err
 	}
 	a.metrics = newMetrics(cfg.Registerer)
 	a.meta = deps.Meta
@@ -154,7 +137,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		return nil, err
 	}
 	if a.clusterID, err = a.meta.ClusterID(ctx); err != nil {
-		return nil, fmt.Errorf("agent: cluster id: %w", err)
+		return nil, fmt.Errorf("agent: metastore %s: %w", redact.URL(cfg.MetastoreURL), err)
+	}
+	if err := probeObjectStore(ctx, a.objs, a.agentID); err != nil {
+		return nil, fmt.Errorf("agent: object store %s: %w", redact.URL(cfg.ObjstoreURL), err)
 	}
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("agent: listen: %w", err)
@@ -169,19 +155,36 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		return nil, fmt.Errorf("agent: advertise port %q: %w", portStr, err)
 	}
 	a.advHost, a.advPort = host, int32(port)
-	if a.nodeID, err = a.register(ctx); err != nil {
-		return nil, err
-	}
-	if err := a.loadCatalog(ctx); err != nil {
-		return nil, err
-	}
 	if a.wal, err = wal.Open(wal.Options{Dir: filepath.Join(cfg.DataDir, "wal"), Logger: a.log}); err != nil {
 		return nil, fmt.Errorf("agent: write-ahead buffer: %w", err)
 	}
-	if err := a.recoverWAL(ctx); err != nil {
+	a.reg = partlog.NewRegistry(partlog.Config{BufferBytes: cfg.BufferBytes, FlushBytes: cfg.FlushBytes, TailBytes: cfg.TailBytes},
+		partlog.Deps{AgentID: a.agentID, Meta: a.meta, WAL: a.wal, Reader: a.reader, Logger: a.log, Registerer: cfg.Registerer})
+	if a.flusher, err = flush.New(flush.Config{AgentID: a.agentID, FlushInterval: cfg.FlushInterval, FlushBytes: cfg.FlushBytes},
+		flush.Deps{Registry: a.reg, Meta: a.meta, Objects: a.objs, Logger: a.log, Registerer: cfg.Registerer}); err != nil {
 		return nil, err
 	}
-	if err := a.rebalance(ctx); err != nil {
+	a.groupCoord = newGroupCoordinator(a)
+	if a.own, err = ownership.New(ownership.Config{AgentID: a.agentID, Host: a.advHost, Port: a.advPort, Rack: cfg.Rack,
+		LeaseTTL: cfg.LeaseTTL, Logger: a.log, AfterPass: func() { a.groups().evictMoved() }}, a.meta, a.reg); err != nil {
+		return nil, err
+	}
+	if a.nodeID, err = a.own.Register(ctx); err != nil {
+		return nil, err
+	}
+	topics, err := a.meta.Topics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("agent: load topics: %w", err)
+	}
+	for _, t := range topics {
+		if _, err := a.reg.AddTopic(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	if err := a.reg.RecoverWAL(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.own.Pass(ctx); err != nil {
 		return nil, fmt.Errorf("agent: initial ownership pass: %w", err)
 	}
 	if cfg.AdminListen != "off" {
@@ -189,14 +192,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 			return nil, err
 		}
 	}
-	a.bgWG.Add(4)
-	go a.flushLoop()
-	go a.commitLoop()
-	go a.ownershipLoop()
-	go a.heartbeatLoop()
+	a.flusher.Start()
+	a.own.Start()
 	ok = true
 	a.log.Info("agent started", "agent_id", a.agentID, "node_id", a.nodeID, "listen", a.ln.Addr().String(),
-		"advertise", adv, "metastore", redactURL(cfg.MetastoreURL), "objstore", redactURL(cfg.ObjstoreURL))
+		"advertise", adv, "metastore", redact.URL(cfg.MetastoreURL), "objstore", redact.URL(cfg.ObjstoreURL))
 	return a, nil
 }
 
@@ -260,267 +260,6 @@ func loadAgentID(dataDir, configured string) (string, error) {
 	return id, nil
 }
 
-// register registers the agent (renewing its lease) and returns its node
-// id, which the metastore keeps stable for an agent ID.
-func (a *Agent) register(ctx context.Context) (int32, error) {
-	reg, err := a.meta.RegisterAgent(ctx, metastore.Agent{
-		ID: a.agentID, Host: a.advHost, Port: a.advPort, Rack: a.cfg.Rack,
-		LeaseExpires: time.Now().Add(a.cfg.LeaseTTL),
-	})
-	if err != nil {
-		return 0, fmt.Errorf("agent: register: %w", err)
-	}
-	return reg.NodeID, nil
-}
-
-func (a *Agent) heartbeatLoop() {
-	defer a.bgWG.Done()
-	t := time.NewTicker(a.cfg.LeaseTTL / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-a.quit:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.LeaseTTL)
-			if id, err := a.register(ctx); err != nil {
-				a.log.Warn("heartbeat failed", "err", err)
-			} else if id != a.nodeID {
-				a.log.Error("metastore changed this agent's node id", "was", a.nodeID, "now", id)
-			}
-			cancel()
-		}
-	}
-}
-
-// loadCatalog loads every topic; ownership.go claims partitions after the
-// write-ahead buffer is recovered.
-func (a *Agent) loadCatalog(ctx context.Context) error {
-	ts, err := a.meta.Topics(ctx)
-	if err != nil {
-		return fmt.Errorf("agent: load topics: %w", err)
-	}
-	for _, t := range ts {
-		if _, err := a.addTopic(ctx, t); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// addTopic builds the in-memory topic from the metastore.
-func (a *Agent) addTopic(ctx context.Context, meta metastore.Topic) (*topic, error) {
-	parts, err := a.meta.Partitions(ctx, meta.ID)
-	if err != nil {
-		return nil, fmt.Errorf("agent: load partitions of %s: %w", meta.Name, err)
-	}
-	t := &topic{meta: meta}
-	var ps []*partition
-	for _, mp := range parts {
-		p, err := a.loadPartition(ctx, t, mp)
-		if err != nil {
-			return nil, err
-		}
-		ps = append(ps, p)
-	}
-	t.state.Store(&topicState{configs: meta.Configs, settings: parseTopicSettings(meta.Configs), parts: ps})
-	a.catalogMu.Lock()
-	a.topics[meta.Name] = t
-	a.byID[meta.ID] = t
-	a.catalogMu.Unlock()
-	return t, nil
-}
-
-// loadPartition loads a partition's state. It is owned here only if the
-// metastore says this agent owns it (a restart keeps its epoch, so its
-// write-ahead buffer can be recovered); ownership.go claims the rest.
-func (a *Agent) loadPartition(ctx context.Context, t *topic, mp metastore.Partition) (*partition, error) {
-	name := t.meta.Name
-	p := &partition{topic: t, id: t.meta.ID, index: mp.Partition}
-	p.hwm.Store(mp.HighWatermark)
-	p.logStart.Store(mp.LogStartOffset)
-	p.mu.owned = mp.Owner == a.agentID
-	p.mu.owner = mp.Owner
-	p.mu.epoch = mp.Epoch
-	p.mu.nextOffset = mp.HighWatermark
-	p.planHWM, p.planEpoch = mp.HighWatermark, mp.Epoch
-	p.mu.producers = map[int64]*producerEntry{}
-	p.plannedProducers = map[int64]*producerEntry{}
-	states, err := a.meta.ProducerStates(ctx, t.meta.ID, mp.Partition)
-	if err != nil {
-		return nil, fmt.Errorf("agent: producer state of %s/%d: %w", name, mp.Partition, err)
-	}
-	p.mu.claimProducers = map[int64]*producerEntry{}
-	for _, s := range states {
-		p.plannedProducers[s.ProducerID] = entryFromState(s)
-		p.mu.producers[s.ProducerID] = entryFromState(s)
-		p.mu.claimProducers[s.ProducerID] = entryFromState(s)
-	}
-	a.metrics.highWatermark.WithLabelValues(name, strconv.Itoa(int(mp.Partition))).Set(float64(mp.HighWatermark))
-	return p, nil
-}
-
-// growTopic adds partitions up to total, in the metastore and here, and
-// claims those this agent should own.
-func (a *Agent) growTopic(ctx context.Context, t *topic, total int32) error {
-	if _, err := a.meta.AddPartitions(ctx, t.meta.Name, total); err != nil {
-		return err
-	}
-	return a.claimTopic(ctx, t)
-}
-
-// claimTopic runs the ownership pass for one topic (new or grown), so its
-// partitions are served as soon as the request that made them returns.
-func (a *Agent) claimTopic(ctx context.Context, t *topic) error {
-	agents, err := a.meta.Agents(ctx, time.Now())
-	if err != nil {
-		return err
-	}
-	return a.rebalanceTopic(ctx, t, agents)
-}
-
-// setTopicConfigs replaces a topic's explicit configs (already validated).
-func (a *Agent) setTopicConfigs(ctx context.Context, t *topic, configs map[string]string) error {
-	if err := a.meta.SetTopicConfigs(ctx, t.meta.Name, configs); err != nil {
-		return err
-	}
-	a.catalogMu.Lock()
-	defer a.catalogMu.Unlock()
-	old := t.state.Load()
-	t.state.Store(&topicState{configs: configs, settings: parseTopicSettings(configs), parts: old.parts})
-	return nil
-}
-
-func (a *Agent) removeTopic(name string) {
-	a.catalogMu.Lock()
-	t := a.topics[name]
-	if t != nil {
-		delete(a.topics, name)
-		delete(a.byID, t.meta.ID)
-	}
-	a.catalogMu.Unlock()
-	if t == nil {
-		return
-	}
-	t.deleted.Store(true)
-	for _, p := range t.partitions() {
-		p.mu.Lock()
-		p.mu.owned = false
-		p.mu.Unlock()
-		p.tail.drop(&a.tailMem)
-		a.metrics.highWatermark.DeleteLabelValues(name, strconv.Itoa(int(p.index)))
-	}
-	a.notifyHWM()
-}
-
-func (a *Agent) topicByName(name string) *topic {
-	a.catalogMu.RLock()
-	defer a.catalogMu.RUnlock()
-	return a.topics[name]
-}
-
-func (a *Agent) topicByID(id metastore.TopicID) *topic {
-	a.catalogMu.RLock()
-	defer a.catalogMu.RUnlock()
-	return a.byID[id]
-}
-
-func (a *Agent) allTopics() []*topic {
-	a.catalogMu.RLock()
-	defer a.catalogMu.RUnlock()
-	out := make([]*topic, 0, len(a.topics))
-	for _, t := range a.topics {
-		out = append(out, t)
-	}
-	return out
-}
-
-// partitionOf returns the partition or nil.
-func (t *topic) partition(i int32) *partition {
-	if t == nil {
-		return nil
-	}
-	parts := t.partitions()
-	if i < 0 || int(i) >= len(parts) {
-		return nil
-	}
-	return parts[i]
-}
-
-// recoverWAL re-appends buffered batches this agent still owns (same
-// epoch, not yet committed) so the flusher uploads them; everything else
-// is discarded and counted.
-func (a *Agent) recoverWAL(ctx context.Context) error {
-	entries := a.wal.Recovered()
-	var syncs []*wal.Sync
-	discarded := 0
-	for _, e := range entries {
-		t := a.topicByID(metastore.TopicID(e.TopicID))
-		p := t.partition(e.Partition)
-		if p == nil {
-			discarded++
-			continue
-		}
-		h, err := record.ParseHeader(e.Batch)
-		if err != nil {
-			discarded++
-			continue
-		}
-		p.mu.Lock()
-		switch {
-		case !p.mu.owned || e.Epoch != p.mu.epoch:
-			discarded++
-		case h.LastOffset() < p.mu.nextOffset:
-			// Already committed before the restart.
-		case h.BaseOffset != p.mu.nextOffset:
-			a.log.Error("write-ahead buffer has a gap; discarding the rest of the partition's buffered data",
-				"topic", p.topicName(), "partition", p.index, "want_offset", p.mu.nextOffset, "batch_offset", h.BaseOffset)
-			discarded++
-		default:
-			syncs = append(syncs, a.wal.Append(e))
-			p.mu.nextOffset = h.LastOffset() + 1
-			if h.ProducerID >= 0 {
-				recordProducerBatch(p.mu.producers, h, time.Now().UnixMilli())
-			}
-			a.addBuffered(int64(len(e.Batch)))
-			p.buffered.Add(int64(len(e.Batch)))
-		}
-		p.mu.Unlock()
-	}
-	for _, s := range syncs {
-		if err := s.Wait(ctx); err != nil {
-			return fmt.Errorf("agent: re-buffer recovered data: %w", err)
-		}
-	}
-	if discarded > 0 {
-		a.metrics.walDiscarded.Add(float64(discarded))
-		a.log.Warn("discarded buffered batches no longer owned or already superseded", "batches", discarded)
-	}
-	if len(entries) > 0 {
-		a.log.Info("recovered write-ahead buffer", "batches", len(entries), "rebuffered", len(syncs), "discarded", discarded)
-	}
-	return a.wal.DropRecovered()
-}
-
-func (a *Agent) addBuffered(n int64) {
-	v := a.buffered.Add(n)
-	a.metrics.bufferedBytes.Set(float64(v))
-}
-
-// hwmChanged returns a channel closed at the next high-watermark advance.
-func (a *Agent) hwmChanged() <-chan struct{} {
-	a.hwmMu.Lock()
-	defer a.hwmMu.Unlock()
-	return a.hwmCh
-}
-
-func (a *Agent) notifyHWM() {
-	a.hwmMu.Lock()
-	close(a.hwmCh)
-	a.hwmCh = make(chan struct{})
-	a.hwmMu.Unlock()
-}
-
 // Serve accepts Kafka connections until Shutdown or Close.
 func (a *Agent) Serve() error {
 	a.readyOnce.Store(true)
@@ -580,12 +319,12 @@ func (a *Agent) stop(ctx context.Context, graceful bool) error {
 		if graceful {
 			// Hand partitions over only when nothing buffered is left:
 			// otherwise this agent must recover it at its next start.
-			if err = a.flushAll(ctx); err == nil {
-				a.releaseAll(ctx)
+			if err = a.flusher.FlushAll(ctx); err == nil {
+				a.own.ReleaseAll(ctx)
 			}
 		}
-		close(a.quit)
-		a.bgWG.Wait()
+		a.own.Stop()
+		a.flusher.Stop()
 		a.closeResources()
 	})
 	return err
@@ -607,13 +346,7 @@ func (a *Agent) closeResources() {
 	if a.ownMeta && a.meta != nil {
 		a.meta.Close()
 	}
-}
-
-func redactURL(u string) string {
-	if i := strings.Index(u, "@"); i >= 0 {
-		if j := strings.Index(u, "://"); j >= 0 && j < i {
-			return u[:j+3] + "***" + u[i:]
-		}
+	if a.dirLock != nil {
+		a.dirLock.release()
 	}
-	return u
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"github.com/stratalog/strata/metastore"
 	"io"
 	"log/slog"
 	"os"
@@ -104,4 +105,34 @@ func consumeAll(t *testing.T, a *Agent, topic string, n int, opts ...kgo.Opt) []
 		out = append(out, fs.Records()...)
 	}
 	return out
+}
+
+// testAgentWithMeta is testAgent with the metastore opened here and
+// wrapped (fault injection) before the agent gets it.
+func testAgentWithMeta(t *testing.T, mod func(*Config), wrap func(metastore.Store) metastore.Store) *Agent {
+	t.Helper()
+	cfg := Config{
+		DataDir:       t.TempDir(),
+		Listen:        "127.0.0.1:0",
+		AdminListen:   "127.0.0.1:0",
+		FlushInterval: 20 * time.Millisecond,
+		Logger:        testLogger(),
+	}
+	useTestBackends(t, &cfg)
+	if mod != nil {
+		mod(&cfg)
+	}
+	cfg.EnsureDefaults()
+	meta, err := OpenMetastore(context.Background(), cfg.MetastoreURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	a, err := New(context.Background(), cfg, Deps{Meta: wrap(meta)})
+	if err != nil {
+		t.Fatalf("start agent: %v", err)
+	}
+	go a.Serve()
+	t.Cleanup(func() { a.Close() })
+	return a
 }

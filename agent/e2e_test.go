@@ -168,7 +168,7 @@ func waitHWM(t *testing.T, a *Agent, topic string, part int32, want int64) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		tp := a.topicByName(topic)
-		if p := tp.partition(part); p != nil && p.hwm.Load() >= want {
+		if p := tp.Partition(part); p != nil && p.HighWatermark() >= want {
 			return
 		}
 		if time.Now().After(deadline) {

@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/stratalog/strata/metastore"
+	"github.com/stratalog/strata/partlog"
 	"github.com/stratalog/strata/record"
 )
 
@@ -14,17 +15,8 @@ import (
 // (possibly wrapped) and errorCode turns them into wire codes: this is the
 // one place where that mapping lives.
 var (
-	errNotOwner       = errors.New("agent: partition not owned by this agent")
-	errUnknownTopic   = errors.New("agent: unknown topic or partition")
-	errBufferFull     = errors.New("agent: write buffer full, uploads behind")
-	errTooLarge       = errors.New("agent: record batch larger than max.message.bytes")
-	errOutOfOrder     = errors.New("agent: out of order sequence number")
-	errProducerFenced = errors.New("agent: producer epoch fenced")
-	errTimeout        = errors.New("agent: timed out waiting for durability")
-	errShuttingDown   = errors.New("agent: shutting down")
-	errTransactional  = errors.New("agent: transactional producers are not supported")
-	errInvalidRecord  = errors.New("agent: invalid record batch")
-	errStorage        = errors.New("agent: local storage error")
+	errUnknownTopic = errors.New("agent: unknown topic or partition")
+	errShuttingDown = errors.New("agent: shutting down")
 
 	// Group coordinator conditions (see groupErrorCode).
 	errCoordinatorLoad = errors.New("agent: group could not be loaded from the metastore")
@@ -37,25 +29,25 @@ func errorCode(err error) int16 {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errNotOwner), errors.Is(err, metastore.ErrFenced):
+	case errors.Is(err, partlog.ErrNotOwner), errors.Is(err, metastore.ErrFenced):
 		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, errUnknownTopic), errors.Is(err, metastore.ErrNotFound):
 		return kerr.UnknownTopicOrPartition.Code
-	case errors.Is(err, errBufferFull), errors.Is(err, errStorage):
+	case errors.Is(err, partlog.ErrBufferFull), errors.Is(err, partlog.ErrStorage):
 		return kerr.KafkaStorageError.Code
-	case errors.Is(err, errTooLarge):
+	case errors.Is(err, partlog.ErrTooLarge):
 		return kerr.MessageTooLarge.Code
-	case errors.Is(err, errOutOfOrder):
+	case errors.Is(err, partlog.ErrOutOfOrder):
 		return kerr.OutOfOrderSequenceNumber.Code
-	case errors.Is(err, errProducerFenced):
+	case errors.Is(err, partlog.ErrProducerFenced):
 		return kerr.InvalidProducerEpoch.Code
-	case errors.Is(err, errTimeout), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, partlog.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut.Code
-	case errors.Is(err, errShuttingDown), errors.Is(err, context.Canceled):
+	case errors.Is(err, partlog.ErrShuttingDown), errors.Is(err, errShuttingDown), errors.Is(err, context.Canceled):
 		return kerr.NotLeaderForPartition.Code
-	case errors.Is(err, errTransactional):
+	case errors.Is(err, partlog.ErrTransactional):
 		return kerr.TransactionalIDAuthorizationFailed.Code
-	case errors.Is(err, errInvalidRecord), errors.Is(err, record.ErrCorrupt), errors.Is(err, record.ErrBadCRC),
+	case errors.Is(err, partlog.ErrInvalidRecord), errors.Is(err, record.ErrCorrupt), errors.Is(err, record.ErrBadCRC),
 		errors.Is(err, record.ErrTruncated), errors.Is(err, record.ErrUnsupportedMagic), errors.Is(err, record.ErrUnknownCodec):
 		return kerr.CorruptMessage.Code
 	case errors.Is(err, metastore.ErrConflict):

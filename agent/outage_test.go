@@ -84,7 +84,7 @@ func TestObjectStoreOutage(t *testing.T) {
 	one := newClient(t, a, kgo.DefaultProduceTopic("outage"), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
 		kgo.RecordDeliveryTimeout(60*time.Second))
 	produce(one, 10, total)
-	waitFor(t, 10*time.Second, func() bool { return a.buffered.Load() >= cfg.BufferBytes })
+	waitFor(t, 10*time.Second, func() bool { return a.reg.Buffered() >= cfg.BufferBytes })
 	// ...and then produce answers a retriable error.
 	req := kmsg.NewPtrProduceRequest()
 	req.SetVersion(9)

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"github.com/stratalog/strata/internal/testkit"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,32 +14,6 @@ import (
 
 	"github.com/stratalog/strata/metastore"
 )
-
-func TestRendezvousOwner(t *testing.T) {
-	agents := []metastore.Agent{{ID: "a"}, {ID: "b"}, {ID: "c"}}
-	var id metastore.TopicID
-	counts := map[string]int{}
-	moved := 0
-	for p := int32(0); p < 300; p++ {
-		o := rendezvousOwner(agents, id, p)
-		counts[o]++
-		// Removing an agent moves only the partitions it owned.
-		if o2 := rendezvousOwner(agents[:2], id, p); o != "c" && o2 != o {
-			moved++
-		}
-	}
-	if moved != 0 {
-		t.Fatalf("%d partitions moved between surviving agents", moved)
-	}
-	for _, ag := range agents {
-		if counts[ag.ID] < 60 {
-			t.Fatalf("uneven spread: %v", counts)
-		}
-	}
-	if rendezvousOwner(nil, id, 0) != "" {
-		t.Fatal("no agents must mean no owner")
-	}
-}
 
 // sharedBackends gives several in-process agents one metastore and one
 // object store (Postgres and MinIO when STRATA_TEST_BACKEND=remote).
@@ -142,7 +117,11 @@ func TestOwnershipSpreadsAndFailsOver(t *testing.T) {
 // is never acknowledged and nothing it buffered is committed.
 func TestStaleOwnerIsFenced(t *testing.T) {
 	shared := sharedBackends(t)
-	a := testAgent(t, shared)
+	var faults *testkit.FaultStore
+	a := testAgentWithMeta(t, shared, func(s metastore.Store) metastore.Store {
+		faults = testkit.NewFaultStore(s)
+		return faults
+	})
 	createTopic(t, a, "fenced", 1, nil)
 	cl := newClient(t, a, kgo.DefaultProduceTopic("fenced"))
 	if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("before")}).FirstErr(); err != nil {
@@ -150,14 +129,13 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 	}
 	waitHWM(t, a, "fenced", 0, 1)
 	tp := a.topicByName("fenced")
-	p := tp.partition(0)
-	epoch, _ := p.ownership()
+	epoch := tp.Partition(0).Status().Epoch
 
-	// Stop a's uploads so its next batch stays buffered, then let an
+	// Hold a's commits so its next batch stays uncommitted, then let an
 	// intruder claim the partition in the metastore.
-	a.flushMu.Lock()
-	if _, err := a.meta.Claim(context.Background(), "intruder", tp.meta.ID, 0, epoch); err != nil {
-		a.flushMu.Unlock()
+	release := faults.HoldCommits()
+	defer release()
+	if _, err := a.meta.Claim(context.Background(), "intruder", tp.ID(), 0, epoch); err != nil {
 		t.Fatal(err)
 	}
 	rc := dialRaw(t, a)
@@ -173,7 +151,7 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 	req.Topics = append(req.Topics, rt)
 	corr := rc.send(req)
 	time.Sleep(100 * time.Millisecond)
-	a.flushMu.Unlock()
+	release()
 	body, err := rc.readFrame()
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +164,7 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.NotLeaderForPartition.Code {
 		t.Fatalf("produce by the stale owner: code %d, want NOT_LEADER_OR_FOLLOWER", code)
 	}
-	rows, err := a.meta.Partitions(context.Background(), tp.meta.ID)
+	rows, err := a.meta.Partitions(context.Background(), tp.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +182,7 @@ func TestGroupCoordinatorFailsOver(t *testing.T) {
 	createTopic(t, a, "gfo", 4, nil)
 	b := testAgent(t, shared)
 	waitFor(t, 10*time.Second, func() bool {
-		return len(*a.liveAgents.Load()) == 2 && len(*b.liveAgents.Load()) == 2
+		return liveAgents(a) == 2 && liveAgents(b) == 2
 	})
 	// Both agents must agree who coordinates before the consumer starts.
 	waitFor(t, 10*time.Second, func() bool { return a.coordinatorFor("gfo-group").ID == b.coordinatorFor("gfo-group").ID })
@@ -264,4 +242,13 @@ func TestGroupCoordinatorFailsOver(t *testing.T) {
 	if resp.ErrorCode != 0 || committed < 500 {
 		t.Fatalf("survivor's committed offsets: code %d, total %d, want at least 500", resp.ErrorCode, committed)
 	}
+}
+
+// liveAgents is the size of a's view of the live agents.
+func liveAgents(a *Agent) int {
+	agents, err := a.own.Agents(context.Background())
+	if err != nil {
+		return 0
+	}
+	return len(agents)
 }

@@ -1,4 +1,4 @@
-package agent
+package partlog
 
 import (
 	"fmt"
@@ -13,24 +13,34 @@ import (
 // batches are enough to recognise any retry.
 const maxProducerBatches = 5
 
-// producerEntry is one idempotent producer's state on one partition.
-type producerEntry struct {
+// ProducerEntry is one idempotent producer's state on one partition.
+type ProducerEntry struct {
 	epoch         int16
 	batches       []metastore.ProducerBatch // oldest first
 	lastTimestamp int64
 }
 
-func entryFromState(s metastore.ProducerState) *producerEntry {
-	return &producerEntry{epoch: s.Epoch, batches: append([]metastore.ProducerBatch(nil), s.Batches...), lastTimestamp: s.LastTimestamp}
+func entriesFromStates(states []metastore.ProducerState) map[int64]*ProducerEntry {
+	m := make(map[int64]*ProducerEntry, len(states))
+	for _, s := range states {
+		m[s.ProducerID] = entryFromState(s)
+	}
+	return m
 }
 
-func (e *producerEntry) clone() *producerEntry {
+func entryFromState(s metastore.ProducerState) *ProducerEntry {
+	return &ProducerEntry{epoch: s.Epoch, batches: append([]metastore.ProducerBatch(nil), s.Batches...), lastTimestamp: s.LastTimestamp}
+}
+
+// Clone returns a deep copy.
+func (e *ProducerEntry) Clone() *ProducerEntry {
 	c := *e
 	c.batches = append([]metastore.ProducerBatch(nil), e.batches...)
 	return &c
 }
 
-func (e *producerEntry) state(pid int64) metastore.ProducerState {
+// State is the entry as the metastore stores it.
+func (e *ProducerEntry) State(pid int64) metastore.ProducerState {
 	return metastore.ProducerState{ProducerID: pid, Epoch: e.epoch, Batches: append([]metastore.ProducerBatch(nil), e.batches...), LastTimestamp: e.lastTimestamp}
 }
 
@@ -48,21 +58,21 @@ func lastSeq(h record.Header) int32 { return seqAdd(h.BaseSequence, h.LastOffset
 
 // checkSequence decides whether batch h of an idempotent producer may be
 // appended. It returns the original batch when h is a retry of a batch
-// already appended (the caller answers with its offset), errOutOfOrder for
-// a gap, errProducerFenced for a stale epoch.
-func checkSequence(e *producerEntry, h record.Header) (*metastore.ProducerBatch, error) {
+// already appended (the caller answers with its offset), ErrOutOfOrder for
+// a gap, ErrProducerFenced for a stale epoch.
+func checkSequence(e *ProducerEntry, h record.Header) (*metastore.ProducerBatch, error) {
 	if e == nil {
 		if h.BaseSequence != 0 {
-			return nil, fmt.Errorf("%w: new producer %d starts at sequence %d, want 0", errOutOfOrder, h.ProducerID, h.BaseSequence)
+			return nil, fmt.Errorf("%w: new producer %d starts at sequence %d, want 0", ErrOutOfOrder, h.ProducerID, h.BaseSequence)
 		}
 		return nil, nil
 	}
 	switch {
 	case h.ProducerEpoch < e.epoch:
-		return nil, fmt.Errorf("%w: producer %d epoch %d < %d", errProducerFenced, h.ProducerID, h.ProducerEpoch, e.epoch)
+		return nil, fmt.Errorf("%w: producer %d epoch %d < %d", ErrProducerFenced, h.ProducerID, h.ProducerEpoch, e.epoch)
 	case h.ProducerEpoch > e.epoch:
 		if h.BaseSequence != 0 {
-			return nil, fmt.Errorf("%w: producer %d new epoch %d starts at sequence %d, want 0", errOutOfOrder, h.ProducerID, h.ProducerEpoch, h.BaseSequence)
+			return nil, fmt.Errorf("%w: producer %d new epoch %d starts at sequence %d, want 0", ErrOutOfOrder, h.ProducerID, h.ProducerEpoch, h.BaseSequence)
 		}
 		return nil, nil
 	}
@@ -78,17 +88,17 @@ func checkSequence(e *producerEntry, h record.Header) (*metastore.ProducerBatch,
 	}
 	want := seqAdd(e.batches[len(e.batches)-1].LastSeq, 1)
 	if h.BaseSequence != want {
-		return nil, fmt.Errorf("%w: producer %d sequence %d, want %d", errOutOfOrder, h.ProducerID, h.BaseSequence, want)
+		return nil, fmt.Errorf("%w: producer %d sequence %d, want %d", ErrOutOfOrder, h.ProducerID, h.BaseSequence, want)
 	}
 	return nil, nil
 }
 
-// record notes an appended batch of h in the producer map, creating or
+// RecordProducerBatch notes an appended batch of h in the producer map, creating or
 // resetting the entry as needed.
-func recordProducerBatch(m map[int64]*producerEntry, h record.Header, nowMs int64) {
+func RecordProducerBatch(m map[int64]*ProducerEntry, h record.Header, nowMs int64) {
 	e := m[h.ProducerID]
 	if e == nil || e.epoch != h.ProducerEpoch {
-		e = &producerEntry{epoch: h.ProducerEpoch}
+		e = &ProducerEntry{epoch: h.ProducerEpoch}
 		m[h.ProducerID] = e
 	}
 	e.batches = append(e.batches, metastore.ProducerBatch{

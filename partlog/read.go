@@ -1,4 +1,4 @@
-package agent
+package partlog
 
 import (
 	"context"
@@ -40,11 +40,11 @@ func (l *segmentLookup) set(segs []metastore.Segment) {
 }
 
 // segmentFor finds the index row holding offset.
-func (a *Agent) segmentFor(ctx context.Context, p *partition, offset int64) (metastore.Segment, *metastore.Segment, error) {
+func (p *Partition) segmentFor(ctx context.Context, offset int64) (metastore.Segment, *metastore.Segment, error) {
 	if seg, next, ok := p.segs.find(offset); ok {
 		return seg, next, nil
 	}
-	segs, err := a.meta.Segments(ctx, p.id, p.index, offset, segmentLookupBatch)
+	segs, err := p.reg.meta.Segments(ctx, p.topic.id, p.index, offset, segmentLookupBatch)
 	if err != nil {
 		return metastore.Segment{}, nil, err
 	}
@@ -52,49 +52,49 @@ func (a *Agent) segmentFor(ctx context.Context, p *partition, offset int64) (met
 	if seg, next, ok := p.segs.find(offset); ok {
 		return seg, next, nil
 	}
-	return metastore.Segment{}, nil, fmt.Errorf("agent: offset %d of %s/%d is not in the segment index", offset, p.topicName(), p.index)
+	return metastore.Segment{}, nil, fmt.Errorf("partlog: offset %d of %s/%d is not in the segment index", offset, p.topic.name, p.index)
 }
 
 // segmentBytes returns a segment's bytes from the tail, the read cache or
 // the object store, in that order.
-func (a *Agent) segmentBytes(ctx context.Context, p *partition, seg metastore.Segment) ([]byte, error) {
+func (p *Partition) segmentBytes(ctx context.Context, seg metastore.Segment) ([]byte, error) {
 	if c := p.tail.findObject(seg.ObjectKey, seg.Pos); c != nil {
-		a.metrics.tailHits.Inc()
+		p.reg.metrics.tailHits.Inc()
 		return c.data, nil
 	}
-	return a.reader.ReadRange(ctx, seg.ObjectKey, seg.Pos, seg.Size)
+	return p.reg.reader.ReadRange(ctx, seg.ObjectKey, seg.Pos, seg.Size)
 }
 
 // chunkAt returns stored batches beginning with the batch holding offset
 // (the slice may start earlier). Tail first; otherwise the segment index
 // and the object store, prefetching the next segment for sequential
 // readers.
-func (a *Agent) chunkAt(ctx context.Context, p *partition, offset int64) ([]byte, error) {
+func (p *Partition) chunkAt(ctx context.Context, offset int64) ([]byte, error) {
 	if c := p.tail.find(offset); c != nil {
-		a.metrics.tailHits.Inc()
+		p.reg.metrics.tailHits.Inc()
 		return c.data, nil
 	}
-	seg, next, err := a.segmentFor(ctx, p, offset)
+	seg, next, err := p.segmentFor(ctx, offset)
 	if err != nil {
 		return nil, err
 	}
-	data, err := a.reader.ReadRange(ctx, seg.ObjectKey, seg.Pos, seg.Size)
+	data, err := p.reg.reader.ReadRange(ctx, seg.ObjectKey, seg.Pos, seg.Size)
 	if err != nil {
 		return nil, err
 	}
 	if next != nil && p.tail.findObject(next.ObjectKey, next.Pos) == nil {
-		a.reader.Prefetch(next.ObjectKey, next.Pos, next.Size)
+		p.reg.reader.Prefetch(next.ObjectKey, next.Pos, next.Size)
 	}
 	return data, nil
 }
 
-// readPartition returns whole record batches from the batch holding
-// offset up to maxBytes (but always at least one batch), never reaching
-// hwm.
-func (a *Agent) readPartition(ctx context.Context, p *partition, offset int64, maxBytes int, hwm int64) ([]byte, error) {
+// Read returns whole record batches from the batch holding offset up to
+// maxBytes (but always at least one batch), never reaching hwm (the high
+// watermark the caller checked offset against).
+func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int, hwm int64) ([]byte, error) {
 	var out []byte
 	for offset < hwm {
-		data, err := a.chunkAt(ctx, p, offset)
+		data, err := p.chunkAt(ctx, offset)
 		if err != nil {
 			if len(out) > 0 {
 				return out, nil
@@ -105,12 +105,12 @@ func (a *Agent) readPartition(ctx context.Context, p *partition, offset int64, m
 		for len(data) > 0 {
 			b, rest, err := record.Next(data)
 			if err != nil {
-				return out, fmt.Errorf("agent: stored data of %s/%d near offset %d: %w", p.topicName(), p.index, offset, err)
+				return out, fmt.Errorf("partlog: stored data of %s/%d near offset %d: %w", p.topic.name, p.index, offset, err)
 			}
 			data = rest
 			h, err := record.ParseHeader(b)
 			if err != nil {
-				return out, fmt.Errorf("agent: stored batch of %s/%d: %w", p.topicName(), p.index, err)
+				return out, fmt.Errorf("partlog: stored batch of %s/%d: %w", p.topic.name, p.index, err)
 			}
 			if h.LastOffset() < offset {
 				continue
@@ -135,13 +135,13 @@ func (a *Agent) readPartition(ctx context.Context, p *partition, offset int64, m
 	return out, nil
 }
 
-// findTimestamp returns the first offset whose record timestamp is >= ts,
+// FindTimestamp returns the first offset whose record timestamp is >= ts,
 // and that timestamp; ok is false when no record qualifies.
-func (a *Agent) findTimestamp(ctx context.Context, p *partition, ts int64) (offset, found int64, ok bool, err error) {
+func (p *Partition) FindTimestamp(ctx context.Context, ts int64) (offset, found int64, ok bool, err error) {
 	hwm := p.hwm.Load()
 	start := p.logStart.Load()
 	for {
-		segs, err := a.meta.SegmentsByTime(ctx, p.id, p.index, ts, segmentLookupBatch)
+		segs, err := p.reg.meta.SegmentsByTime(ctx, p.topic.id, p.index, ts, segmentLookupBatch)
 		if err != nil {
 			return 0, 0, false, err
 		}
@@ -149,7 +149,7 @@ func (a *Agent) findTimestamp(ctx context.Context, p *partition, ts int64) (offs
 			if seg.LastOffset < start {
 				continue
 			}
-			data, err := a.segmentBytes(ctx, p, seg)
+			data, err := p.segmentBytes(ctx, seg)
 			if err != nil {
 				return 0, 0, false, err
 			}
@@ -205,19 +205,17 @@ func scanTimestamp(data []byte, ts, start, hwm int64) (int64, int64, bool, error
 	return 0, 0, false, nil
 }
 
-// maxTimestamp returns the offset and timestamp of the record with the
+// MaxTimestamp returns the offset and timestamp of the record with the
 // largest timestamp (the first such record on ties).
-func (a *Agent) maxTimestamp(ctx context.Context, p *partition) (int64, int64, bool, error) {
-	seg, err := a.meta.MaxTimestampSegment(ctx, p.id, p.index)
+func (p *Partition) MaxTimestamp(ctx context.Context) (int64, int64, bool, error) {
+	seg, err := p.reg.meta.MaxTimestampSegment(ctx, p.topic.id, p.index)
 	if err != nil {
 		return 0, 0, false, err
 	}
-	data, err := a.segmentBytes(ctx, p, seg)
+	data, err := p.segmentBytes(ctx, seg)
 	if err != nil {
 		return 0, 0, false, err
 	}
 	return scanTimestamp(data, seg.MaxTimestamp, p.logStart.Load(), p.hwm.Load())
 }
 
-// maxDecompressedBatch bounds decompression of one stored batch.
-const maxDecompressedBatch = 256 << 20

@@ -1,0 +1,261 @@
+package flush
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stratalog/strata/agent/wal"
+	"github.com/stratalog/strata/metastore"
+	"github.com/stratalog/strata/partlog"
+	"github.com/stratalog/strata/tiering/objstore"
+	"github.com/stratalog/strata/tiering/segment"
+)
+
+// Store is what the flusher needs of the metastore.
+type Store interface {
+	CommitFlush(ctx context.Context, f metastore.Flush) error
+	Partitions(ctx context.Context, id metastore.TopicID) ([]metastore.Partition, error)
+}
+
+// Deps are a Flusher's collaborators.
+type Deps struct {
+	Registry   *partlog.Registry
+	Meta       Store
+	Objects    objstore.Store
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Flusher is the sealer and committer of one agent's write-ahead buffer.
+type Flusher struct {
+	cfg     Config
+	reg     *partlog.Registry
+	wal     *wal.Log
+	meta    Store
+	objs    objstore.Store
+	log     *slog.Logger
+	metrics *metrics
+	planner *planner
+
+	sealMu sync.Mutex // one seal at a time (sealer and FlushAll)
+	pipe   chan *plan
+	// sealed and committed count plans through the pipeline.
+	sealed, committed atomic.Int64
+	// failingSince is when the current run of failed uploads or commits
+	// began (unix nanoseconds; 0 while they succeed).
+	failingSince atomic.Int64
+	seq          atomic.Uint64
+
+	quit   chan struct{}
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+	ctx    context.Context
+	once   sync.Once
+}
+
+// New returns a Flusher; Start runs it.
+func New(cfg Config, d Deps) (*Flusher, error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Registerer == nil {
+		d.Registerer = prometheus.NewRegistry()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Flusher{
+		cfg: cfg, reg: d.Registry, wal: d.Registry.WAL(), meta: d.Meta, objs: d.Objects, log: d.Logger,
+		metrics: newMetrics(d.Registerer),
+		planner: newPlanner(d.Registry, d.Logger),
+		pipe:    make(chan *plan, cfg.MaxUploads-1),
+		quit:    make(chan struct{}),
+		ctx:     ctx, cancel: cancel,
+	}, nil
+}
+
+// Start runs the sealer and the committer until Stop.
+func (f *Flusher) Start() {
+	f.wg.Add(2)
+	go f.sealLoop()
+	go f.commitLoop()
+}
+
+// Stop stops the loops at once; what is not committed stays in the
+// write-ahead buffer for the next start. Safe to call more than once.
+func (f *Flusher) Stop() {
+	f.once.Do(func() {
+		close(f.quit)
+		f.cancel()
+	})
+	f.wg.Wait()
+}
+
+// FailingFor is how long uploads or commits have been failing without a
+// success in between (0 when healthy).
+func (f *Flusher) FailingFor() time.Duration {
+	since := f.failingSince.Load()
+	if since == 0 {
+		return 0
+	}
+	d := time.Since(time.Unix(0, since))
+	f.metrics.failing.Set(d.Seconds())
+	return d
+}
+
+func (f *Flusher) failed() {
+	f.metrics.flushErrors.Inc()
+	f.failingSince.CompareAndSwap(0, time.Now().UnixNano())
+	f.FailingFor()
+}
+
+func (f *Flusher) succeeded() {
+	f.failingSince.Store(0)
+	f.metrics.failing.Set(0)
+}
+
+func (f *Flusher) sealLoop() {
+	defer f.wg.Done()
+	t := time.NewTicker(f.cfg.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.quit:
+			return
+		case <-t.C:
+			f.seal(f.ctx, 0)
+		case <-f.reg.Kicked():
+			f.seal(f.ctx, f.cfg.FlushBytes)
+		}
+	}
+}
+
+// seal seals the open generation if it holds more than minBytes and
+// hands it to the pipeline; it blocks while MaxUploads plans are in
+// flight.
+func (f *Flusher) seal(ctx context.Context, minBytes int64) {
+	f.sealMu.Lock()
+	defer f.sealMu.Unlock()
+	if open := f.wal.OpenBytes(); open == 0 || open < minBytes {
+		return
+	}
+	gen := f.wal.Seal()
+	pl := f.planner.plan(gen, gen.Entries(), func() string {
+		return segment.ObjectKey(f.cfg.AgentID, f.seq.Add(1), time.Now())
+	})
+	pl.sealed = time.Now()
+	pl.uploaded = make(chan struct{})
+	f.sealed.Add(1)
+	select {
+	case f.pipe <- pl:
+	case <-ctx.Done():
+		// Stopping: the sealed generation stays in the write-ahead buffer
+		// and is recovered at the next start.
+		return
+	}
+	f.wg.Add(1)
+	go f.upload(ctx, pl)
+}
+
+// upload PUTs a plan's object, retrying with backoff until it succeeds or
+// ctx ends.
+func (f *Flusher) upload(ctx context.Context, pl *plan) {
+	defer f.wg.Done()
+	defer close(pl.uploaded)
+	if len(pl.pending()) == 0 {
+		return
+	}
+	backoff := 50 * time.Millisecond
+	for {
+		err := f.objs.Put(ctx, pl.key, pl.obj)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			pl.upErr = ctx.Err()
+			return
+		}
+		f.failed()
+		f.log.Warn("upload failed; retrying", "object", pl.key, "bytes", len(pl.obj), "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			pl.upErr = ctx.Err()
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// commitLoop takes plans in seal order and commits each (with retries)
+// before the next.
+func (f *Flusher) commitLoop() {
+	defer f.wg.Done()
+	ctx := f.ctx
+	for {
+		var pl *plan
+		select {
+		case <-f.quit:
+			return
+		case pl = <-f.pipe:
+		}
+		select {
+		case <-f.quit:
+			return
+		case <-pl.uploaded:
+		}
+		if pl.upErr != nil {
+			return
+		}
+		backoff := 50 * time.Millisecond
+		for {
+			err := f.commit(ctx, pl)
+			if err == nil {
+				break
+			}
+			f.failed()
+			f.log.Warn("commit failed; retrying", "object", pl.key, "err", err, "backoff", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 2*time.Second)
+		}
+		f.succeeded()
+		if err := f.wal.Release(pl.gen); err != nil {
+			f.log.Error("release write-ahead generation", "err", err)
+		}
+		if len(pl.obj) > 0 {
+			f.metrics.flushes.Inc()
+			f.metrics.flushBytes.Observe(float64(len(pl.obj)))
+			f.metrics.flushSeconds.Observe(time.Since(pl.sealed).Seconds())
+		}
+		f.committed.Add(1)
+	}
+}
+
+// FlushAll seals what is buffered and waits until every sealed plan is
+// committed (graceful shutdown). If ctx ends first, the rest stays in the
+// write-ahead buffer.
+func (f *Flusher) FlushAll(ctx context.Context) error {
+	f.seal(ctx, 0)
+	for f.committed.Load() < f.sealed.Load() || f.wal.OpenBytes() > 0 {
+		if f.wal.OpenBytes() > 0 {
+			f.seal(ctx, 0)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
