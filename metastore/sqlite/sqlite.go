@@ -11,12 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/stratalog/strata/metastore"
+	"github.com/stratalog/strata/metastore/sqlstore"
 
 	// Registers the "sqlite" database/sql driver.
 	_ "modernc.org/sqlite"
@@ -29,9 +29,14 @@ const busyTimeout = 10 * time.Second
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// sharedStore is embedded in Store under an unexported name, so that its
+// methods are Store's without the field being part of the API.
+type sharedStore = sqlstore.Store
+
 // Store is a metastore.Store backed by one SQLite database file. It is safe
 // for concurrent use.
 type Store struct {
+	*sharedStore
 	// w is the only connection that writes (MaxOpenConns 1): SQLite allows
 	// one writer at a time anyway, and queueing in database/sql is cheaper
 	// and fairer than spinning on SQLITE_BUSY.
@@ -57,7 +62,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		var err error
 		w, abs, err = openWriter(path)
 		if err == nil {
-			_, err = migrate(ctx, w)
+			_, err = schema(db{w: w}).Migrate(ctx)
 			if err != nil {
 				w.Close()
 			}
@@ -84,7 +89,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return &Store{w: w, r: r}, nil
+	shared := sqlstore.New(sqlstore.Config{Name: "sqlite", DB: db{w: w, r: r}, Dialect: dialect{}, Queries: queries})
+	return &Store{sharedStore: shared, w: w, r: r}, nil
 }
 
 // openWriter opens the single-connection write pool of the database at
@@ -132,94 +138,19 @@ func dsn(abs string, readOnly bool) string {
 	return u.String()
 }
 
-// Close closes the database. Calls in flight may fail.
-func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
-}
-
-// update runs fn in one write transaction, committing if fn returns nil
-// and rolling back otherwise.
-func (s *Store) update(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return inTx(ctx, s.w, nil, fn)
-}
-
-// view runs fn in one read transaction: every query in fn sees the same
-// snapshot.
-func (s *Store) view(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return inTx(ctx, s.r, &sql.TxOptions{ReadOnly: true}, fn)
-}
-
-func inTx(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, opts)
+// schema is the migrations of the database behind d.
+func schema(d db) sqlstore.Schema {
+	ms, err := metastore.ReadMigrations(migrationFiles, "migrations")
 	if err != nil {
-		return err
+		// The files are embedded: a bad one fails every test.
+		panic(fmt.Sprintf("sqlite: embedded migrations: %v", err))
 	}
-	if err := fn(tx); err != nil {
-		// The rollback error is uninteresting next to fn's: the
-		// transaction is abandoned either way.
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return sqlstore.Schema{DB: d, Queries: queries, Migrations: ms}
 }
 
-// migration is one embedded schema migration, migrations/NNNN_name.SQL.
 // migrations returns the embedded migrations ordered by version.
 func migrations() ([]metastore.MigrationFile, error) {
 	return metastore.ReadMigrations(migrationFiles, "migrations")
-}
-
-// migrate applies the migrations the database has not seen, each in its
-// own transaction together with its schema_migrations row, so a crash
-// leaves the schema at a recorded version, and returns those it applied.
-func migrate(ctx context.Context, db *sql.DB) ([]metastore.Migration, error) {
-	ms, err := migrations()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := db.ExecContext(ctx, createSchemaMigrations); err != nil {
-		return nil, fmt.Errorf("create schema_migrations: %w", err)
-	}
-	latest := ms[len(ms)-1].Version
-	var applied []metastore.Migration
-	for _, m := range ms {
-		var done *metastore.Migration
-		err := inTx(ctx, db, nil, func(tx *sql.Tx) error {
-			done = nil
-			// Re-read inside the write transaction: another process may
-			// have migrated since.
-			var current int
-			if err := tx.QueryRowContext(ctx, selectSchemaVersion).Scan(&current); err != nil {
-				return err
-			}
-			if current > latest {
-				return fmt.Errorf("database schema version %d is newer than this binary's %d", current, latest)
-			}
-			var applied bool
-			if err := tx.QueryRowContext(ctx, selectMigrationApplied, m.Version).Scan(&applied); err != nil {
-				return err
-			}
-			if applied {
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return err
-			}
-			now := time.Now()
-			if _, err := tx.ExecContext(ctx, insertMigration, m.Version, m.Name, now.UnixNano()); err != nil {
-				return err
-			}
-			done = &metastore.Migration{Version: m.Version, Name: m.Name, Applied: true, AppliedAt: now.UTC()}
-			return nil
-		})
-		if err != nil {
-			return applied, fmt.Errorf("migration %s: %w", m.Name, err)
-		}
-		if done != nil {
-			applied = append(applied, *done)
-		}
-	}
-	return applied, nil
 }
 
 // Migrate brings the database at path up to date, creating the file if
@@ -231,7 +162,7 @@ func Migrate(ctx context.Context, path string) ([]metastore.Migration, error) {
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
 	defer w.Close()
-	applied, err := migrate(ctx, w)
+	applied, err := schema(db{w: w}).Migrate(ctx)
 	if err != nil {
 		return applied, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
@@ -247,35 +178,21 @@ func MigrationStatus(ctx context.Context, path string) ([]metastore.Migration, e
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: migration status %s: %w", path, err)
 	}
-	recorded := map[int]metastore.Migration{}
-	if _, err := os.Stat(path); err == nil {
-		recorded, err = recordedMigrations(ctx, path)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: migration status %s: %w", path, err)
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return sqlstore.MergeStatus(ms, nil), nil
+	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: migration status %s: %w", path, err)
 	}
-	var out []metastore.Migration
-	for _, m := range ms {
-		if r, ok := recorded[m.Version]; ok {
-			out = append(out, r)
-			delete(recorded, m.Version)
-		} else {
-			out = append(out, metastore.Migration{Version: m.Version, Name: m.Name})
-		}
+	status, err := readStatus(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migration status %s: %w", path, err)
 	}
-	var unknown []metastore.Migration
-	for _, r := range recorded {
-		unknown = append(unknown, r)
-	}
-	sort.Slice(unknown, func(i, j int) bool { return unknown[i].Version < unknown[j].Version })
-	return append(out, unknown...), nil
+	return status, nil
 }
 
-// recordedMigrations reads schema_migrations of the existing database at
-// path through a read-only connection; no table means none.
-func recordedMigrations(ctx context.Context, path string) (map[int]metastore.Migration, error) {
+// readStatus reads the migration status of the existing database at path
+// through a read-only connection.
+func readStatus(ctx context.Context, path string) ([]metastore.Migration, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -285,31 +202,7 @@ func recordedMigrations(ctx context.Context, path string) (map[int]metastore.Mig
 		return nil, err
 	}
 	defer r.Close()
-	out := map[int]metastore.Migration{}
-	var exists bool
-	if err := r.QueryRowContext(ctx, selectSchemaMigrationsExists).Scan(&exists); err != nil {
-		return nil, err
-	}
-	if !exists {
-		return out, nil
-	}
-	rows, err := r.QueryContext(ctx, selectMigrations)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			m  metastore.Migration
-			at int64
-		)
-		if err := rows.Scan(&m.Version, &m.Name, &at); err != nil {
-			return nil, err
-		}
-		m.Applied, m.AppliedAt = true, nanosToTime(at)
-		out[m.Version] = m
-	}
-	return out, rows.Err()
+	return schema(db{r: r}).Status(ctx)
 }
 
 // isBusy reports SQLite's "database is locked" (SQLITE_BUSY).

@@ -209,7 +209,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.w.ExecContext(ctx, insertMigration, 9999, "9999_future", 0); err != nil {
+	if _, err := s.w.ExecContext(ctx, queries.InsertMigration, 9999, "9999_future", 0); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -489,7 +489,7 @@ func TestObjectsOutliveTopics(t *testing.T) {
 // Segments is on the fetch path: it must seek, not scan the partition.
 func TestSegmentsQueryPlan(t *testing.T) {
 	s := openTemp(t)
-	for _, q := range []string{selectSegmentsFrom, selectMaxTimestampSegment} {
+	for _, q := range []string{queries.SelectSegmentsFrom, queries.SelectMaxTimestampSegment} {
 		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, []byte{1}, 0, 5, 10)
 		if err != nil {
 			t.Fatal(err)
