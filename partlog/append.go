@@ -147,12 +147,16 @@ func (p *Partition) AwaitDurable(ctx context.Context, a Appended, acks int16) er
 	}
 	for {
 		changed := p.reg.HWMChanged()
-		if p.hwm.Load() > a.LastOffset {
+		// Once the epoch has changed, the offsets waited for may have been
+		// assigned to other records: never acknowledge them.
+		st := p.Status()
+		if st.Epoch != a.Epoch {
+			return ErrNotOwner
+		}
+		if st.HighWatermark > a.LastOffset {
 			return nil
 		}
-		// Once the epoch has changed, the offsets waited for may be
-		// reassigned to other records: never acknowledge them.
-		if st := p.Status(); !st.Serving || st.Epoch != a.Epoch {
+		if !st.Serving {
 			return ErrNotOwner
 		}
 		select {
