@@ -7,11 +7,12 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/stratalog/strata/internal/redact"
 	"github.com/stratalog/strata/metastore"
+	"github.com/stratalog/strata/metastore/sqlstore"
 )
 
 // Options tunes Open. The zero value is the default.
@@ -59,11 +60,15 @@ const (
 	retryMaxDelay  = 500 * time.Millisecond
 )
 
+// sharedStore is embedded in Store under an unexported name, so that its
+// methods are Store's without the field being part of the API.
+type sharedStore = sqlstore.Store
+
 // Store is a metastore.Store backed by a PostgreSQL database. It is safe
 // for concurrent use.
 type Store struct {
-	pool       *pgxpool.Pool
-	maxRetries int
+	*sharedStore
+	db *db
 }
 
 var _ metastore.Store = (*Store)(nil)
@@ -78,19 +83,20 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	opts.ensureDefaults()
 	pool, err := newPool(ctx, url, opts.MaxConns)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open %s: %w", redact(url), err)
+		return nil, fmt.Errorf("postgres: open %s: %w", redact.URL(url), err)
 	}
-	s := &Store{pool: pool, maxRetries: opts.MaxRetries}
+	d := &db{pool: pool, maxRetries: opts.MaxRetries}
 	if opts.NoMigrate {
-		err = s.checkSchema(ctx)
+		err = schema(d).Check(ctx)
 	} else {
-		_, err = s.migrate(ctx)
+		_, err = schema(d).Migrate(ctx)
 	}
 	if err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("postgres: open %s: %w", redact(url), err)
+		return nil, fmt.Errorf("postgres: open %s: %w", redact.URL(url), err)
 	}
-	return s, nil
+	shared := sqlstore.New(sqlstore.Config{Name: "postgres", DB: d, Dialect: dialect{}, Queries: queries})
+	return &Store{sharedStore: shared, db: d}, nil
 }
 
 // newPool parses url and opens a pool, checking that the server answers.
@@ -120,31 +126,6 @@ func newPool(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, er
 		return nil, err
 	}
 	return pool, nil
-}
-
-// Close closes the pool, waiting for connections in use to be returned.
-func (s *Store) Close() error {
-	s.pool.Close()
-	return nil
-}
-
-// update runs fn in one read-committed transaction, committing if fn
-// returns nil and rolling back otherwise. A transaction that fails with a
-// serialization failure or a deadlock is run again, fn included, after a
-// backoff: fn must be safe to repeat (assign its results, do not append).
-func (s *Store) update(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return retry(ctx, s.maxRetries, func() error {
-		return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, fn)
-	})
-}
-
-// view runs fn in one read-only repeatable-read transaction: every query
-// in fn sees the same snapshot.
-func (s *Store) view(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-	return retry(ctx, s.maxRetries, func() error {
-		return pgx.BeginTxFunc(ctx, s.pool, opts, fn)
-	})
 }
 
 // retry calls fn until it succeeds, fails with an error other than a

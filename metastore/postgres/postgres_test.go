@@ -244,7 +244,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	ctx := t.Context()
 	url := pgtest.URL(t)
 	s := openURL(t, url, Options{})
-	if _, err := s.pool.Exec(ctx, insertMigration, 9999, "9999_future", time.Now().UnixNano()); err != nil {
+	if _, err := s.db.pool.Exec(ctx, queries.InsertMigration, 9999, "9999_future", time.Now().UnixNano()); err != nil {
 		t.Fatal(err)
 	}
 	for _, opts := range []Options{{}, {NoMigrate: true}} {
@@ -361,7 +361,7 @@ func TestDeadlockRetried(t *testing.T) {
 	)
 	for i, order := range [2][2]string{{"a", "b"}, {"b", "a"}} {
 		wg.Go(func() {
-			errs[i] = s.update(ctx, func(tx pgx.Tx) error {
+			errs[i] = s.db.update(ctx, func(tx pgx.Tx) error {
 				attempts[i]++
 				if _, err := tx.Exec(ctx, lock, order[0]); err != nil {
 					return err
