@@ -14,54 +14,33 @@ package agent
 //     COORDINATOR_NOT_AVAILABLE (top-level from v2, per partition before).
 
 import (
-	"context"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/metastore"
+	"github.com/stratalog/strata/group"
 )
-
-// fetchedOffsets is one group's answer, in a version-neutral shape.
-type fetchedOffsets struct {
-	code   int16
-	topics []fetchedTopic
-}
-
-type fetchedTopic struct {
-	name  string
-	parts []fetchedPartition
-}
-
-type fetchedPartition struct {
-	partition   int32
-	offset      int64
-	leaderEpoch int32
-	metadata    *string
-	code        int16
-}
 
 func handleOffsetFetch(c *conn, req kmsg.Request, f *inflight) {
 	r := req.(*kmsg.OffsetFetchRequest)
 	resp := r.ResponseKind().(*kmsg.OffsetFetchResponse)
+	gc := c.a.groups()
 	if r.Version >= 8 {
 		for _, rg := range r.Groups {
-			var want []fetchedTopic
+			fr := group.FetchRequest{Group: rg.Group}
 			if rg.Topics != nil {
-				want = []fetchedTopic{}
+				fr.Topics = []group.TopicPartitions{}
 				for _, rt := range rg.Topics {
-					want = append(want, requestedTopic(rt.Topic, rt.Partitions))
+					fr.Topics = append(fr.Topics, group.TopicPartitions{Topic: rt.Topic, Partitions: rt.Partitions})
 				}
 			}
-			got := c.a.fetchOffsets(c.ctx, rg.Group, want)
+			got := gc.FetchOffsets(c.ctx, fr)
 			og := kmsg.NewOffsetFetchResponseGroup()
-			og.Group, og.ErrorCode = rg.Group, got.code
-			for _, ft := range got.topics {
+			og.Group, og.ErrorCode = rg.Group, groupErrorCode(got.Err)
+			for _, ft := range got.Topics {
 				ot := kmsg.NewOffsetFetchResponseGroupTopic()
-				ot.Topic = ft.name
-				for _, fp := range ft.parts {
+				ot.Topic = ft.Topic
+				for _, fp := range ft.Partitions {
 					op := kmsg.NewOffsetFetchResponseGroupTopicPartition()
-					op.Partition, op.Offset, op.LeaderEpoch, op.Metadata, op.ErrorCode = fp.partition, fp.offset, fp.leaderEpoch, fp.metadata, fp.code
+					op.Partition, op.Offset, op.LeaderEpoch, op.Metadata = fp.Partition, fp.Offset, fp.LeaderEpoch, fp.Metadata
 					ot.Partitions = append(ot.Partitions, op)
 				}
 				og.Topics = append(og.Topics, ot)
@@ -71,115 +50,30 @@ func handleOffsetFetch(c *conn, req kmsg.Request, f *inflight) {
 		f.finish(resp)
 		return
 	}
-	var want []fetchedTopic
+	fr := group.FetchRequest{Group: r.Group}
 	if r.Topics != nil || r.Version < 2 {
-		want = []fetchedTopic{}
+		fr.Topics = []group.TopicPartitions{}
 		for _, rt := range r.Topics {
-			want = append(want, requestedTopic(rt.Topic, rt.Partitions))
+			fr.Topics = append(fr.Topics, group.TopicPartitions{Topic: rt.Topic, Partitions: rt.Partitions})
 		}
 	}
-	got := c.a.fetchOffsets(c.ctx, r.Group, want)
-	if got.code != 0 {
-		if r.Version >= 2 {
-			resp.ErrorCode = got.code
-		}
-		// Before v2 the error can only be carried per partition.
-		for i := range got.topics {
-			for j := range got.topics[i].parts {
-				got.topics[i].parts[j].code = got.code
-			}
-		}
+	got := gc.FetchOffsets(c.ctx, fr)
+	code := groupErrorCode(got.Err)
+	if r.Version >= 2 {
+		resp.ErrorCode = code
 	}
-	for _, ft := range got.topics {
+	for _, ft := range got.Topics {
 		ot := kmsg.NewOffsetFetchResponseTopic()
-		ot.Topic = ft.name
-		for _, fp := range ft.parts {
+		ot.Topic = ft.Topic
+		for _, fp := range ft.Partitions {
 			op := kmsg.NewOffsetFetchResponseTopicPartition()
-			op.Partition, op.Offset, op.LeaderEpoch, op.Metadata, op.ErrorCode = fp.partition, fp.offset, fp.leaderEpoch, fp.metadata, fp.code
+			op.Partition, op.Offset, op.LeaderEpoch, op.Metadata = fp.Partition, fp.Offset, fp.LeaderEpoch, fp.Metadata
+			// Every version carries the error per partition as well (the
+			// only place before v2).
+			op.ErrorCode = code
 			ot.Partitions = append(ot.Partitions, op)
 		}
 		resp.Topics = append(resp.Topics, ot)
 	}
 	f.finish(resp)
-}
-
-func requestedTopic(name string, parts []int32) fetchedTopic {
-	ft := fetchedTopic{name: name}
-	for _, p := range parts {
-		ft.parts = append(ft.parts, fetchedPartition{partition: p})
-	}
-	return ft
-}
-
-// fetchOffsets answers one group: want lists the requested partitions,
-// nil means every committed partition.
-func (a *Agent) fetchOffsets(ctx context.Context, group string, want []fetchedTopic) fetchedOffsets {
-	out := fetchedOffsets{topics: want}
-	unknown := func() {
-		empty := ""
-		for i := range out.topics {
-			for j := range out.topics[i].parts {
-				p := &out.topics[i].parts[j]
-				p.offset, p.leaderEpoch, p.metadata = -1, -1, &empty
-			}
-		}
-	}
-	if group == "" {
-		out.code = kerr.InvalidGroupID.Code
-		unknown()
-		return out
-	}
-	if a.closing.Load() {
-		out.code = kerr.NotCoordinator.Code
-		unknown()
-		return out
-	}
-	offs, err := a.meta.GroupOffsets(ctx, group)
-	if err != nil {
-		a.log.Warn("fetch group offsets", "group", group, "err", err)
-		out.code = groupErrorCode(err)
-		if out.code == kerr.GroupIDNotFound.Code {
-			out.code = kerr.CoordinatorNotAvailable.Code
-		}
-		unknown()
-		return out
-	}
-	if want == nil {
-		// GroupOffsets is ordered by topic, then partition.
-		for _, o := range offs {
-			if n := len(out.topics); n == 0 || out.topics[n-1].name != o.Topic {
-				out.topics = append(out.topics, fetchedTopic{name: o.Topic})
-			}
-			ft := &out.topics[len(out.topics)-1]
-			ft.parts = append(ft.parts, fromGroupOffset(o))
-		}
-		return out
-	}
-	unknown()
-	type key struct {
-		topic string
-		part  int32
-	}
-	have := make(map[key]metastore.GroupOffset, len(offs))
-	for _, o := range offs {
-		have[key{o.Topic, o.Partition}] = o
-	}
-	for i := range out.topics {
-		for j := range out.topics[i].parts {
-			p := &out.topics[i].parts[j]
-			if o, ok := have[key{out.topics[i].name, p.partition}]; ok {
-				*p = fromGroupOffset(o)
-			}
-		}
-	}
-	return out
-}
-
-func fromGroupOffset(o metastore.GroupOffset) fetchedPartition {
-	md := o.Metadata
-	if md == nil {
-		empty := ""
-		md = &empty
-	}
-	return fetchedPartition{partition: o.Partition, offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: md}
 }

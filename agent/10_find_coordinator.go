@@ -2,16 +2,22 @@ package agent
 
 // FindCoordinator v0-v5.
 //
-//   - Key type 0 (group): this agent coordinates every group for now, so
-//     the answer is always its own node id, advertised host and port.
+//   - Key type 0 (group): the group's coordinator by rendezvous hashing of
+//     the group name over the live agents (coordinatorFor): its node id,
+//     advertised host and port.
 //   - Key type 1 (transaction): COORDINATOR_NOT_AVAILABLE, as transactions
 //     are not supported. Other key types: INVALID_REQUEST.
 //   - An empty group key is INVALID_REQUEST.
 //   - v4+ batch several keys (CoordinatorKeys); each gets its own answer.
+//
+// The group coordinator itself is package group; newGroupCoordinator
+// wires it to this agent.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/group"
 )
 
 func handleFindCoordinator(c *conn, req kmsg.Request, f *inflight) {
@@ -52,4 +58,32 @@ func handleFindCoordinator(c *conn, req kmsg.Request, f *inflight) {
 	resp.ErrorCode, resp.ErrorMessage = one.ErrorCode, one.ErrorMessage
 	resp.NodeID, resp.Host, resp.Port = one.NodeID, one.Host, one.Port
 	f.finish(resp)
+}
+
+// groups returns the agent's group coordinator (created in New, closed by
+// stop before the metastore is).
+func (a *Agent) groups() *group.Coordinator { return a.groupCoord }
+
+// newGroupCoordinator makes the agent's group coordinator: this agent
+// coordinates the groups ownership places on it, over its
+// metastore.
+func newGroupCoordinator(a *Agent) (*group.Coordinator, error) {
+	return group.New(group.Config{
+		Store:             a.meta,
+		Coordinates:       func(name string) bool { return a.own.Coordinates(name) },
+		MinSessionTimeout: a.cfg.GroupMinSessionTimeout,
+		MaxSessionTimeout: a.cfg.GroupMaxSessionTimeout,
+		ConsumerTopics:    consumerTopics,
+		Logger:            a.log,
+		Registerer:        a.cfg.Registerer,
+	})
+}
+
+// consumerTopics decodes the topics of consumer protocol member metadata.
+func consumerTopics(metadata []byte) ([]string, error) {
+	var md kmsg.ConsumerMemberMetadata
+	if err := md.ReadFrom(metadata); err != nil {
+		return nil, err
+	}
+	return md.Topics, nil
 }

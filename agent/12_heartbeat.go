@@ -11,47 +11,16 @@ package agent
 //     metastore after the coordinator restarted.
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/group"
 )
 
 func handleHeartbeat(c *conn, req kmsg.Request, f *inflight) {
 	r := req.(*kmsg.HeartbeatRequest)
 	resp := r.ResponseKind().(*kmsg.HeartbeatResponse)
-	if r.Group == "" {
-		resp.ErrorCode = kerr.InvalidGroupID.Code
-		f.finish(resp)
-		return
-	}
-	g, err := c.a.groups().lock(c.ctx, r.Group)
-	if err != nil {
-		resp.ErrorCode = groupErrorCode(err)
-		f.finish(resp)
-		return
-	}
-	defer g.unlock()
-	resp.ErrorCode = g.heartbeat(r)
+	resp.ErrorCode = groupErrorCode(c.a.groups().Heartbeat(c.ctx, group.HeartbeatRequest{
+		Group: r.Group, MemberID: r.MemberID, InstanceID: r.InstanceID, Generation: r.Generation,
+	}))
 	f.finish(resp)
-}
-
-func (g *group) heartbeat(r *kmsg.HeartbeatRequest) int16 {
-	if code := g.checkInstance(r.InstanceID, r.MemberID); code != 0 {
-		return code
-	}
-	m := g.mu.members[r.MemberID]
-	switch {
-	case m == nil:
-		return kerr.UnknownMemberID.Code
-	case r.Generation != g.mu.generation:
-		return kerr.IllegalGeneration.Code
-	}
-	g.touch(m)
-	switch g.mu.state {
-	case groupPreparingRebalance:
-		return kerr.RebalanceInProgress.Code
-	case groupCompletingRebalance, groupStable:
-		return 0
-	default:
-		return kerr.UnknownMemberID.Code
-	}
 }

@@ -14,8 +14,9 @@ package agent
 //   - Reason (v5) is ignored.
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/group"
 )
 
 func handleLeaveGroup(c *conn, req kmsg.Request, f *inflight) {
@@ -25,54 +26,25 @@ func handleLeaveGroup(c *conn, req kmsg.Request, f *inflight) {
 	if r.Version < 3 {
 		leaving = []kmsg.LeaveGroupRequestMember{{MemberID: r.MemberID}}
 	}
-	if r.Group == "" {
-		resp.ErrorCode = kerr.InvalidGroupID.Code
-		f.finish(resp)
-		return
-	}
-	g, err := c.a.groups().lock(c.ctx, r.Group)
-	if err != nil {
-		resp.ErrorCode = groupErrorCode(err)
-		f.finish(resp)
-		return
-	}
-	defer g.unlock()
+	lr := group.LeaveRequest{Group: r.Group}
 	for _, lm := range leaving {
-		out := kmsg.NewLeaveGroupResponseMember()
-		out.MemberID, out.InstanceID = lm.MemberID, lm.InstanceID
-		out.ErrorCode = g.leave(lm)
-		resp.Members = append(resp.Members, out)
+		lr.Members = append(lr.Members, group.LeavingMember{MemberID: lm.MemberID, InstanceID: lm.InstanceID})
+	}
+	out := c.a.groups().Leave(c.ctx, lr)
+	if out.Err != nil {
+		resp.ErrorCode = groupErrorCode(out.Err)
+		f.finish(resp)
+		return
 	}
 	if r.Version < 3 {
-		resp.ErrorCode = resp.Members[0].ErrorCode
-		resp.Members = nil
+		resp.ErrorCode = groupErrorCode(out.Members[0])
+		f.finish(resp)
+		return
+	}
+	for i, lm := range leaving {
+		om := kmsg.NewLeaveGroupResponseMember()
+		om.MemberID, om.InstanceID, om.ErrorCode = lm.MemberID, lm.InstanceID, groupErrorCode(out.Members[i])
+		resp.Members = append(resp.Members, om)
 	}
 	f.finish(resp)
-}
-
-func (g *group) leave(lm kmsg.LeaveGroupRequestMember) int16 {
-	id := lm.MemberID
-	if lm.InstanceID != nil {
-		known, ok := g.mu.static[*lm.InstanceID]
-		switch {
-		case !ok:
-			return kerr.UnknownMemberID.Code
-		case id != "" && id != known:
-			return kerr.FencedInstanceID.Code
-		}
-		id = known
-	}
-	if t, ok := g.mu.pending[id]; ok {
-		t.Stop()
-		delete(g.mu.pending, id)
-		return 0
-	}
-	m := g.mu.members[id]
-	if m == nil {
-		return kerr.UnknownMemberID.Code
-	}
-	g.gc.a.log.Debug("group member left", "group", g.name, "member", id)
-	g.removeMember(m, kerr.UnknownMemberID.Code)
-	g.prepareRebalance()
-	return 0
 }

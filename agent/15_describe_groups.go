@@ -12,9 +12,17 @@ package agent
 //     there are no ACLs.
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
+	"math"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
+
+// authorizedGroupOps is the bitfield of group operations (READ, DELETE,
+// DESCRIBE) reported when DescribeGroups asks; there are no ACLs.
+const authorizedGroupOps = 1<<3 | 1<<6 | 1<<8
+
+// noAuthorizedOps is what Kafka reports when they are not asked for.
+const noAuthorizedOps = math.MinInt32
 
 func handleDescribeGroups(c *conn, req kmsg.Request, f *inflight) {
 	r := req.(*kmsg.DescribeGroupsRequest)
@@ -26,49 +34,16 @@ func handleDescribeGroups(c *conn, req kmsg.Request, f *inflight) {
 		if r.IncludeAuthorizedOperations {
 			out.AuthorizedOperations = authorizedGroupOps
 		}
-		if name == "" {
-			out.ErrorCode = kerr.InvalidGroupID.Code
-			resp.Groups = append(resp.Groups, out)
-			continue
+		d := c.a.groups().Describe(c.ctx, name)
+		out.ErrorCode = groupErrorCode(d.Err)
+		out.State, out.ProtocolType, out.Protocol = string(d.State), d.ProtocolType, d.Protocol
+		for _, m := range d.Members {
+			dm := kmsg.NewDescribeGroupsResponseGroupMember()
+			dm.MemberID, dm.InstanceID, dm.ClientID, dm.ClientHost = m.MemberID, m.InstanceID, m.ClientID, m.ClientHost
+			dm.ProtocolMetadata, dm.MemberAssignment = m.Metadata, m.Assignment
+			out.Members = append(out.Members, dm)
 		}
-		g, err := c.a.groups().lock(c.ctx, name)
-		if err != nil {
-			out.ErrorCode = groupErrorCode(err)
-			resp.Groups = append(resp.Groups, out)
-			continue
-		}
-		g.describe(&out)
-		g.unlock()
 		resp.Groups = append(resp.Groups, out)
 	}
 	f.finish(resp)
-}
-
-func (g *group) describe(out *kmsg.DescribeGroupsResponseGroup) {
-	if !g.exists() {
-		out.State = groupDead
-		return
-	}
-	out.State = g.mu.state
-	out.ProtocolType = g.mu.protocolType
-	stable := g.mu.state == groupStable
-	if stable {
-		out.Protocol = g.mu.protocol
-	}
-	for _, m := range g.sortedMembers() {
-		dm := kmsg.NewDescribeGroupsResponseGroupMember()
-		dm.MemberID, dm.InstanceID, dm.ClientID, dm.ClientHost = m.id, m.instanceID, m.clientID, m.clientHost
-		dm.ProtocolMetadata, dm.MemberAssignment = []byte{}, []byte{}
-		if stable {
-			for _, p := range m.protocols {
-				if p.Name == g.mu.protocol {
-					dm.ProtocolMetadata = p.Metadata
-				}
-			}
-			if m.assignment != nil {
-				dm.MemberAssignment = m.assignment
-			}
-		}
-		out.Members = append(out.Members, dm)
-	}
 }

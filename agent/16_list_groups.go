@@ -2,9 +2,9 @@ package agent
 
 // ListGroups v0-v5.
 //
-//   - Every group this agent coordinates (all groups, for now): those in
-//     the metastore and those with members, each with its protocol type;
-//     its state (v4+) and type "classic" (v5+).
+//   - Every group this agent knows: those in the metastore and those with
+//     members in memory, each with its protocol type; its state (v4+) and
+//     type "classic" (v5+).
 //   - StatesFilter (v4+) keeps groups in the named states (any case);
 //     TypesFilter (v5+) keeps classic groups only if it names "classic":
 //     there are no KIP-848 "consumer" groups.
@@ -12,64 +12,33 @@ package agent
 //     listed as PreparingRebalance, which it is once loaded.
 
 import (
-	"sort"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/group"
 )
 
 func handleListGroups(c *conn, req kmsg.Request, f *inflight) {
-	a := c.a
 	r := req.(*kmsg.ListGroupsRequest)
 	resp := r.ResponseKind().(*kmsg.ListGroupsResponse)
-	gc := a.groups()
-	type entry struct{ protocolType, state string }
-	seen := map[string]entry{}
-	stored, err := a.meta.Groups(c.ctx)
+	listed, err := c.a.groups().List(c.ctx, group.ListRequest{States: r.StatesFilter})
 	if err != nil {
-		a.log.Warn("list groups", "err", err)
 		resp.ErrorCode = groupErrorCode(err)
 		f.finish(resp)
 		return
-	}
-	for _, sg := range stored {
-		state := groupEmpty
-		if len(sg.Members) > 0 {
-			state = groupPreparingRebalance
-		}
-		seen[sg.Name] = entry{sg.ProtocolType, state}
-	}
-	for _, name := range gc.names() {
-		g := gc.peek(name)
-		if g == nil {
-			continue
-		}
-		g.mu.Lock()
-		if g.mu.loaded && !g.mu.removed && g.exists() {
-			seen[name] = entry{g.mu.protocolType, g.mu.state}
-		}
-		g.mu.Unlock()
-	}
-	states := map[string]bool{}
-	for _, s := range r.StatesFilter {
-		states[strings.ToLower(s)] = true
 	}
 	classic := len(r.TypesFilter) == 0
 	for _, t := range r.TypesFilter {
 		classic = classic || strings.EqualFold(t, "classic")
 	}
-	names := make([]string, 0, len(seen))
-	for n := range seen {
-		names = append(names, n)
+	if !classic {
+		f.finish(resp)
+		return
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		e := seen[n]
-		if !classic || len(states) > 0 && !states[strings.ToLower(e.state)] {
-			continue
-		}
+	for _, l := range listed {
 		lg := kmsg.NewListGroupsResponseGroup()
-		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = n, e.protocolType, e.state, "classic"
+		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = l.Name, l.ProtocolType, string(l.State), "classic"
 		resp.Groups = append(resp.Groups, lg)
 	}
 	f.finish(resp)

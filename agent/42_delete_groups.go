@@ -8,12 +8,7 @@ package agent
 //     INVALID_GROUP_ID. Each group is answered on its own.
 
 import (
-	"errors"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/stratalog/strata/metastore"
 )
 
 func handleDeleteGroups(c *conn, req kmsg.Request, f *inflight) {
@@ -22,39 +17,8 @@ func handleDeleteGroups(c *conn, req kmsg.Request, f *inflight) {
 	for _, name := range r.Groups {
 		out := kmsg.NewDeleteGroupsResponseGroup()
 		out.Group = name
-		out.ErrorCode = c.a.deleteGroup(c, name)
+		out.ErrorCode = groupErrorCode(c.a.groups().Delete(c.ctx, name))
 		resp.Groups = append(resp.Groups, out)
 	}
 	f.finish(resp)
-}
-
-func (a *Agent) deleteGroup(c *conn, name string) int16 {
-	if name == "" {
-		return kerr.InvalidGroupID.Code
-	}
-	g, err := a.groups().lock(c.ctx, name)
-	if err != nil {
-		return groupErrorCode(err)
-	}
-	defer g.unlock()
-	switch {
-	case len(g.mu.members) > 0 || len(g.mu.pending) > 0:
-		return kerr.NonEmptyGroup.Code
-	case !g.mu.persisted:
-		return kerr.GroupIDNotFound.Code
-	}
-	if err := a.meta.DeleteGroup(c.ctx, name); err != nil && !errors.Is(err, metastore.ErrNotFound) {
-		a.log.Warn("delete group", "group", name, "err", err)
-		return groupErrorCode(err)
-	}
-	g.stopTimers()
-	g.setState(groupDead)
-	g.mu.persisted = false
-	g.mu.removed = true
-	g.gc.mu.Lock()
-	if g.gc.mu.groups[name] == g {
-		delete(g.gc.mu.groups, name)
-	}
-	g.gc.mu.Unlock()
-	return 0
 }

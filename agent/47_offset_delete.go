@@ -10,71 +10,48 @@ package agent
 //   - Unknown topics or partitions are UNKNOWN_TOPIC_OR_PARTITION.
 
 import (
-	"fmt"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/group"
 )
 
 func handleOffsetDelete(c *conn, req kmsg.Request, f *inflight) {
-	a := c.a
 	r := req.(*kmsg.OffsetDeleteRequest)
 	resp := r.ResponseKind().(*kmsg.OffsetDeleteResponse)
-	if r.Group == "" {
-		resp.ErrorCode = kerr.InvalidGroupID.Code
-		f.finish(resp)
-		return
-	}
-	g, err := a.groups().lock(c.ctx, r.Group)
-	if err != nil {
-		resp.ErrorCode = groupErrorCode(err)
-		f.finish(resp)
-		return
-	}
-	defer g.unlock()
-	if !g.exists() {
-		resp.ErrorCode = kerr.GroupIDNotFound.Code
-		f.finish(resp)
-		return
-	}
-	var subscribed map[string]bool
-	if len(g.mu.members) > 0 {
-		var ok bool
-		subscribed, ok = g.memberSubscriptions()
-		if g.mu.protocolType != "consumer" || !ok {
-			resp.ErrorCode = kerr.NonEmptyGroup.Code
-			f.finish(resp)
-			return
+	dr := group.DeleteOffsetsRequest{Group: r.Group}
+	exists := make([][]bool, len(r.Topics))
+	for i, rt := range r.Topics {
+		t := c.a.topicByName(rt.Topic)
+		tp := group.TopicPartitions{Topic: rt.Topic}
+		exists[i] = make([]bool, len(rt.Partitions))
+		for j, rp := range rt.Partitions {
+			if exists[i][j] = t.Partition(rp.Partition) != nil; exists[i][j] {
+				tp.Partitions = append(tp.Partitions, rp.Partition)
+			}
 		}
+		dr.Topics = append(dr.Topics, tp)
 	}
-	for _, rt := range r.Topics {
+	out := c.a.groups().DeleteOffsets(c.ctx, dr)
+	if out.Err != nil {
+		resp.ErrorCode = groupErrorCode(out.Err)
+		f.finish(resp)
+		return
+	}
+	for i, rt := range r.Topics {
 		ot := kmsg.NewOffsetDeleteResponseTopic()
 		ot.Topic = rt.Topic
-		t := a.topicByName(rt.Topic)
-		var del []int32
-		for _, rp := range rt.Partitions {
+		k := 0 // next of out.Topics[i], the partitions that exist
+		for j, rp := range rt.Partitions {
 			op := kmsg.NewOffsetDeleteResponseTopicPartition()
 			op.Partition = rp.Partition
-			switch {
-			case t.Partition(rp.Partition) == nil:
+			if !exists[i][j] {
 				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case subscribed[rt.Topic]:
-				op.ErrorCode = kerr.GroupSubscribedToTopic.Code
-			default:
-				del = append(del, rp.Partition)
+			} else {
+				op.ErrorCode = groupErrorCode(out.Topics[i][k])
+				k++
 			}
 			ot.Partitions = append(ot.Partitions, op)
-		}
-		if len(del) > 0 {
-			if err := a.meta.DeleteGroupOffsets(c.ctx, r.Group, rt.Topic, del); err != nil {
-				a.log.Warn("delete group offsets", "group", r.Group, "topic", rt.Topic, "err", err)
-				code := groupErrorCode(fmt.Errorf("%w: %v", errGroupStore, err))
-				for i := range ot.Partitions {
-					if ot.Partitions[i].ErrorCode == 0 {
-						ot.Partitions[i].ErrorCode = code
-					}
-				}
-			}
 		}
 		resp.Topics = append(resp.Topics, ot)
 	}

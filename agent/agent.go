@@ -19,6 +19,7 @@ import (
 
 	"github.com/stratalog/strata/agent/wal"
 	"github.com/stratalog/strata/flush"
+	"github.com/stratalog/strata/group"
 	"github.com/stratalog/strata/internal/redact"
 	"github.com/stratalog/strata/metastore"
 	"github.com/stratalog/strata/ownership"
@@ -65,7 +66,7 @@ type Agent struct {
 	connWG     sync.WaitGroup
 	connsMu    sync.Mutex
 	conns      map[*conn]struct{}
-	groupCoord *groupCoordinator
+	groupCoord *group.Coordinator
 	readyOnce  atomic.Bool
 	closeOnce  sync.Once
 	ownMeta    bool // close the metastore on Close
@@ -164,9 +165,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		flush.Deps{Registry: a.reg, Meta: a.meta, Objects: a.objs, Logger: a.log, Registerer: cfg.Registerer}); err != nil {
 		return nil, err
 	}
-	a.groupCoord = newGroupCoordinator(a)
+	if a.groupCoord, err = newGroupCoordinator(a); err != nil {
+		return nil, err
+	}
 	if a.own, err = ownership.New(ownership.Config{AgentID: a.agentID, Host: a.advHost, Port: a.advPort, Rack: cfg.Rack,
-		LeaseTTL: cfg.LeaseTTL, Logger: a.log, AfterPass: func() { a.groups().evictMoved() }}, a.meta, a.reg); err != nil {
+		LeaseTTL: cfg.LeaseTTL, Logger: a.log, AfterPass: func() { a.groups().EvictMoved() }}, a.meta, a.reg); err != nil {
 		return nil, err
 	}
 	if a.nodeID, err = a.own.Register(ctx); err != nil {
@@ -315,7 +318,7 @@ func (a *Agent) stop(ctx context.Context, graceful bool) error {
 		}
 		a.connsMu.Unlock()
 		a.connWG.Wait()
-		a.groupCoord.close()
+		a.groupCoord.Close()
 		if graceful {
 			// Hand partitions over only when nothing buffered is left:
 			// otherwise this agent must recover it at its next start.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stratalog/strata/group"
 )
 
 // Config configures an agent. The zero value of every field means its
@@ -69,6 +71,12 @@ type Config struct {
 	// LeaseTTL is how long the agent's registration lives without a
 	// heartbeat. Default 3s.
 	LeaseTTL time.Duration
+	// GroupMinSessionTimeout and GroupMaxSessionTimeout bound consumer
+	// group members' session timeouts (Kafka's
+	// group.min.session.timeout.ms and group.max.session.timeout.ms).
+	// Defaults 6s and 30m.
+	GroupMinSessionTimeout time.Duration
+	GroupMaxSessionTimeout time.Duration
 
 	// Logger receives the agent's logs. Default slog.Default().
 	Logger *slog.Logger
@@ -122,6 +130,12 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = 3 * time.Second
+	}
+	if c.GroupMinSessionTimeout == 0 {
+		c.GroupMinSessionTimeout = group.DefaultMinSessionTimeout
+	}
+	if c.GroupMaxSessionTimeout == 0 {
+		c.GroupMaxSessionTimeout = group.DefaultMaxSessionTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

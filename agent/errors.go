@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/stratalog/strata/group"
 	"github.com/stratalog/strata/metastore"
 	"github.com/stratalog/strata/partlog"
 	"github.com/stratalog/strata/record"
@@ -17,11 +18,6 @@ import (
 var (
 	errUnknownTopic = errors.New("agent: unknown topic or partition")
 	errShuttingDown = errors.New("agent: shutting down")
-
-	// Group coordinator conditions (see groupErrorCode).
-	errCoordinatorLoad = errors.New("agent: group could not be loaded from the metastore")
-	errNotCoordinator  = errors.New("agent: another agent coordinates this group")
-	errGroupStore      = errors.New("agent: group metastore write failed")
 )
 
 // errorCode maps an internal error to a Kafka error code.
@@ -57,19 +53,45 @@ func errorCode(err error) int16 {
 	}
 }
 
-// groupErrorCode maps an internal error of the group coordinator to a
-// Kafka error code. Every failure is retriable from the client's side:
-// NOT_COORDINATOR (find the coordinator again) once this agent is shutting
-// down, COORDINATOR_NOT_AVAILABLE when the metastore fails.
+// groupErrorCode maps an outcome of the group coordinator (package group)
+// to a Kafka error code. Failures of the coordinator itself are retriable
+// from the client's side: NOT_COORDINATOR (find the coordinator again)
+// when another agent coordinates the group, this one is shutting down or
+// the request's connection went away; COORDINATOR_NOT_AVAILABLE when the
+// metastore fails.
 func groupErrorCode(err error) int16 {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errShuttingDown), errors.Is(err, context.Canceled), errors.Is(err, errNotCoordinator):
+	case errors.Is(err, group.ErrNotCoordinator), errors.Is(err, group.ErrClosed), errors.Is(err, context.Canceled):
 		return kerr.NotCoordinator.Code
-	case errors.Is(err, metastore.ErrNotFound):
+	case errors.Is(err, group.ErrStore):
+		return kerr.CoordinatorNotAvailable.Code
+	case errors.Is(err, group.ErrInvalidGroupID):
+		return kerr.InvalidGroupID.Code
+	case errors.Is(err, group.ErrInvalidSessionTimeout):
+		return kerr.InvalidSessionTimeout.Code
+	case errors.Is(err, group.ErrInconsistentProtocol):
+		return kerr.InconsistentGroupProtocol.Code
+	case errors.Is(err, group.ErrMemberIDRequired):
+		return kerr.MemberIDRequired.Code
+	case errors.Is(err, group.ErrUnknownMember):
+		return kerr.UnknownMemberID.Code
+	case errors.Is(err, group.ErrFencedInstance):
+		return kerr.FencedInstanceID.Code
+	case errors.Is(err, group.ErrIllegalGeneration):
+		return kerr.IllegalGeneration.Code
+	case errors.Is(err, group.ErrRebalanceInProgress):
+		return kerr.RebalanceInProgress.Code
+	case errors.Is(err, group.ErrGroupNotFound):
 		return kerr.GroupIDNotFound.Code
-	default: // errCoordinatorLoad, errGroupStore, deadlines
+	case errors.Is(err, group.ErrNonEmptyGroup):
+		return kerr.NonEmptyGroup.Code
+	case errors.Is(err, group.ErrSubscribedToTopic):
+		return kerr.GroupSubscribedToTopic.Code
+	case errors.Is(err, group.ErrOffsetMetadataTooLarge):
+		return kerr.OffsetMetadataTooLarge.Code
+	default: // deadlines, anything unforeseen: retriable
 		return kerr.CoordinatorNotAvailable.Code
 	}
 }

@@ -7,6 +7,16 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/group"
+)
+
+// Group states as the tests compare them with the wire's strings.
+const (
+	groupEmpty              = string(group.StateEmpty)
+	groupPreparingRebalance = string(group.StatePreparingRebalance)
+	groupStable             = string(group.StateStable)
+	groupDead               = string(group.StateDead)
 )
 
 // Protocol-level tests of the group coordinator over raw connections, so
@@ -76,13 +86,11 @@ func joinNew(t *testing.T, rc *rawConn, group string, session, rebalance int32, 
 }
 
 func groupSnapshot(a *Agent, name string) (state string, gen int32, members int) {
-	g := a.groups().peek(name)
-	if g == nil {
+	s, ok := a.groups().Peek(name)
+	if !ok {
 		return "", 0, 0
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.mu.state, g.mu.generation, len(g.mu.members)
+	return string(s.State), s.Generation, len(s.Members)
 }
 
 func TestGroupJoinSyncHeartbeatLeave(t *testing.T) {
@@ -285,8 +293,7 @@ func TestFindCoordinator(t *testing.T) {
 // that does not rejoin a rebalance is dropped at the rebalance timeout;
 // a MEMBER_ID_REQUIRED id that is never used expires.
 func TestGroupSessionAndRebalanceTimeouts(t *testing.T) {
-	a := testAgent(t, nil)
-	a.groups().minSession.Store(int64(50 * time.Millisecond))
+	a := testAgent(t, func(c *Config) { c.GroupMinSessionTimeout = 50 * time.Millisecond })
 	c1, c2 := dialRaw(t, a), dialRaw(t, a)
 	const g = "timeouts"
 
@@ -343,7 +350,7 @@ func TestGroupSessionAndRebalanceTimeouts(t *testing.T) {
 	if j2.ErrorCode != kerr.MemberIDRequired.Code {
 		t.Fatalf("first join: %v", kerr.ErrorForCode(j2.ErrorCode))
 	}
-	waitFor(t, 5*time.Second, func() bool { return a.groups().peek("pending") == nil })
+	waitFor(t, 5*time.Second, func() bool { _, ok := a.groups().Peek("pending"); return !ok })
 }
 
 // TestOffsetCommitChecksAndOldFetch: member and generation checks of

@@ -326,12 +326,8 @@ func TestGroupStaticMemberRestart(t *testing.T) {
 	waitAssignment(t, a, group, topic, 2, 4)
 	_, gen, _ := groupSnapshot(a, group)
 	follower := "s1"
-	if g := a.groups().peek(group); g != nil {
-		g.mu.Lock()
-		if g.mu.leader == g.mu.static["s1"] {
-			follower = "s2"
-		}
-		g.mu.Unlock()
+	if s, ok := a.groups().Peek(group); ok && s.Leader == staticMemberID(a, group, "s1") {
+		follower = "s2"
 	}
 	oldID := staticMemberID(a, group, follower)
 
@@ -361,14 +357,14 @@ func TestGroupStaticMemberRestart(t *testing.T) {
 	}
 }
 
-func staticMemberID(a *Agent, group, instance string) string {
-	g := a.groups().peek(group)
-	if g == nil {
-		return ""
+func staticMemberID(a *Agent, name, instance string) string {
+	s, _ := a.groups().Peek(name)
+	for _, m := range s.Members {
+		if m.InstanceID != nil && *m.InstanceID == instance {
+			return m.MemberID
+		}
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.mu.static[instance]
+	return ""
 }
 
 // TestGroupRestoredMembersMustRejoin: after a restart a restored member's
