@@ -24,8 +24,8 @@ func (a *Agent) startAdmin() error {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !a.readyOnce.Load() || a.closing.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		if reason := a.notReady(); reason != "" {
+			http.Error(w, "not ready: "+reason, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -38,4 +38,21 @@ func (a *Agent) startAdmin() error {
 	a.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go a.admin.Serve(ln)
 	return nil
+}
+
+// notReady says why the agent should not get traffic ("" when ready): not
+// serving yet, stopping, or uploads/commits failing for longer than a few
+// flush intervals (nothing produced would become readable).
+func (a *Agent) notReady() string {
+	switch {
+	case !a.readyOnce.Load():
+		return "not serving yet"
+	case a.closing.Load():
+		return "shutting down"
+	}
+	limit := max(5*a.cfg.FlushInterval, time.Second)
+	if d := a.flusher.FailingFor(); d > limit {
+		return fmt.Sprintf("uploads or commits to object storage and the metastore have been failing for %v", d.Round(time.Millisecond))
+	}
+	return ""
 }
