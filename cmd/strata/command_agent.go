@@ -194,8 +194,8 @@ func runAgent(ctx context.Context, cfg agent.Config) error {
 	return nil
 }
 
-// isConfigError reports errors caused by a bad URL rather than a failing
-// backend.
+// isConfigError reports errors caused by the configuration (a bad URL, a
+// data dir another agent holds) rather than a failing backend: exit 2.
 func isConfigError(err error) bool {
-	return errors.Is(err, agent.ErrBadURL)
+	return errors.Is(err, agent.ErrBadURL) || errors.Is(err, agent.ErrDataDirInUse)
 }
