@@ -23,11 +23,7 @@ type db struct {
 }
 
 func (d db) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := d.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return sqlRows{rows}, nil
+	return wrapRows(d.r.QueryContext(ctx, query, args...))
 }
 
 func (d db) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
@@ -87,11 +83,7 @@ func inTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(sqlsto
 type tx struct{ t *sql.Tx }
 
 func (t tx) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := t.t.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return sqlRows{rows}, nil
+	return wrapRows(t.t.QueryContext(ctx, query, args...))
 }
 
 func (t tx) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
@@ -136,6 +128,15 @@ func (t tx) Batch(ctx context.Context, stmts []sqlstore.Stmt) error {
 type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+// wrapRows adapts a database/sql query's result; on error there are no
+// rows to wrap (a nil *sql.Rows in sqlRows would not be a nil Rows).
+func wrapRows(rows *sql.Rows, err error) (sqlstore.Rows, error) {
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
 
 // dialect is SQLite's sqlstore.Dialect: topic IDs are 16-byte BLOBs.
 type dialect struct{}
