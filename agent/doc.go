@@ -1,5 +1,7 @@
-// Package agent is a Strata agent: a Kafka-protocol broker that keeps no
-// durable state of its own beyond a write-ahead buffer.
+// Package agent is a Strata agent's composition root and its Kafka
+// request layer: New wires the backends, the partition log (partlog), the
+// flusher (flush), ownership (ownership) and the group coordinator (group)
+// together, and serves the Kafka protocol on top of them.
 //
 // # Basics
 //
@@ -7,29 +9,24 @@
 // them with kmsg and dispatches on the API key to one handler file per key
 // (00_produce.go, 01_fetch.go, ...); versions.go holds the one table of
 // served version ranges that the ApiVersions answer is generated from.
+// Handlers translate between kmsg and the subsystems' own types; errors.go
+// maps the subsystems' errors to Kafka codes in one place.
 //
-// Produce appends validated batches, with offsets assigned, to the
-// write-ahead buffer (agent/wal). The flusher (flusher.go) seals the buffer
-// every FlushInterval or FlushBytes, writes one segment object holding the
-// new batches of every partition, uploads it, and commits the segment index
-// and new high watermarks in one metastore transaction fenced by the
-// partitions' epochs. Fetch serves only offsets below the high watermark:
-// from the in-memory tail (tail.go) when it can, else from object storage
-// through the read cache (read.go).
-//
-// # Goroutines and locks
-//
-// The agent owns: the accept loop, one reader and one writer goroutine per
-// connection (plus short-lived goroutines for requests that wait), the
-// flusher, the heartbeat loop and the admin HTTP server. Shutdown stops them
-// in that order.
-//
-// Lock order: partition.mu → (wal's internal lock); Agent.catalogMu is never
-// held while taking partition.mu; tail.mu is a leaf.
+// The agent owns the accept loop, one reader and one writer goroutine per
+// connection (plus short-lived goroutines for requests that wait: acks>0
+// produce, long-poll fetch) and the admin HTTP server; the flusher and the
+// ownership manager own their loops. Shutdown closes listeners and
+// connections, stops the group coordinator, flushes everything buffered,
+// releases partitions, then stops the loops; Close skips the flush.
 //
 // # Caveats
 //
-// Partitions and group coordinators are shared among the live agents by
-// rendezvous hashing (ownership.go); a dead agent's share moves when its
-// lease expires, so LeaseTTL bounds failover. Placement ignores racks.
+// Start-up refuses a data dir another agent holds (flock on
+// <data-dir>/lock) and an object store it cannot write, read and delete a
+// probe object in. /readyz answers 503 with the reason while uploads or
+// commits keep failing.
+//
+// The request layer still holds a few helpers as methods on *Agent
+// (topic creation, fetch assembly, broker configs); they move to their own
+// request-layer package next.
 package agent

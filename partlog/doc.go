@@ -41,7 +41,6 @@
 // Buffered bytes are counted per partition and in total; both change only
 // through Partition.addBuffered, so they cannot drift apart.
 //
-// Lock order: Partition.mu → write-ahead buffer internals;
-// tailBudget.mu → tailChunks.mu. Registry.catalogMu is taken alone and
-// never held during metastore I/O.
+// Locks are taken in the order DESIGN.md writes down ("Goroutines and
+// lock order"); the catalog lock is never held during metastore I/O.
 package partlog

@@ -218,4 +218,3 @@ func (p *Partition) MaxTimestamp(ctx context.Context) (int64, int64, bool, error
 	}
 	return scanTimestamp(data, seg.MaxTimestamp, p.logStart.Load(), p.hwm.Load())
 }
-

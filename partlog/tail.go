@@ -22,8 +22,7 @@ type tailChunks struct {
 }
 
 // tailBudget bounds the memory of all partitions' tails; the oldest chunk
-// across the agent is evicted first. Lock order: tailBudget.mu →
-// tailChunks.mu.
+// across the agent is evicted first (lock order: DESIGN.md).
 type tailBudget struct {
 	mu     sync.Mutex
 	budget int64

@@ -27,9 +27,9 @@
 // # Caveats
 //
 //   - Ranges are cached as requested: two overlapping ranges are two
-//     entries. Fetch reads whole chunks (segment.Chunk), so in practice
-//     ranges repeat exactly.
+//     entries. Fetch reads whole segment-index rows (about 512 KiB of a
+//     chunk each), so in practice ranges repeat exactly.
 //   - A fetch shared by several callers is cancelled only when all of them
 //     have given up, or by Reader.Close.
-//   - Lock order: Reader.mu, then Cache.mu.
+//   - Locks are taken in the order DESIGN.md writes down.
 package tiering

@@ -21,8 +21,6 @@ const maxPrefetches = 2
 // Reader reads byte ranges of objects through a Cache, making one GetRange
 // for any number of concurrent misses of the same range, and prefetches
 // ranges in the background. It is safe for concurrent use.
-//
-// Lock order: Reader.mu, then Cache.mu.
 type Reader struct {
 	store objstore.Store
 	cache *Cache // may be nil: no caching, no prefetch
