@@ -523,3 +523,19 @@ func TestCanceledContext(t *testing.T) {
 		t.Error("Topics succeeded with a canceled context")
 	}
 }
+
+func TestPlaceholders(t *testing.T) {
+	for in, want := range map[string]string{
+		"a = $1 AND b = $12":  "a = ?1 AND b = ?12",
+		"LIMIT $4":            "LIMIT ?4",
+		"no params":           "no params",
+		"price $ x, '$' $a $": "price $ x, '$' $a $",
+	} {
+		if got := placeholders(in); got != want {
+			t.Errorf("placeholders(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if strings.Contains(queries.SelectSegmentsFrom, "$") {
+		t.Errorf("SelectSegmentsFrom keeps a $ placeholder: %s", queries.SelectSegmentsFrom)
+	}
+}
