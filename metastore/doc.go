@@ -5,12 +5,21 @@
 //
 // # Basics
 //
-// Implementations live in sub-packages and are chosen by URL scheme:
-// sqlite://PATH (metastore/sqlite, embedded, one machine) and
-// postgres:// (metastore/postgres, shared by a cluster of agents). Every
-// implementation passes the conformance suite in metastore/metastoretest.
-// Both keep their schema in embedded, versioned migrations with matching
-// version numbers; `strata migrate up|status` applies or lists them.
+// Store is the sum of role interfaces, one per concern: Cluster (cluster
+// ID, agent registrations), Catalog (topics, configs, partitions),
+// Ownership (Claim, Release), LogIndex (flushes, the segment index, log
+// bounds), Producers (idempotent-producer state and IDs) and Groups
+// (consumer groups and their offsets). Code that needs only part of the
+// metastore should ask for that role.
+//
+// Implementations live in sub-packages and are chosen by URL scheme in
+// metastore/open: sqlite://PATH (metastore/sqlite, embedded, one machine)
+// and postgres:// (metastore/postgres, shared by a cluster of agents). Both
+// are thin layers over metastore/sqlstore, which holds their common logic.
+// Every implementation passes the conformance suite in
+// metastore/metastoretest. Both keep their schema in embedded, versioned
+// migrations with matching version numbers; `strata migrate up|status`
+// applies or lists them.
 //
 // # Caveats
 //

@@ -24,6 +24,11 @@
 // doubling backoff, up to Options.MaxRetries times; the context bounds
 // every attempt and every wait.
 //
+// The store's logic is metastore/sqlstore's; this package opens the pool,
+// adapts pgx to it (writes of one transaction go to the server as one
+// batch) and holds the statements only Postgres has: row locks, advisory
+// locks, arrays, sequences and generate_series.
+//
 // # Caveats
 //
 // Times (created_at, leases, commit times) are BIGINT unix nanoseconds,

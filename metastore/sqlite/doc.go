@@ -15,6 +15,11 @@
 // separate pool of read-only connections and see every write that has
 // returned.
 //
+// The store's logic is metastore/sqlstore's; this package opens the file,
+// adapts database/sql to it (topic IDs are 16-byte BLOBs, LIMIT -1 is no
+// limit, $N placeholders become ?N) and holds the few statements SQLite
+// spells its own way.
+//
 // # Caveats
 //
 // Several processes may open the same file (SQLite serialises their writes,
