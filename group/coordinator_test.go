@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The state machine driven directly, without TCP or Kafka types.
@@ -489,7 +491,7 @@ func TestSessionExpiry(t *testing.T) {
 
 // TestRebalanceTimeoutDropsMember: a member that does not rejoin is
 // dropped at the rebalance timeout, and its heartbeat is
-// ErrUnknownMember; a member that does not sync is dropped too.
+// ErrUnknownMember.
 func TestRebalanceTimeoutDropsMember(t *testing.T) {
 	gc := newTestCoordinator(t, newMemStore(), nil)
 	ctx := context.Background()
@@ -523,7 +525,6 @@ func TestRebalanceTimeoutDropsMember(t *testing.T) {
 	if err := hb(gc, g, m2, gen); !errors.Is(err, ErrUnknownMember) {
 		t.Fatalf("dropped member's heartbeat: %v", err)
 	}
-
 }
 
 // TestSyncTimeoutDropsMembers: after a rebalance, members that do not
@@ -726,5 +727,58 @@ func TestConfig(t *testing.T) {
 	c.EnsureDefaults()
 	if c.MinSessionTimeout != 6*time.Second || c.MaxSessionTimeout != 30*time.Minute || c.MaxOffsetMetadata != 4096 || c.Logger == nil || !c.Coordinates("x") {
 		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+// metricValue gathers one metric's value ("reason" label value if given).
+func metricValue(t *testing.T, reg *prometheus.Registry, name, reason string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if reason != "" && (len(m.GetLabel()) != 1 || m.GetLabel()[0].GetValue() != reason) {
+				continue
+			}
+			if g := m.GetGauge(); g != nil {
+				return g.GetValue()
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s %s", name, reason)
+	return 0
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	gc := newTestCoordinator(t, newMemStore(), func(c *Config) { c.Registerer = reg })
+	ctx := context.Background()
+	r := req("m", "", "range")
+	r.RequireMemberID = false
+	j := answer(t, joinAsync(ctx, gc, r))
+	answer(t, syncAsync(ctx, gc, SyncRequest{Group: "m", MemberID: j.MemberID, Generation: j.Generation}))
+	gc.CommitOffsets(ctx, CommitRequest{Group: "m", MemberID: j.MemberID, Generation: j.Generation,
+		Offsets: []CommitOffset{{Topic: "t", Offset: 1}, {Topic: "t", Partition: 1, Offset: 1}}})
+	if n := metricValue(t, reg, "strata_group_groups", ""); n != 1 {
+		t.Fatalf("groups %v", n)
+	}
+	gc.Leave(ctx, LeaveRequest{Group: "m", Members: []LeavingMember{{MemberID: j.MemberID}}})
+	if n := metricValue(t, reg, "strata_group_rebalances_total", ""); n != 2 {
+		t.Fatalf("rebalances %v, want 2 (the join, the leave)", n)
+	}
+	if n := metricValue(t, reg, "strata_group_members_removed_total", removedLeave); n != 1 {
+		t.Fatalf("members removed by leave: %v", n)
+	}
+	if n := metricValue(t, reg, "strata_group_offset_commits_total", ""); n != 2 {
+		t.Fatalf("commits %v", n)
+	}
+	if _, err := New(Config{Store: newMemStore(), Registerer: reg}); err == nil {
+		t.Fatal("registering the metrics twice went unnoticed")
 	}
 }
