@@ -469,13 +469,13 @@ func TestSessionExpiry(t *testing.T) {
 	gc := newTestCoordinator(t, newMemStore(), nil)
 	ctx := context.Background()
 	r := req("s", "", "range")
-	r.SessionTimeout, r.RebalanceTimeout = 100*time.Millisecond, 100*time.Millisecond
+	r.SessionTimeout, r.RebalanceTimeout = 400*time.Millisecond, 400*time.Millisecond
 	m, ch := joinNew(t, gc, r)
 	j := answer(t, ch)
 	answer(t, syncAsync(ctx, gc, SyncRequest{Group: "s", MemberID: m, Generation: j.Generation}))
 	// Heartbeats keep it alive past its session timeout.
-	for range 6 {
-		time.Sleep(30 * time.Millisecond)
+	for range 8 {
+		time.Sleep(80 * time.Millisecond)
 		if err := hb(gc, "s", m, j.Generation); err != nil {
 			t.Fatalf("heartbeat: %v", err)
 		}
