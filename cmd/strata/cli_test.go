@@ -87,7 +87,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"metastore not a URL", func(*testing.T) []string { return []string{"--metastore=meta.db"} }, nil, "metastore"},
 		{"unknown objstore scheme", func(*testing.T) []string { return []string{"--objstore=ftp://x/y"} }, nil, "ftp"},
 		{"bad log format", func(*testing.T) []string { return []string{"--log-format=xml"} }, nil, "log-format"},
-		{"bad env value", func(*testing.T) []string { return nil }, []string{"STRATA_FLUSH_INTERVAL=banana"}, "flush-interval"},
+		{"bad env value", func(*testing.T) []string { return nil }, []string{"STRATA_FLUSH_INTERVAL=banana"}, "STRATA_FLUSH_INTERVAL"},
 		{"unknown config key", func(t *testing.T) []string {
 			return []string{"--config", writeConfig(t, "listen: 127.0.0.1:0\nflush-intervall: 1s\n")}
 		}, nil, "flush-intervall"},
@@ -119,6 +119,90 @@ func TestUsageErrorsExit2(t *testing.T) {
 			// A rejected configuration must not start writing state.
 			if _, err := os.Stat(filepath.Join(dataDir, "wal")); err == nil {
 				t.Fatalf("a write-ahead buffer was created in %s despite the usage error", dataDir)
+			}
+		})
+	}
+}
+
+// TestConfigErrorsNameTheirSource: a bad value names where it came from:
+// the YAML file and its key, the STRATA_* variable, or the flag; when
+// several sources set a key, the one that wins (flag, then environment,
+// then file) is named. Exit code 2 and one line, as for every usage error.
+func TestConfigErrorsNameTheirSource(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		yaml string // written to strata.yaml and passed with --config when not ""
+		env  []string
+		args []string
+		want string // the whole error line; CONFIG stands for the file's path
+		// prefix: want is only the start of the line (the rest is worded
+		// by another package: agent.Config.Validate, the URL openers).
+		prefix bool
+	}{
+		{name: "duration in the file", yaml: "flush-interval: abc\n",
+			want: `strata: config file CONFIG: flush-interval: invalid duration "abc"`},
+		{name: "duration in the environment", env: []string{"STRATA_FLUSH_INTERVAL=abc"},
+			want: `strata: STRATA_FLUSH_INTERVAL: invalid duration "abc"`},
+		{name: "duration flag", args: []string{"--flush-interval=abc"},
+			want: `strata: invalid argument "abc" for "--flush-interval" flag: time: invalid duration "abc"`},
+		{name: "size in the file", yaml: "flush-bytes: lots\n",
+			want: `strata: config file CONFIG: flush-bytes: "lots" is not a byte size (e.g. 8MiB, 1GiB, 1048576)`},
+		{name: "size in the environment", env: []string{"STRATA_FLUSH_BYTES=lots"},
+			want: `strata: STRATA_FLUSH_BYTES: "lots" is not a byte size (e.g. 8MiB, 1GiB, 1048576)`},
+		{name: "size flag", args: []string{"--flush-bytes=lots"},
+			want: `strata: --flush-bytes: "lots" is not a byte size (e.g. 8MiB, 1GiB, 1048576)`},
+		{name: "environment beats the file", yaml: "flush-bytes: lots\n", env: []string{"STRATA_FLUSH_BYTES=heaps"},
+			want: `strata: STRATA_FLUSH_BYTES: "heaps" is not a byte size (e.g. 8MiB, 1GiB, 1048576)`},
+		{name: "flag beats the environment", env: []string{"STRATA_FLUSH_BYTES=heaps"}, args: []string{"--flush-bytes=lots"},
+			want: `strata: --flush-bytes: "lots" is not a byte size (e.g. 8MiB, 1GiB, 1048576)`},
+		// viper alone would read these as false and 0 without a word.
+		{name: "bool in the file", yaml: "auto-create-topics: maybe\n",
+			want: `strata: config file CONFIG: auto-create-topics: "maybe" is not true or false`},
+		{name: "integer in the environment", env: []string{"STRATA_DEFAULT_PARTITIONS=many"},
+			want: `strata: STRATA_DEFAULT_PARTITIONS: "many" is not a whole number`},
+		// Range checks (agent.Config.Validate) and URLs name their source too.
+		{name: "range in the environment", env: []string{"STRATA_LEASE_TTL=1ms"},
+			want: `strata: STRATA_LEASE_TTL 1ms: `, prefix: true},
+		{name: "range in the file", yaml: "flush-bytes: 100\n",
+			want: `strata: config file CONFIG: flush-bytes 100: `, prefix: true},
+		{name: "not a URL in the file", yaml: "metastore: meta.db\n",
+			want: `strata: config file CONFIG: metastore "meta.db": not a URL (want sqlite:// or postgres://...)`},
+		{name: "object store URL scheme in the environment", env: []string{"STRATA_OBJSTORE=ftp://x/y"},
+			want: `strata: STRATA_OBJSTORE: `, prefix: true},
+		{name: "metastore URL scheme in the file", yaml: "metastore: mysql://x\n",
+			want: `strata: config file CONFIG: metastore: `, prefix: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			args := []string{"agent", "--listen", "127.0.0.1:0", "--admin-listen", "off", "--data-dir", filepath.Join(dir, "data")}
+			want := tc.want
+			if tc.yaml != "" {
+				path := filepath.Join(dir, "strata.yaml")
+				if err := os.WriteFile(path, []byte(tc.yaml), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "--config", path)
+				want = strings.ReplaceAll(want, "CONFIG", path)
+			}
+			args = append(args, tc.args...)
+			// Clear the variables the cases set, should the test's own
+			// environment have them.
+			env := []string{"STRATA_FLUSH_INTERVAL=", "STRATA_FLUSH_BYTES=", "STRATA_DEFAULT_PARTITIONS=", "STRATA_LEASE_TTL=", "STRATA_OBJSTORE="}
+			code, stdout, stderr := run(t, append(env, tc.env...), args...)
+			if code != 2 {
+				t.Fatalf("strata %v with %v: exit code %d, want 2; stderr:\n%s", args, tc.env, code, stderr)
+			}
+			got := strings.TrimSuffix(stderr, "\n")
+			if tc.prefix && (!strings.HasPrefix(got, want) || strings.Contains(got, "\n")) {
+				t.Fatalf("strata %v with %v: stderr\n%q\nwant one line starting with\n%q", args, tc.env, stderr, want)
+			}
+			if !tc.prefix && got != want {
+				t.Fatalf("strata %v with %v: stderr\n%q\nwant the one line\n%q", args, tc.env, stderr, want)
+			}
+			if stdout != "" {
+				t.Fatalf("stdout should be empty, got %q", stdout)
 			}
 		})
 	}

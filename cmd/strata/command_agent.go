@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/stratalog/strata/agent"
+	metaopen "github.com/stratalog/strata/metastore/open"
+	objopen "github.com/stratalog/strata/tiering/objstore/open"
 )
 
 func newAgentCommand() *cobra.Command {
@@ -31,11 +34,11 @@ Every flag can also be set as STRATA_<FLAG> (dashes become underscores)
 or in a YAML file given with --config.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := agentConfig(v, cmd.Flags())
+			cfg, from, err := agentConfig(v, cmd.Flags())
 			if err != nil {
 				return usageError{err}
 			}
-			return runAgent(cmd.Context(), cfg)
+			return runAgent(cmd.Context(), cfg, from)
 		},
 	}
 	f := cmd.Flags()
@@ -63,43 +66,68 @@ or in a YAML file given with --config.`,
 }
 
 // agentConfig merges flags, STRATA_* environment and the YAML file (in that
-// order of precedence) into an agent.Config.
-func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, error) {
+// order of precedence) into an agent.Config. An error names where the bad
+// value came from (see origins).
+func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, origins, error) {
 	var cfg agent.Config
 	if err := v.BindPFlags(flags); err != nil {
-		return cfg, err
+		return cfg, origins{}, err
 	}
 	v.SetEnvPrefix("STRATA")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
 	v.AutomaticEnv()
+	from := origins{v: v, flags: flags}
 	if path := v.GetString("config"); path != "" {
+		from.file = path
 		v.SetConfigFile(path)
 		v.SetConfigType("yaml")
 		if err := v.ReadInConfig(); err != nil {
-			return cfg, fmt.Errorf("config file %s: %v", path, err)
+			return cfg, from, fmt.Errorf("config file %s: %v", path, err)
 		}
 		known := map[string]bool{}
 		flags.VisitAll(func(f *pflag.Flag) { known[f.Name] = true })
 		for _, k := range v.AllKeys() {
 			if !known[k] {
-				return cfg, fmt.Errorf("config file %s: unknown key %q", path, k)
+				return cfg, from, fmt.Errorf("config file %s: unknown key %q", path, k)
 			}
 		}
 	}
 	var errs []error
+	bad := func(name string, err error) {
+		errs = append(errs, fmt.Errorf("%s: %v", from.of(name), err))
+	}
 	size := func(name string) int64 {
 		n, err := parseBytes(v.GetString(name))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("--%s: %v", name, err))
+			bad(name, err)
 		}
 		return n
 	}
 	dur := func(name string) time.Duration {
 		d, err := time.ParseDuration(v.GetString(name))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("--%s: %v", name, err))
+			bad(name, errors.New(strings.TrimPrefix(err.Error(), "time: ")))
 		}
 		return d
+	}
+	// Flags are parsed by pflag already; these catch a bad value from the
+	// environment or the file, which viper's GetBool/GetInt32 would turn
+	// into false or 0 without a word.
+	boolean := func(name string) bool {
+		s := fmt.Sprint(v.Get(name))
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			bad(name, fmt.Errorf("%q is not true or false", s))
+		}
+		return b
+	}
+	int32Of := func(name string) int32 {
+		s := fmt.Sprint(v.Get(name))
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
+		if err != nil {
+			bad(name, fmt.Errorf("%q is not a whole number", s))
+		}
+		return int32(n)
 	}
 	cfg = agent.Config{
 		DataDir:           v.GetString("data-dir"),
@@ -113,18 +141,18 @@ func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, error) {
 		CacheBytes:        size("cache-bytes"),
 		TailBytes:         size("tail-bytes"),
 		BufferBytes:       size("buffer-bytes"),
-		AutoCreateTopics:  v.GetBool("auto-create-topics"),
-		DefaultPartitions: v.GetInt32("default-partitions"),
+		AutoCreateTopics:  boolean("auto-create-topics"),
+		DefaultPartitions: int32Of("default-partitions"),
 		AgentID:           v.GetString("agent-id"),
 		Rack:              v.GetString("rack"),
 		LeaseTTL:          dur("lease-ttl"),
 	}
 	mrb := size("max-request-bytes")
 	if mrb > 1<<30 {
-		errs = append(errs, fmt.Errorf("--max-request-bytes: %d is above 1GiB", mrb))
+		bad("max-request-bytes", fmt.Errorf("%d is above 1GiB", mrb))
 	}
 	cfg.MaxRequestBytes = int32(min(mrb, 1<<30))
-	logger, err := newLogger(v.GetString("log-level"), v.GetString("log-format"))
+	logger, err := newLogger(from, v.GetString("log-level"), v.GetString("log-format"))
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -134,23 +162,78 @@ func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, error) {
 		{"objstore", cfg.ObjstoreURL, "file:// or s3://"},
 	} {
 		if u.url != "" && !strings.Contains(u.url, "://") {
-			errs = append(errs, fmt.Errorf("--%s %q: not a URL (want %s...)", u.flag, u.url, u.want))
+			errs = append(errs, fmt.Errorf("%s %q: not a URL (want %s...)", from.of(u.flag), u.url, u.want))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return cfg, err
+		return cfg, from, err
 	}
 	cfg.EnsureDefaults()
 	if err := cfg.Validate(); err != nil {
-		return cfg, err
+		return cfg, from, from.relabel(err)
 	}
-	return cfg, nil
+	return cfg, from, nil
 }
 
-func newLogger(level, format string) (*slog.Logger, error) {
+// origins names where a setting's value came from, for error messages:
+// its flag ("--flush-interval"), its environment variable
+// ("STRATA_FLUSH_INTERVAL") or the config file and key ("config file
+// strata.yaml: flush-interval"). It follows viper's precedence: a flag
+// given on the command line, then a non-empty variable, then the file; a
+// default is named by its flag.
+type origins struct {
+	v     *viper.Viper
+	flags *pflag.FlagSet
+	file  string // the --config path; "" without one
+}
+
+func (o origins) of(key string) string {
+	if f := o.flags.Lookup(key); f != nil && f.Changed {
+		return "--" + key
+	}
+	if env := envVar(key); os.Getenv(env) != "" { // viper ignores empty variables too
+		return env
+	}
+	if o.file != "" && o.v.InConfig(key) {
+		return "config file " + o.file + ": " + key
+	}
+	return "--" + key
+}
+
+// envVar is the STRATA_* variable viper reads for a flag.
+func envVar(key string) string {
+	return "STRATA_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))
+}
+
+// relabel puts the origin of the setting in place of its name at the start
+// of each line of an agent.Config.Validate error ("flush-interval 0s: must
+// be at least 1ms" from the environment becomes "STRATA_FLUSH_INTERVAL 0s:
+// must be at least 1ms").
+func (o origins) relabel(err error) error {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		if key, rest, ok := strings.Cut(l, " "); ok && key != "config" && o.flags.Lookup(key) != nil {
+			lines[i] = o.of(key) + " " + rest
+		}
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// badURL names the origin of the URL an agent.ErrBadURL error is about.
+func (o origins) badURL(err error) error {
+	switch {
+	case errors.Is(err, metaopen.ErrBadURL):
+		return fmt.Errorf("%s: %w", o.of("metastore"), err)
+	case errors.Is(err, objopen.ErrBadURL):
+		return fmt.Errorf("%s: %w", o.of("objstore"), err)
+	}
+	return err
+}
+
+func newLogger(from origins, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+		return nil, fmt.Errorf("%s %q: want debug, info, warn or error", from.of("log-level"), level)
 	}
 	opts := &slog.HandlerOptions{Level: l}
 	switch format {
@@ -159,11 +242,13 @@ func newLogger(level, format string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	default:
-		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+		return nil, fmt.Errorf("%s %q: want text or json", from.of("log-format"), format)
 	}
 }
 
-func runAgent(ctx context.Context, cfg agent.Config) error {
+// runAgent runs the agent until SIGINT or SIGTERM; from names the origins
+// of settings for a bad backend URL.
+func runAgent(ctx context.Context, cfg agent.Config, from origins) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -172,7 +257,7 @@ func runAgent(ctx context.Context, cfg agent.Config) error {
 	a, err := agent.New(ctx, cfg, agent.Deps{})
 	if err != nil {
 		if isConfigError(err) {
-			return usageError{err}
+			return usageError{from.badURL(err)} // a data dir in use stays as it is
 		}
 		return err
 	}
