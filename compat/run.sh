@@ -14,10 +14,11 @@
 # package.json, compat/java/pom.xml, franz-go from go.mod) and installed
 # outside the clone under ${STRATA_CACHE:-$HOME/.cache/strata}/compat/,
 # keyed by the hash of the file that pins them, so a warm run installs
-# nothing. An install that fails fails that client's checks.
-#
-# Timings (2 cores, this step alone): see the comment above the compat
-# step in scripts/test.sh.
+# nothing. An install that fails fails that client's checks. The runtimes
+# they need (python3-venv, Node.js and npm, a Java runtime, Maven) are
+# installed from Debian's packages first when missing, by
+# scripts/install-tools.sh. How long this step takes, cold and warm:
+# README.md, "Quick start".
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -46,6 +47,7 @@ log() { printf '%s\n' "$*" >&2; }
 
 # --- Installs (cached) -----------------------------------------------------
 install_start=$SECONDS
+scripts/install-tools.sh venv node java maven
 # Each sets a variable to the installed location, or leaves it empty (and
 # the reason in $work/install.<client>) when the install failed.
 py_venv="$cache/venv-$(hash compat/python/requirements.txt)"
