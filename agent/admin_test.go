@@ -125,7 +125,7 @@ func TestDeleteTopic(t *testing.T) {
 	if err != nil || (after.Has("gone") && !errors.Is(after["gone"].Err, kerr.UnknownTopicOrPartition)) {
 		t.Fatalf("metadata after delete: %+v %v", after["gone"], err)
 	}
-	if a.topicByName("gone") != nil {
+	if a.reg.Topic("gone") != nil {
 		t.Fatal("agent still serves the deleted topic")
 	}
 	resps, err = adm.DeleteTopics(ctx, "gone")
@@ -154,7 +154,7 @@ func TestDeleteTopic(t *testing.T) {
 func TestAutoCreateTopics(t *testing.T) {
 	off := testAgent(t, nil)
 	md, err := kadm.NewClient(newClient(t, off)).ListTopics(context.Background(), "auto")
-	if err != nil || (md.Has("auto") && !errors.Is(md["auto"].Err, kerr.UnknownTopicOrPartition)) || off.topicByName("auto") != nil {
+	if err != nil || (md.Has("auto") && !errors.Is(md["auto"].Err, kerr.UnknownTopicOrPartition)) || off.reg.Topic("auto") != nil {
 		t.Fatalf("auto-create off: metadata %+v, %v; the topic must not exist", md["auto"], err)
 	}
 	on := testAgent(t, func(c *Config) { c.AutoCreateTopics = true; c.DefaultPartitions = 3 })
@@ -162,7 +162,7 @@ func TestAutoCreateTopics(t *testing.T) {
 	if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("x")}).FirstErr(); err != nil {
 		t.Fatalf("produce to auto-created topic: %v", err)
 	}
-	if tp := on.topicByName("auto"); tp == nil || len(tp.Partitions()) != 3 {
+	if tp := on.reg.Topic("auto"); tp == nil || len(tp.Partitions()) != 3 {
 		t.Fatalf("auto-created topic: %+v", tp)
 	}
 }

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
+	"github.com/stratalog/strata/agent/kafka"
 	"github.com/stratalog/strata/agent/wal"
 	"github.com/stratalog/strata/flush"
 	"github.com/stratalog/strata/group"
@@ -29,7 +29,7 @@ import (
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
-var ErrServerClosed = errors.New("agent: server closed")
+var ErrServerClosed = kafka.ErrServerClosed
 
 // Agent is one running agent: the composition root that wires the
 // partition log, the flusher, ownership, the group coordinator and the
@@ -45,7 +45,6 @@ type Agent struct {
 	cachem  *tiering.CacheMetrics
 	reader  *tiering.Reader
 	wal     *wal.Log
-	metrics *metrics
 	dirLock *dataDirLock
 
 	reg     *partlog.Registry
@@ -58,18 +57,17 @@ type Agent struct {
 	advHost   string
 	advPort   int32
 
+	groups *group.Coordinator
+	srv    *kafka.Server
+
 	ln      net.Listener
 	adminLn net.Listener
 	admin   *http.Server
 
-	closing    atomic.Bool
-	connWG     sync.WaitGroup
-	connsMu    sync.Mutex
-	conns      map[*conn]struct{}
-	groupCoord *group.Coordinator
-	readyOnce  atomic.Bool
-	closeOnce  sync.Once
-	ownMeta    bool // close the metastore on Close
+	closing   atomic.Bool
+	readyOnce atomic.Bool
+	closeOnce sync.Once
+	ownMeta   bool // close the metastore on Close
 }
 
 // Deps lets callers (tests, benchmarks) supply backends instead of URLs.
@@ -89,11 +87,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &Agent{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		conns: map[*conn]struct{}{},
-	}
+	a := &Agent{cfg: cfg, log: cfg.Logger}
 	ok := false
 	defer func() {
 		if !ok {
@@ -107,7 +101,6 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	if a.dirLock, err = lockDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	a.metrics = newMetrics(cfg.Registerer)
 	a.meta = deps.Meta
 	if a.meta == nil {
 		m, err := OpenMetastore(ctx, cfg.MetastoreURL)
@@ -165,11 +158,19 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		flush.Deps{Registry: a.reg, Meta: a.meta, Objects: a.objs, Logger: a.log, Registerer: cfg.Registerer}); err != nil {
 		return nil, err
 	}
-	if a.groupCoord, err = newGroupCoordinator(a); err != nil {
+	if a.own, err = ownership.New(ownership.Config{AgentID: a.agentID, Host: a.advHost, Port: a.advPort, Rack: cfg.Rack,
+		LeaseTTL: cfg.LeaseTTL, Logger: a.log, AfterPass: func() { a.groups.EvictMoved() }}, a.meta, a.reg); err != nil {
 		return nil, err
 	}
-	if a.own, err = ownership.New(ownership.Config{AgentID: a.agentID, Host: a.advHost, Port: a.advPort, Rack: cfg.Rack,
-		LeaseTTL: cfg.LeaseTTL, Logger: a.log, AfterPass: func() { a.groups().EvictMoved() }}, a.meta, a.reg); err != nil {
+	if a.groups, err = group.New(group.Config{
+		Store:             a.meta,
+		Coordinates:       a.own.Coordinates,
+		MinSessionTimeout: cfg.GroupMinSessionTimeout,
+		MaxSessionTimeout: cfg.GroupMaxSessionTimeout,
+		ConsumerTopics:    kafka.ConsumerTopics,
+		Logger:            a.log,
+		Registerer:        cfg.Registerer,
+	}); err != nil {
 		return nil, err
 	}
 	if a.nodeID, err = a.own.Register(ctx); err != nil {
@@ -190,6 +191,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	if err := a.own.Pass(ctx); err != nil {
 		return nil, fmt.Errorf("agent: initial ownership pass: %w", err)
 	}
+	a.srv = kafka.New(kafka.Config{
+		AgentID: a.agentID, NodeID: a.nodeID, ClusterID: a.clusterID, Host: a.advHost, Port: a.advPort, Rack: cfg.Rack,
+		DataDir: cfg.DataDir, MaxRequestBytes: cfg.MaxRequestBytes, AutoCreateTopics: cfg.AutoCreateTopics,
+		DefaultPartitions: cfg.DefaultPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+		FlushBytes: cfg.FlushBytes, FlushInterval: cfg.FlushInterval, CacheBytes: cfg.CacheBytes,
+		Logger: a.log, Registerer: cfg.Registerer,
+	}, kafka.Deps{Meta: a.meta, Registry: a.reg, Ownership: a.own, Groups: a.groups})
 	if cfg.AdminListen != "off" {
 		if err := a.startAdmin(); err != nil {
 			return nil, err
@@ -266,31 +274,7 @@ func loadAgentID(dataDir, configured string) (string, error) {
 // Serve accepts Kafka connections until Shutdown or Close.
 func (a *Agent) Serve() error {
 	a.readyOnce.Store(true)
-	for {
-		nc, err := a.ln.Accept()
-		if err != nil {
-			if a.closing.Load() {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		c := newConn(a, nc)
-		a.connsMu.Lock()
-		if a.closing.Load() {
-			a.connsMu.Unlock()
-			nc.Close()
-			return ErrServerClosed
-		}
-		a.conns[c] = struct{}{}
-		a.connWG.Add(1)
-		a.connsMu.Unlock()
-		go c.serve()
-	}
+	return a.srv.Serve(a.ln)
 }
 
 // Shutdown stops accepting connections, closes client connections, flushes
@@ -311,14 +295,8 @@ func (a *Agent) stop(ctx context.Context, graceful bool) error {
 	var err error
 	a.closeOnce.Do(func() {
 		a.closing.Store(true)
-		a.ln.Close()
-		a.connsMu.Lock()
-		for c := range a.conns {
-			c.close()
-		}
-		a.connsMu.Unlock()
-		a.connWG.Wait()
-		a.groupCoord.Close()
+		a.srv.Close()
+		a.groups.Close()
 		if graceful {
 			// Hand partitions over only when nothing buffered is left:
 			// otherwise this agent must recover it at its next start.

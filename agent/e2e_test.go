@@ -167,7 +167,7 @@ func waitHWM(t *testing.T, a *Agent, topic string, part int32, want int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		tp := a.topicByName(topic)
+		tp := a.reg.Topic(topic)
 		if p := tp.Partition(part); p != nil && p.HighWatermark() >= want {
 			return
 		}

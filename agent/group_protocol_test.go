@@ -86,7 +86,7 @@ func joinNew(t *testing.T, rc *rawConn, group string, session, rebalance int32, 
 }
 
 func groupSnapshot(a *Agent, name string) (state string, gen int32, members int) {
-	s, ok := a.groups().Peek(name)
+	s, ok := a.groups.Peek(name)
 	if !ok {
 		return "", 0, 0
 	}
@@ -350,7 +350,7 @@ func TestGroupSessionAndRebalanceTimeouts(t *testing.T) {
 	if j2.ErrorCode != kerr.MemberIDRequired.Code {
 		t.Fatalf("first join: %v", kerr.ErrorForCode(j2.ErrorCode))
 	}
-	waitFor(t, 5*time.Second, func() bool { _, ok := a.groups().Peek("pending"); return !ok })
+	waitFor(t, 5*time.Second, func() bool { _, ok := a.groups.Peek("pending"); return !ok })
 }
 
 // TestOffsetCommitChecksAndOldFetch: member and generation checks of

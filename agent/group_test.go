@@ -326,7 +326,7 @@ func TestGroupStaticMemberRestart(t *testing.T) {
 	waitAssignment(t, a, group, topic, 2, 4)
 	_, gen, _ := groupSnapshot(a, group)
 	follower := "s1"
-	if s, ok := a.groups().Peek(group); ok && s.Leader == staticMemberID(a, group, "s1") {
+	if s, ok := a.groups.Peek(group); ok && s.Leader == staticMemberID(a, group, "s1") {
 		follower = "s2"
 	}
 	oldID := staticMemberID(a, group, follower)
@@ -358,7 +358,7 @@ func TestGroupStaticMemberRestart(t *testing.T) {
 }
 
 func staticMemberID(a *Agent, name, instance string) string {
-	s, _ := a.groups().Peek(name)
+	s, _ := a.groups.Peek(name)
 	for _, m := range s.Members {
 		if m.InstanceID != nil && *m.InstanceID == instance {
 			return m.MemberID

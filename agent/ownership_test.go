@@ -128,7 +128,7 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitHWM(t, a, "fenced", 0, 1)
-	tp := a.topicByName("fenced")
+	tp := a.reg.Topic("fenced")
 	epoch := tp.Partition(0).Status().Epoch
 
 	// Hold a's commits so its next batch stays uncommitted, then let an
@@ -185,9 +185,9 @@ func TestGroupCoordinatorFailsOver(t *testing.T) {
 		return liveAgents(a) == 2 && liveAgents(b) == 2
 	})
 	// Both agents must agree who coordinates before the consumer starts.
-	waitFor(t, 10*time.Second, func() bool { return a.coordinatorFor("gfo-group").ID == b.coordinatorFor("gfo-group").ID })
+	waitFor(t, 10*time.Second, func() bool { return a.own.CoordinatorFor("gfo-group").ID == b.own.CoordinatorFor("gfo-group").ID })
 	coord, survivor := a, b
-	if a.coordinatorFor("gfo-group").ID == b.agentID {
+	if a.own.CoordinatorFor("gfo-group").ID == b.agentID {
 		coord, survivor = b, a
 	}
 	seeds := kgo.SeedBrokers(a.Addr(), b.Addr())
@@ -224,7 +224,7 @@ func TestGroupCoordinatorFailsOver(t *testing.T) {
 		t.Fatalf("commit: %v", err)
 	}
 	coord.Close()
-	waitFor(t, 10*time.Second, func() bool { return survivor.coordinatorFor("gfo-group").ID == survivor.agentID })
+	waitFor(t, 10*time.Second, func() bool { return survivor.own.CoordinatorFor("gfo-group").ID == survivor.agentID })
 	produce(500, 1000)
 	poll(1000)
 	// The committed offsets moved with the group: the survivor serves them.

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/stratalog/strata/agent/kafka"
 )
 
 // TestReadmeAPITable: the README's table of served APIs is the handlers
@@ -23,7 +25,7 @@ func TestReadmeAPITable(t *testing.T) {
 	}
 	var want strings.Builder
 	want.WriteString("\n| key | API | versions |\n|---|---|---|\n")
-	for _, api := range ServedAPIs() {
+	for _, api := range kafka.ServedAPIs() {
 		fmt.Fprintf(&want, "| %d | %s | %d–%d |\n", api.Key, api.Name, api.Min, api.Max)
 	}
 	got := s[start+len("<!-- api-table:start -->") : end]

@@ -1,0 +1,47 @@
+package kafka
+
+// DescribeProducers v0: the idempotent producers with state on each
+// partition (id, epoch, last sequence, last append time). No transactions,
+// so coordinator epoch and transaction start offset are always -1.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func handleDescribeProducers(c *conn, req kmsg.Request, f *inflight) {
+	srv := c.srv
+	r := req.(*kmsg.DescribeProducersRequest)
+	resp := r.ResponseKind().(*kmsg.DescribeProducersResponse)
+	for _, rt := range r.Topics {
+		t := srv.topicByName(rt.Topic)
+		out := kmsg.NewDescribeProducersResponseTopic()
+		out.Topic = rt.Topic
+		for _, i := range rt.Partitions {
+			op := kmsg.NewDescribeProducersResponseTopicPartition()
+			op.Partition = i
+			p := t.Partition(i)
+			switch st := p.Status(); {
+			case p == nil:
+				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case !st.Serving:
+				op.ErrorCode = kerr.NotLeaderForPartition.Code
+			default:
+				for _, ps := range p.Producers() {
+					ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
+					ap.ProducerID, ap.ProducerEpoch = ps.ProducerID, int32(ps.Epoch)
+					ap.LastSequence = -1
+					if n := len(ps.Batches); n > 0 {
+						ap.LastSequence = ps.Batches[n-1].LastSeq
+					}
+					ap.LastTimestamp = ps.LastTimestamp
+					ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = -1, -1
+					op.ActiveProducers = append(op.ActiveProducers, ap)
+				}
+			}
+			out.Partitions = append(out.Partitions, op)
+		}
+		resp.Topics = append(resp.Topics, out)
+	}
+	f.finish(resp)
+}

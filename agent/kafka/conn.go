@@ -1,0 +1,185 @@
+package kafka
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/agent/wire"
+)
+
+// maxInflight bounds the requests one connection may have queued for
+// responses; beyond it the reader stops reading (TCP backpressure).
+const maxInflight = 64
+
+// conn is one client connection. The reader goroutine decodes requests and
+// runs each handler's ordered part in arrival order (so produce appends
+// keep the client's order); handlers that wait (acks=all, long-poll fetch)
+// finish from their own goroutine. The writer goroutine sends responses
+// in request order, as Kafka requires.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+	queue  chan *inflight
+	once   sync.Once
+}
+
+// inflight is one request awaiting its response.
+type inflight struct {
+	hdr   wire.Header
+	start time.Time
+	done  chan struct{}
+	resp  kmsg.Response // nil: send nothing (acks=0 produce)
+	api   string
+}
+
+func (f *inflight) finish(resp kmsg.Response) {
+	f.resp = resp
+	close(f.done)
+}
+
+func newConn(srv *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &conn{srv: srv, nc: nc, ctx: ctx, cancel: cancel, queue: make(chan *inflight, maxInflight)}
+}
+
+func (c *conn) close() {
+	c.once.Do(func() {
+		c.cancel()
+		c.nc.Close()
+	})
+}
+
+func (c *conn) serve() {
+	srv := c.srv
+	srv.metrics.connections.Inc()
+	writerDone := make(chan struct{})
+	go c.writeLoop(writerDone)
+	defer func() {
+		close(c.queue)
+		<-writerDone
+		c.close()
+		srv.metrics.connections.Dec()
+		srv.connsMu.Lock()
+		delete(srv.conns, c)
+		srv.connsMu.Unlock()
+		srv.connWG.Done()
+	}()
+	r := bufio.NewReaderSize(c.nc, 64<<10)
+	for {
+		frame, err := wire.ReadFrame(r, srv.cfg.MaxRequestBytes)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && c.ctx.Err() == nil {
+				if errors.Is(err, wire.ErrFrameTooLarge) || errors.Is(err, wire.ErrFrameTooSmall) {
+					srv.metrics.closedBadFrames.Inc()
+				}
+				srv.log.Debug("closing connection", "remote", c.nc.RemoteAddr().String(), "err", err)
+			}
+			return
+		}
+		hdr, req, err := wire.ParseRequest(frame)
+		if err != nil {
+			if hdr.Key == 18 && errors.Is(err, wire.ErrUnknownVersion) {
+				if !c.answerUnsupportedApiVersions(hdr) {
+					return
+				}
+				continue
+			}
+			srv.metrics.closedBadFrames.Inc()
+			srv.log.Info("closing connection after bad request", "remote", c.nc.RemoteAddr().String(),
+				"key", hdr.Key, "version", hdr.Version, "err", err)
+			return
+		}
+		h, ok := handlers[hdr.Key]
+		if hdr.Key == 18 && hdr.Version > h.max {
+			if !c.answerUnsupportedApiVersions(hdr) {
+				return
+			}
+			continue
+		}
+		if !ok || hdr.Version < h.min || hdr.Version > h.max {
+			srv.metrics.closedBadFrames.Inc()
+			srv.log.Info("closing connection after unsupported request", "remote", c.nc.RemoteAddr().String(),
+				"api", kmsg.NameForKey(hdr.Key), "version", hdr.Version)
+			return
+		}
+		f := c.enqueue(hdr, h.name)
+		if f == nil {
+			return
+		}
+		h.fn(c, req, f)
+	}
+}
+
+func (c *conn) enqueue(hdr wire.Header, api string) *inflight {
+	f := &inflight{hdr: hdr, start: time.Now(), done: make(chan struct{}), api: api}
+	select {
+	case c.queue <- f:
+		return f
+	case <-c.ctx.Done():
+		return nil
+	}
+}
+
+func (c *conn) writeLoop(done chan struct{}) {
+	defer close(done)
+	srv := c.srv
+	w := bufio.NewWriterSize(c.nc, 64<<10)
+	var buf []byte
+	failed := false
+	for f := range c.queue {
+		select {
+		case <-f.done:
+		case <-c.ctx.Done():
+			<-f.done // handlers always finish; their waits observe ctx
+		}
+		srv.metrics.requests.WithLabelValues(f.api).Inc()
+		srv.metrics.requestSeconds.WithLabelValues(f.api).Observe(time.Since(f.start).Seconds())
+		if failed || f.resp == nil {
+			continue
+		}
+		buf = wire.AppendResponse(buf[:0], f.hdr, f.resp)
+		if _, err := w.Write(buf); err != nil {
+			failed = true
+			c.close()
+			continue
+		}
+		if len(c.queue) == 0 {
+			if err := w.Flush(); err != nil {
+				failed = true
+				c.close()
+			}
+		}
+		if cap(buf) > 1<<20 {
+			buf = nil
+		}
+	}
+	if !failed {
+		w.Flush()
+	}
+}
+
+// answerUnsupportedApiVersions answers an ApiVersions request newer than
+// we serve the way Kafka does: a v0 response with UNSUPPORTED_VERSION and
+// our table, so the client retries with a version we know.
+func (c *conn) answerUnsupportedApiVersions(hdr wire.Header) bool {
+	hdr.Version, hdr.Flexible = 0, false
+	f := c.enqueue(hdr, "ApiVersions")
+	if f == nil {
+		return false
+	}
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.ErrorCode = kerr.UnsupportedVersion.Code
+	resp.ApiKeys = apiVersionKeys()
+	f.finish(resp)
+	return true
+}

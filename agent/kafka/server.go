@@ -1,0 +1,180 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stratalog/strata/group"
+	"github.com/stratalog/strata/metastore"
+	"github.com/stratalog/strata/ownership"
+	"github.com/stratalog/strata/partlog"
+)
+
+// ErrServerClosed is returned by Serve after Close.
+var ErrServerClosed = errors.New("kafka: server closed")
+
+// Config configures a Server. Fields without a stated default are
+// required or may be zero.
+type Config struct {
+	// AgentID, NodeID, ClusterID identify this agent to clients.
+	AgentID   string
+	NodeID    int32
+	ClusterID string
+	// Host, Port and Rack are the address Metadata advertises for this
+	// agent.
+	Host string
+	Port int32
+	Rack string
+	// DataDir is reported by DescribeLogDirs (its wal/ directory).
+	DataDir string
+	// MaxRequestBytes is socket.request.max.bytes: larger frames close the
+	// connection. Default 100 MiB.
+	MaxRequestBytes int32
+	// AutoCreateTopics lets Metadata requests create missing topics.
+	AutoCreateTopics bool
+	// DefaultPartitions (num.partitions) and DefaultReplicationFactor are
+	// used for auto-created topics and CreateTopics with -1. Defaults 1
+	// and 3.
+	DefaultPartitions        int32
+	DefaultReplicationFactor int16
+	// FlushBytes, FlushInterval and CacheBytes are reported as read-only
+	// broker configs by DescribeConfigs.
+	FlushBytes    int64
+	FlushInterval time.Duration
+	CacheBytes    int64
+	// Logger receives the server's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the request-layer metrics. Default: a new
+	// registry.
+	Registerer prometheus.Registerer
+}
+
+// Store is what the request layer asks of the metastore directly (topic
+// admin, DeleteRecords, producer ids).
+type Store interface {
+	CreateTopic(ctx context.Context, t metastore.Topic) error
+	DeleteTopic(ctx context.Context, name string) (metastore.Topic, error)
+	SetTopicConfigs(ctx context.Context, name string, configs map[string]string) error
+	AddPartitions(ctx context.Context, name string, total int32) (metastore.Topic, error)
+	SetLogStartOffset(ctx context.Context, id metastore.TopicID, partition int32, offset int64) (int64, error)
+	NextProducerID(ctx context.Context) (int64, error)
+}
+
+// Deps are the subsystems the handlers call.
+type Deps struct {
+	Meta      Store
+	Registry  *partlog.Registry
+	Ownership *ownership.Manager
+	Groups    *group.Coordinator
+}
+
+// Server serves the Kafka protocol on listeners given to Serve.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	meta    Store
+	reg     *partlog.Registry
+	own     *ownership.Manager
+	groups  *group.Coordinator
+	metrics *metrics
+
+	agentID   string
+	nodeID    int32
+	clusterID string
+	advHost   string
+	advPort   int32
+
+	closing atomic.Bool
+	lnMu    sync.Mutex
+	lns     []net.Listener
+	connWG  sync.WaitGroup
+	connsMu sync.Mutex
+	conns   map[*conn]struct{}
+}
+
+// New returns a Server.
+func New(cfg Config, d Deps) *Server {
+	if cfg.MaxRequestBytes == 0 {
+		cfg.MaxRequestBytes = 100 << 20
+	}
+	if cfg.DefaultPartitions == 0 {
+		cfg.DefaultPartitions = 1
+	}
+	if cfg.DefaultReplicationFactor == 0 {
+		cfg.DefaultReplicationFactor = 3
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registerer == nil {
+		cfg.Registerer = prometheus.NewRegistry()
+	}
+	return &Server{
+		cfg: cfg, log: cfg.Logger, meta: d.Meta, reg: d.Registry, own: d.Ownership, groups: d.Groups,
+		metrics: newMetrics(cfg.Registerer),
+		agentID: cfg.AgentID, nodeID: cfg.NodeID, clusterID: cfg.ClusterID, advHost: cfg.Host, advPort: cfg.Port,
+		conns: map[*conn]struct{}{},
+	}
+}
+
+// Serve accepts Kafka connections on ln until Close.
+func (srv *Server) Serve(ln net.Listener) error {
+	srv.lnMu.Lock()
+	if srv.closing.Load() {
+		srv.lnMu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	srv.lns = append(srv.lns, ln)
+	srv.lnMu.Unlock()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if srv.closing.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		c := newConn(srv, nc)
+		srv.connsMu.Lock()
+		if srv.closing.Load() {
+			srv.connsMu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
+		srv.conns[c] = struct{}{}
+		srv.connWG.Add(1)
+		srv.connsMu.Unlock()
+		go c.serve()
+	}
+}
+
+// Close stops accepting, closes every connection and waits until their
+// goroutines are done (requests waiting on durability are answered as
+// their connections close). Safe to call more than once.
+func (srv *Server) Close() {
+	srv.closing.Store(true)
+	srv.lnMu.Lock()
+	for _, ln := range srv.lns {
+		ln.Close()
+	}
+	srv.lnMu.Unlock()
+	srv.connsMu.Lock()
+	for c := range srv.conns {
+		c.close()
+	}
+	srv.connsMu.Unlock()
+	srv.connWG.Wait()
+}
