@@ -72,10 +72,8 @@
 // ErrStore; a request whose context was canceled may wrap
 // context.Canceled.
 //
-// # Lock order
-//
-// group mutex → Coordinator mutex. The Coordinator's mutex is never held
-// while a group's is taken.
+// Locks are taken in the order DESIGN.md writes down (a group's mutex,
+// then the Coordinator's; never the other way).
 //
 // # Caveats
 //

@@ -60,7 +60,7 @@ func (srv *Server) serveFetch(c *conn, r *kmsg.FetchRequest, f *inflight) {
 func (srv *Server) buildFetch(c *conn, r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
 	maxBytes := int(r.MaxBytes)
-	if r.Version < 3 || maxBytes <= 0 {
+	if maxBytes <= 0 {
 		maxBytes = 1<<31 - 1
 	}
 	total := 0
