@@ -16,7 +16,6 @@ package kafka
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
 )
 
 func handleFindCoordinator(c *conn, req kmsg.Request, f *inflight) {
