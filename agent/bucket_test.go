@@ -90,7 +90,7 @@ func TestBucketInspectedIndependently(t *testing.T) {
 	}
 	total := int64(0)
 	for part := int32(0); part < 2; part++ {
-		segs, err := meta.Segments(ctx, top.ID, part, 0, 0)
+		segs, err := meta.IndexRows(ctx, top.ID, part, 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -24,7 +24,7 @@ func (f *Flusher) commit(ctx context.Context, pl *plan) error {
 			PrevHighWatermark: pf.prevHWM, NewHighWatermark: pf.last + 1,
 		}
 		for _, r := range pf.rows {
-			pc.Segments = append(pc.Segments, metastore.Segment{
+			pc.Rows = append(pc.Rows, metastore.IndexRow{
 				TopicID: id, Partition: index, BaseOffset: r.first, LastOffset: r.last,
 				ObjectKey: pl.key, Pos: pf.chunk.Pos + r.off, Size: r.size,
 				MinTimestamp: r.minTS, MaxTimestamp: r.maxTS,

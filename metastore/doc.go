@@ -1,13 +1,14 @@
 // Package metastore defines Store, the metadata an agent and background
-// jobs need: topics, partition ownership and epochs, the segment index,
-// high watermarks, idempotent-producer state, agent registrations and
-// consumer groups (state and committed offsets).
+// jobs need: topics, partition ownership and epochs, the log index (one
+// IndexRow per run of a partition's batches in an object), high
+// watermarks, idempotent-producer state, agent registrations and consumer
+// groups (state and committed offsets).
 //
 // # Basics
 //
 // Store is the sum of role interfaces, one per concern: Cluster (cluster
 // ID, agent registrations), Catalog (topics, configs, partitions),
-// Ownership (Claim, Release), LogIndex (flushes, the segment index, log
+// Ownership (Claim, Release), LogIndex (flushes, the log index, log
 // bounds), Producers (idempotent-producer state and IDs) and Groups
 // (consumer groups and their offsets). Code that needs only part of the
 // metastore should ask for that role.

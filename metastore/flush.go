@@ -15,10 +15,10 @@ func (id TopicID) String() string {
 }
 
 // Normalize checks what a Store can check of a flush without its database
-// and fills in the segments' defaults (topic, partition, object key),
+// and fills in the index rows' defaults (topic, partition, object key),
 // sorting them by offset. Both implementations call it first in
-// CommitFlush. It copies f.Partitions and their Segments
-// first: they belong to the caller.
+// CommitFlush. It copies f.Partitions and their Rows first: they belong to
+// the caller.
 func (f *Flush) Normalize() error {
 	if f.AgentID == "" {
 		// An unowned partition has owner "": an empty writer must never
@@ -31,31 +31,31 @@ func (f *Flush) Normalize() error {
 	f.Partitions = slices.Clone(f.Partitions)
 	for i := range f.Partitions {
 		pc := &f.Partitions[i]
-		pc.Segments = slices.Clone(pc.Segments)
-		slices.SortFunc(pc.Segments, func(a, b Segment) int { return cmp.Compare(a.BaseOffset, b.BaseOffset) })
+		pc.Rows = slices.Clone(pc.Rows)
+		slices.SortFunc(pc.Rows, func(a, b IndexRow) int { return cmp.Compare(a.BaseOffset, b.BaseOffset) })
 		where := fmt.Sprintf("%s/%d", pc.TopicID.String(), pc.Partition)
 		if pc.NewHighWatermark < pc.PrevHighWatermark {
 			return fmt.Errorf("%s: new high watermark %d is below previous %d", where, pc.NewHighWatermark, pc.PrevHighWatermark)
 		}
-		for j := range pc.Segments {
-			seg := &pc.Segments[j]
-			if seg.TopicID.IsZero() {
-				seg.TopicID, seg.Partition = pc.TopicID, pc.Partition
+		for j := range pc.Rows {
+			row := &pc.Rows[j]
+			if row.TopicID.IsZero() {
+				row.TopicID, row.Partition = pc.TopicID, pc.Partition
 			}
-			if seg.TopicID != pc.TopicID || seg.Partition != pc.Partition {
-				return fmt.Errorf("%s: segment %d belongs to %s/%d", where, j, seg.TopicID.String(), seg.Partition)
+			if row.TopicID != pc.TopicID || row.Partition != pc.Partition {
+				return fmt.Errorf("%s: index row %d belongs to %s/%d", where, j, row.TopicID.String(), row.Partition)
 			}
-			if seg.ObjectKey == "" {
-				seg.ObjectKey = f.ObjectKey
+			if row.ObjectKey == "" {
+				row.ObjectKey = f.ObjectKey
 			}
-			if seg.BaseOffset > seg.LastOffset ||
-				seg.BaseOffset < pc.PrevHighWatermark || seg.LastOffset >= pc.NewHighWatermark {
-				return fmt.Errorf("%s: segment offsets [%d, %d] outside [%d, %d)", where,
-					seg.BaseOffset, seg.LastOffset, pc.PrevHighWatermark, pc.NewHighWatermark)
+			if row.BaseOffset > row.LastOffset ||
+				row.BaseOffset < pc.PrevHighWatermark || row.LastOffset >= pc.NewHighWatermark {
+				return fmt.Errorf("%s: index row offsets [%d, %d] outside [%d, %d)", where,
+					row.BaseOffset, row.LastOffset, pc.PrevHighWatermark, pc.NewHighWatermark)
 			}
-			if j > 0 && seg.BaseOffset <= pc.Segments[j-1].LastOffset {
-				return fmt.Errorf("%s: segments [%d, %d] and [%d, %d] overlap", where,
-					pc.Segments[j-1].BaseOffset, pc.Segments[j-1].LastOffset, seg.BaseOffset, seg.LastOffset)
+			if j > 0 && row.BaseOffset <= pc.Rows[j-1].LastOffset {
+				return fmt.Errorf("%s: index rows [%d, %d] and [%d, %d] overlap", where,
+					pc.Rows[j-1].BaseOffset, pc.Rows[j-1].LastOffset, row.BaseOffset, row.LastOffset)
 			}
 		}
 	}

@@ -57,9 +57,12 @@ type Partition struct {
 	LogStartOffset int64
 }
 
-// Segment is one index row: a contiguous run of record batches of one
-// partition stored at [Pos, Pos+Size) of an object.
-type Segment struct {
+// IndexRow is one row of the partition index: a contiguous run of record
+// batches of one partition stored at [Pos, Pos+Size) of an object. An
+// object (a segment object, see tiering/segment) holds many of them, for
+// one or more partitions; an IndexRow is not the object itself. The SQL
+// backends keep these rows in their "segments" table.
+type IndexRow struct {
 	TopicID    TopicID
 	Partition  int32
 	BaseOffset int64 // offset of the first record in the range
@@ -102,10 +105,12 @@ type PartitionCommit struct {
 	// ErrFenced unless the partition's current epoch and owner match.
 	Epoch int32
 	// PrevHighWatermark must equal the partition's current high watermark
-	// (else ErrConflict): segments are appended densely, never reused.
+	// (else ErrConflict): index rows are appended densely, never reused.
 	PrevHighWatermark int64
 	NewHighWatermark  int64
-	Segments          []Segment
+	// Rows are the partition's new index rows, inside
+	// [PrevHighWatermark, NewHighWatermark) and not overlapping.
+	Rows []IndexRow
 	// Producers are upserted (by ProducerID) for the partition.
 	Producers []ProducerState
 }
@@ -179,7 +184,7 @@ type Catalog interface {
 	// CreateTopic creates the topic and its partitions (unowned, epoch 0,
 	// offsets 0). ErrExists if the name is taken.
 	CreateTopic(ctx context.Context, t Topic) error
-	// DeleteTopic removes the topic, its partitions, segment rows and
+	// DeleteTopic removes the topic, its partitions, index rows and
 	// producer states, and returns what was deleted; the objects become
 	// garbage for later collection. Group offsets, keyed by topic name, are
 	// left alone. ErrNotFound if absent.
@@ -215,8 +220,9 @@ type Ownership interface {
 	Release(ctx context.Context, agentID string, id TopicID, partition int32, epoch int32) error
 }
 
-// LogIndex is the segment index and log bounds of the partitions: what
-// flushes write and fetches read.
+// LogIndex is the log index of the partitions (their IndexRows: which
+// object holds each run of offsets) and their log bounds: what flushes
+// write and fetches read.
 type LogIndex interface {
 	// CommitFlush commits a flush in one transaction (see Flush). A writer
 	// that is not the partition's owner at its epoch gets ErrFenced; so does
@@ -225,19 +231,19 @@ type LogIndex interface {
 	// not the current high watermark is ErrConflict.
 	CommitFlush(ctx context.Context, f Flush) error
 
-	// Segments returns up to limit segment rows of the partition whose
+	// IndexRows returns up to limit index rows of the partition whose
 	// LastOffset >= fromOffset, ordered by BaseOffset. A limit <= 0 means
-	// no limit. An unknown topic or partition has no segments (an empty
-	// list, not ErrNotFound).
-	Segments(ctx context.Context, id TopicID, partition int32, fromOffset int64, limit int) ([]Segment, error)
-	// SegmentsByTime returns up to limit segment rows of the partition
+	// no limit. An unknown topic or partition has no rows (an empty list,
+	// not ErrNotFound).
+	IndexRows(ctx context.Context, id TopicID, partition int32, fromOffset int64, limit int) ([]IndexRow, error)
+	// IndexRowsByTime returns up to limit index rows of the partition
 	// whose MaxTimestamp >= ts, ordered by BaseOffset. A limit <= 0 means
-	// no limit; an unknown topic or partition has no segments.
-	SegmentsByTime(ctx context.Context, id TopicID, partition int32, ts int64, limit int) ([]Segment, error)
-	// MaxTimestampSegment returns the segment holding the partition's
-	// largest timestamp (the earliest such segment on ties). ErrNotFound
-	// if the partition has no segments.
-	MaxTimestampSegment(ctx context.Context, id TopicID, partition int32) (Segment, error)
+	// no limit; an unknown topic or partition has no rows.
+	IndexRowsByTime(ctx context.Context, id TopicID, partition int32, ts int64, limit int) ([]IndexRow, error)
+	// MaxTimestampRow returns the index row holding the partition's
+	// largest timestamp (the earliest such row on ties). ErrNotFound if
+	// the partition has no rows.
+	MaxTimestampRow(ctx context.Context, id TopicID, partition int32) (IndexRow, error)
 
 	// SetLogStartOffset raises the partition's log start offset to offset
 	// (DeleteRecords) and returns the new value. It never lowers it, and
@@ -281,7 +287,7 @@ type Groups interface {
 }
 
 // Store is the metastore: the single source of truth for topics,
-// ownership, the segment index, high watermarks and producer state.
+// ownership, the log index, high watermarks and producer state.
 // Implementations are safe for concurrent use.
 type Store interface {
 	Cluster

@@ -65,8 +65,8 @@ type Partition struct {
 		claimProducers map[int64]*ProducerEntry
 	}
 
-	// segs caches the last segment-index lookup for sequential readers.
-	segs segmentLookup
+	// rows caches the last index-row lookup for sequential readers.
+	rows rowLookup
 	tail tailChunks
 }
 
@@ -174,7 +174,7 @@ func (p *Partition) ObserveOwner(owner string) (State, int32) {
 // state. Whatever was buffered under an earlier epoch can no longer be
 // committed; the flusher discards it.
 func (p *Partition) Claimed(row metastore.Partition, states []metastore.ProducerState) {
-	p.segs.set(nil)
+	p.rows.set(nil)
 	p.tail.drop(&p.reg.tailMem)
 	p.mu.Lock()
 	p.hwm.Store(row.HighWatermark)

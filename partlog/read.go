@@ -10,75 +10,77 @@ import (
 	"github.com/stratalog/strata/record"
 )
 
-// segmentLookup caches the last run of segment-index rows fetched for a
-// partition, so a sequential reader asks the metastore once per run.
-type segmentLookup struct {
+// rowLookup caches the last run of index rows fetched for a partition, so
+// a sequential reader asks the metastore once per run.
+type rowLookup struct {
 	mu   sync.Mutex
-	segs []metastore.Segment
+	rows []metastore.IndexRow
 }
 
-const segmentLookupBatch = 32
+// rowLookupBatch is how many index rows one metastore lookup fetches.
+const rowLookupBatch = 32
 
-func (l *segmentLookup) find(offset int64) (seg metastore.Segment, next *metastore.Segment, ok bool) {
+func (l *rowLookup) find(offset int64) (row metastore.IndexRow, next *metastore.IndexRow, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].LastOffset >= offset })
-	if i < len(l.segs) && l.segs[i].BaseOffset <= offset {
-		if i+1 < len(l.segs) {
-			n := l.segs[i+1]
+	i := sort.Search(len(l.rows), func(i int) bool { return l.rows[i].LastOffset >= offset })
+	if i < len(l.rows) && l.rows[i].BaseOffset <= offset {
+		if i+1 < len(l.rows) {
+			n := l.rows[i+1]
 			next = &n
 		}
-		return l.segs[i], next, true
+		return l.rows[i], next, true
 	}
-	return metastore.Segment{}, nil, false
+	return metastore.IndexRow{}, nil, false
 }
 
-func (l *segmentLookup) set(segs []metastore.Segment) {
+func (l *rowLookup) set(rows []metastore.IndexRow) {
 	l.mu.Lock()
-	l.segs = segs
+	l.rows = rows
 	l.mu.Unlock()
 }
 
-// segmentFor finds the index row holding offset.
-func (p *Partition) segmentFor(ctx context.Context, offset int64) (metastore.Segment, *metastore.Segment, error) {
-	if seg, next, ok := p.segs.find(offset); ok {
-		return seg, next, nil
+// rowFor finds the index row holding offset, and the row after it if the
+// same lookup returned one.
+func (p *Partition) rowFor(ctx context.Context, offset int64) (metastore.IndexRow, *metastore.IndexRow, error) {
+	if row, next, ok := p.rows.find(offset); ok {
+		return row, next, nil
 	}
-	segs, err := p.reg.meta.Segments(ctx, p.topic.id, p.index, offset, segmentLookupBatch)
+	rows, err := p.reg.meta.IndexRows(ctx, p.topic.id, p.index, offset, rowLookupBatch)
 	if err != nil {
-		return metastore.Segment{}, nil, err
+		return metastore.IndexRow{}, nil, err
 	}
-	p.segs.set(segs)
-	if seg, next, ok := p.segs.find(offset); ok {
-		return seg, next, nil
+	p.rows.set(rows)
+	if row, next, ok := p.rows.find(offset); ok {
+		return row, next, nil
 	}
-	return metastore.Segment{}, nil, fmt.Errorf("partlog: offset %d of %s/%d is not in the segment index", offset, p.topic.name, p.index)
+	return metastore.IndexRow{}, nil, fmt.Errorf("partlog: offset %d of %s/%d is not in the log index", offset, p.topic.name, p.index)
 }
 
-// segmentBytes returns a segment's bytes from the tail, the read cache or
-// the object store, in that order.
-func (p *Partition) segmentBytes(ctx context.Context, seg metastore.Segment) ([]byte, error) {
-	if c := p.tail.findObject(seg.ObjectKey, seg.Pos); c != nil {
+// rowBytes returns the bytes an index row points at, from the tail, the
+// read cache or the object store, in that order.
+func (p *Partition) rowBytes(ctx context.Context, row metastore.IndexRow) ([]byte, error) {
+	if c := p.tail.findObject(row.ObjectKey, row.Pos); c != nil {
 		p.reg.metrics.tailHits.Inc()
 		return c.data, nil
 	}
-	return p.reg.reader.ReadRange(ctx, seg.ObjectKey, seg.Pos, seg.Size)
+	return p.reg.reader.ReadRange(ctx, row.ObjectKey, row.Pos, row.Size)
 }
 
 // chunkAt returns stored batches beginning with the batch holding offset
-// (the slice may start earlier). Tail first; otherwise the segment index
-// and the object store, prefetching the next segment for sequential
+// (the slice may start earlier). Tail first; otherwise the log index and
+// the object store, prefetching the next index row's bytes for sequential
 // readers.
 func (p *Partition) chunkAt(ctx context.Context, offset int64) ([]byte, error) {
 	if c := p.tail.find(offset); c != nil {
 		p.reg.metrics.tailHits.Inc()
 		return c.data, nil
 	}
-	seg, next, err := p.segmentFor(ctx, offset)
+	row, next, err := p.rowFor(ctx, offset)
 	if err != nil {
 		return nil, err
 	}
-	data, err := p.reg.reader.ReadRange(ctx, seg.ObjectKey, seg.Pos, seg.Size)
+	data, err := p.reg.reader.ReadRange(ctx, row.ObjectKey, row.Pos, row.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -141,15 +143,15 @@ func (p *Partition) FindTimestamp(ctx context.Context, ts int64) (offset, found 
 	hwm := p.hwm.Load()
 	start := p.logStart.Load()
 	for {
-		segs, err := p.reg.meta.SegmentsByTime(ctx, p.topic.id, p.index, ts, segmentLookupBatch)
+		rows, err := p.reg.meta.IndexRowsByTime(ctx, p.topic.id, p.index, ts, rowLookupBatch)
 		if err != nil {
 			return 0, 0, false, err
 		}
-		for _, seg := range segs {
-			if seg.LastOffset < start {
+		for _, row := range rows {
+			if row.LastOffset < start {
 				continue
 			}
-			data, err := p.segmentBytes(ctx, seg)
+			data, err := p.rowBytes(ctx, row)
 			if err != nil {
 				return 0, 0, false, err
 			}
@@ -158,13 +160,13 @@ func (p *Partition) FindTimestamp(ctx context.Context, ts int64) (offset, found 
 				return off, t, ok, err
 			}
 		}
-		// SegmentsByTime filters on MaxTimestamp >= ts, so the first
-		// returned segment always holds a match unless its batches are
-		// all below the log start; ask again past what was seen.
-		if len(segs) < segmentLookupBatch {
+		// IndexRowsByTime filters on MaxTimestamp >= ts, so the first
+		// returned row always holds a match unless its batches are all
+		// below the log start; ask again past what was seen.
+		if len(rows) < rowLookupBatch {
 			return 0, 0, false, nil
 		}
-		start = segs[len(segs)-1].LastOffset + 1
+		start = rows[len(rows)-1].LastOffset + 1
 	}
 }
 
@@ -208,13 +210,13 @@ func scanTimestamp(data []byte, ts, start, hwm int64) (int64, int64, bool, error
 // MaxTimestamp returns the offset and timestamp of the record with the
 // largest timestamp (the first such record on ties).
 func (p *Partition) MaxTimestamp(ctx context.Context) (int64, int64, bool, error) {
-	seg, err := p.reg.meta.MaxTimestampSegment(ctx, p.topic.id, p.index)
+	row, err := p.reg.meta.MaxTimestampRow(ctx, p.topic.id, p.index)
 	if err != nil {
 		return 0, 0, false, err
 	}
-	data, err := p.segmentBytes(ctx, seg)
+	data, err := p.rowBytes(ctx, row)
 	if err != nil {
 		return 0, 0, false, err
 	}
-	return scanTimestamp(data, seg.MaxTimestamp, p.logStart.Load(), p.hwm.Load())
+	return scanTimestamp(data, row.MaxTimestamp, p.logStart.Load(), p.hwm.Load())
 }

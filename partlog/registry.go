@@ -21,9 +21,9 @@ import (
 type Store interface {
 	Partitions(ctx context.Context, id metastore.TopicID) ([]metastore.Partition, error)
 	ProducerStates(ctx context.Context, id metastore.TopicID, partition int32) ([]metastore.ProducerState, error)
-	Segments(ctx context.Context, id metastore.TopicID, partition int32, fromOffset int64, limit int) ([]metastore.Segment, error)
-	SegmentsByTime(ctx context.Context, id metastore.TopicID, partition int32, ts int64, limit int) ([]metastore.Segment, error)
-	MaxTimestampSegment(ctx context.Context, id metastore.TopicID, partition int32) (metastore.Segment, error)
+	IndexRows(ctx context.Context, id metastore.TopicID, partition int32, fromOffset int64, limit int) ([]metastore.IndexRow, error)
+	IndexRowsByTime(ctx context.Context, id metastore.TopicID, partition int32, ts int64, limit int) ([]metastore.IndexRow, error)
+	MaxTimestampRow(ctx context.Context, id metastore.TopicID, partition int32) (metastore.IndexRow, error)
 }
 
 // Deps are a Registry's collaborators.

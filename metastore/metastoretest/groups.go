@@ -16,7 +16,7 @@ func testSetLogStartOffset(t *testing.T, s metastore.Store) {
 	ctx := t.Context()
 	tp := mustCreateTopic(t, s, "t", 2)
 	claim(t, s, "a", tp.ID, 0, 0)
-	commit(t, s, "a", "obj-1", pcommit(tp.ID, 0, 1, 0, 10, seg(0, 9, 0, 100)))
+	commit(t, s, "a", "obj-1", pcommit(tp.ID, 0, 1, 0, 10, row(0, 9, 0, 100)))
 
 	// An empty partition: 0 is both the high watermark and the start.
 	if got, err := s.SetLogStartOffset(ctx, tp.ID, 1, 0); err != nil || got != 0 {
@@ -48,11 +48,11 @@ func testSetLogStartOffset(t *testing.T, s metastore.Store) {
 		{TopicID: tp.ID, Partition: 0, Owner: "a", Epoch: 1, HighWatermark: 10, LogStartOffset: 10},
 		{TopicID: tp.ID, Partition: 1},
 	})
-	// The segment index is untouched: removing rows is retention's job.
-	checkSegments(t, s, tp.ID, 0, 0, 0, []metastore.Segment{{TopicID: tp.ID, BaseOffset: 0, LastOffset: 9,
+	// The log index is untouched: removing rows is retention's job.
+	checkIndexRows(t, s, tp.ID, 0, 0, 0, []metastore.IndexRow{{TopicID: tp.ID, BaseOffset: 0, LastOffset: 9,
 		ObjectKey: "obj-1", Pos: 0, Size: 100, MinTimestamp: 0, MaxTimestamp: 9}})
 	// Flushes continue past it, and ownership changes keep it.
-	commit(t, s, "a", "obj-2", pcommit(tp.ID, 0, 1, 10, 12, seg(10, 11, 0, 10)))
+	commit(t, s, "a", "obj-2", pcommit(tp.ID, 0, 1, 10, 12, row(10, 11, 0, 10)))
 	claim(t, s, "b", tp.ID, 0, 1)
 	checkPartitions(t, s, tp.ID, []metastore.Partition{
 		{TopicID: tp.ID, Partition: 0, Owner: "b", Epoch: 2, HighWatermark: 12, LogStartOffset: 10},
@@ -74,7 +74,7 @@ func testAddPartitions(t *testing.T, s metastore.Store) {
 	tp := mustCreateTopic(t, s, "t", 2)
 	other := mustCreateTopic(t, s, "other", 1)
 	claim(t, s, "a", tp.ID, 1, 0)
-	commit(t, s, "a", "obj-1", pcommit(tp.ID, 1, 1, 0, 4, seg(0, 3, 0, 40)))
+	commit(t, s, "a", "obj-1", pcommit(tp.ID, 1, 1, 0, 4, row(0, 3, 0, 40)))
 
 	got, err := s.AddPartitions(ctx, "t", 5)
 	if err != nil {
@@ -117,8 +117,8 @@ func testAddPartitions(t *testing.T, s metastore.Store) {
 
 	// The new partitions work like the old ones.
 	claim(t, s, "b", tp.ID, 4, 0)
-	commit(t, s, "b", "obj-2", pcommit(tp.ID, 4, 1, 0, 2, seg(0, 1, 0, 20)))
-	checkSegments(t, s, tp.ID, 4, 0, 0, []metastore.Segment{{TopicID: tp.ID, Partition: 4, BaseOffset: 0, LastOffset: 1,
+	commit(t, s, "b", "obj-2", pcommit(tp.ID, 4, 1, 0, 2, row(0, 1, 0, 20)))
+	checkIndexRows(t, s, tp.ID, 4, 0, 0, []metastore.IndexRow{{TopicID: tp.ID, Partition: 4, BaseOffset: 0, LastOffset: 1,
 		ObjectKey: "obj-2", Size: 20, MinTimestamp: 0, MaxTimestamp: 1}})
 }
 
@@ -132,7 +132,7 @@ func testDeleteGrownTopic(t *testing.T, s metastore.Store) {
 		t.Fatal(err)
 	}
 	claim(t, s, "a", tp.ID, 2, 0)
-	pc := pcommit(tp.ID, 2, 1, 0, 5, seg(0, 4, 0, 50))
+	pc := pcommit(tp.ID, 2, 1, 0, 5, row(0, 4, 0, 50))
 	pc.Producers = []metastore.ProducerState{{ProducerID: 3, Epoch: 0, LastTimestamp: 9}}
 	commit(t, s, "a", "obj-1", pc)
 	if _, err := s.SetLogStartOffset(ctx, tp.ID, 2, 3); err != nil {
@@ -152,13 +152,13 @@ func testDeleteGrownTopic(t *testing.T, s metastore.Store) {
 	if _, err := s.Partitions(ctx, tp.ID); !errors.Is(err, metastore.ErrNotFound) {
 		t.Fatalf("Partitions after delete: err = %v, want ErrNotFound", err)
 	}
-	checkSegments(t, s, tp.ID, 2, 0, 0, nil)
+	checkIndexRows(t, s, tp.ID, 2, 0, 0, nil)
 	checkProducers(t, s, tp.ID, 2, nil)
 	if _, err := s.SetLogStartOffset(ctx, tp.ID, 2, 0); !errors.Is(err, metastore.ErrNotFound) {
 		t.Fatalf("SetLogStartOffset after delete: err = %v, want ErrNotFound", err)
 	}
 	err = s.CommitFlush(ctx, metastore.Flush{AgentID: "a", ObjectKey: "obj-2", ObjectSize: 10,
-		Partitions: []metastore.PartitionCommit{pcommit(tp.ID, 2, 1, 5, 6, seg(5, 5, 0, 10))}})
+		Partitions: []metastore.PartitionCommit{pcommit(tp.ID, 2, 1, 5, 6, row(5, 5, 0, 10))}})
 	if !errors.Is(err, metastore.ErrFenced) {
 		t.Fatalf("CommitFlush to a deleted grown partition: err = %v, want ErrFenced", err)
 	}

@@ -66,9 +66,9 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"CommitFlushConflict", testCommitFlushConflict},
 		{"CommitFlushAtomic", testCommitFlushAtomic},
 		{"CommitFlushConcurrent", testCommitFlushConcurrent},
-		{"Segments", testSegments},
-		{"SegmentsByTime", testSegmentsByTime},
-		{"MaxTimestampSegment", testMaxTimestampSegment},
+		{"IndexRows", testIndexRows},
+		{"IndexRowsByTime", testIndexRowsByTime},
+		{"MaxTimestampRow", testMaxTimestampRow},
 		{"NextProducerID", testNextProducerID},
 		{"DeleteTopicRemovesData", testDeleteTopicRemovesData},
 		{"SetLogStartOffset", testSetLogStartOffset},
@@ -458,7 +458,7 @@ func testClaim(t *testing.T, s metastore.Store) {
 	}
 
 	// Ownership does not touch the log bounds.
-	commit(t, s, "b", "obj-1", pcommit(tp.ID, 1, 3, 0, 10, seg(0, 9, 100, 200)))
+	commit(t, s, "b", "obj-1", pcommit(tp.ID, 1, 3, 0, 10, row(0, 9, 100, 200)))
 	p, err = s.Claim(ctx, "a", tp.ID, 1, 3)
 	if err != nil {
 		t.Fatal(err)
@@ -503,11 +503,11 @@ func testCommitFlush(t *testing.T, s metastore.Store) {
 		}},
 	}
 	p0 := pcommit(tp.ID, 0, 1, 0, 12,
-		segAt(0, 6, 0, 500, 1_700_000_000_100, 1_700_000_000_300),
-		segAt(7, 11, 500, 700, 1_700_000_000_400, 1_700_000_000_400))
+		rowAt(0, 6, 0, 500, 1_700_000_000_100, 1_700_000_000_300),
+		rowAt(7, 11, 500, 700, 1_700_000_000_400, 1_700_000_000_400))
 	p0.Producers = producers
-	p1 := pcommit(tp.ID, 1, 1, 0, 3, segAt(0, 2, 1200, 50, 1_700_000_000_000, 1_700_000_000_900))
-	o0 := pcommit(other.ID, 0, 1, 0, 1, segAt(0, 0, 1250, 10, 5, 5))
+	p1 := pcommit(tp.ID, 1, 1, 0, 3, rowAt(0, 2, 1200, 50, 1_700_000_000_000, 1_700_000_000_900))
+	o0 := pcommit(other.ID, 0, 1, 0, 1, rowAt(0, 0, 1250, 10, 5, 5))
 	commit(t, s, "a", "obj-1", p0, p1, o0)
 
 	checkPartitions(t, s, tp.ID, []metastore.Partition{
@@ -517,27 +517,27 @@ func testCommitFlush(t *testing.T, s metastore.Store) {
 	checkPartitions(t, s, other.ID, []metastore.Partition{
 		{TopicID: other.ID, Partition: 0, Owner: "a", Epoch: 1, HighWatermark: 1},
 	})
-	checkSegments(t, s, tp.ID, 0, 0, 0, p0.Segments)
-	checkSegments(t, s, tp.ID, 1, 0, 0, p1.Segments)
-	checkSegments(t, s, other.ID, 0, 0, 0, o0.Segments)
+	checkIndexRows(t, s, tp.ID, 0, 0, 0, p0.Rows)
+	checkIndexRows(t, s, tp.ID, 1, 0, 0, p1.Rows)
+	checkIndexRows(t, s, other.ID, 0, 0, 0, o0.Rows)
 	checkProducers(t, s, tp.ID, 0, producers)
 	checkProducers(t, s, tp.ID, 1, nil)
 
-	got, err := s.SegmentsByTime(ctx, tp.ID, 0, 1_700_000_000_350, 0)
+	got, err := s.IndexRowsByTime(ctx, tp.ID, 0, 1_700_000_000_350, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSegmentList(t, "SegmentsByTime", got, p0.Segments[1:])
-	maxSeg, err := s.MaxTimestampSegment(ctx, tp.ID, 0)
+	checkIndexRowList(t, "IndexRowsByTime", got, p0.Rows[1:])
+	maxRow, err := s.MaxTimestampRow(ctx, tp.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSegmentList(t, "MaxTimestampSegment", []metastore.Segment{maxSeg}, p0.Segments[1:])
+	checkIndexRowList(t, "MaxTimestampRow", []metastore.IndexRow{maxRow}, p0.Rows[1:])
 
 	// The next flush continues where the last ended.
-	p0b := pcommit(tp.ID, 0, 1, 12, 20, segAt(12, 19, 0, 900, 1_700_000_001_000, 1_700_000_002_000))
+	p0b := pcommit(tp.ID, 0, 1, 12, 20, rowAt(12, 19, 0, 900, 1_700_000_001_000, 1_700_000_002_000))
 	commit(t, s, "a", "obj-2", p0b)
-	checkSegments(t, s, tp.ID, 0, 0, 0, append(append([]metastore.Segment{}, p0.Segments...), p0b.Segments...))
+	checkIndexRows(t, s, tp.ID, 0, 0, 0, append(append([]metastore.IndexRow{}, p0.Rows...), p0b.Rows...))
 	checkPartitions(t, s, tp.ID, []metastore.Partition{
 		{TopicID: tp.ID, Partition: 0, Owner: "a", Epoch: 1, HighWatermark: 20},
 		{TopicID: tp.ID, Partition: 1, Owner: "a", Epoch: 1, HighWatermark: 3},
@@ -555,7 +555,7 @@ func testCommitFlushProducerUpsert(t *testing.T, s metastore.Store) {
 		}},
 		{ProducerID: 8, Epoch: 3, LastTimestamp: 11},
 	}
-	pc := pcommit(tp.ID, 0, 1, 0, 1, seg(0, 0, 10, 10))
+	pc := pcommit(tp.ID, 0, 1, 0, 1, row(0, 0, 10, 10))
 	pc.Producers = first
 	commit(t, s, "a", "obj-1", pc)
 	checkProducers(t, s, tp.ID, 0, first)
@@ -574,7 +574,7 @@ func testCommitFlushProducerUpsert(t *testing.T, s metastore.Store) {
 		}},
 		{ProducerID: 7, Epoch: 1, LastTimestamp: 24, Batches: batches},
 	}
-	pc = pcommit(tp.ID, 0, 1, 1, 11, seg(1, 10, 10, 30))
+	pc = pcommit(tp.ID, 0, 1, 1, 11, row(1, 10, 10, 30))
 	pc.Producers = second
 	commit(t, s, "a", "obj-2", pc)
 	checkProducers(t, s, tp.ID, 0, []metastore.ProducerState{second[1], first[1], second[0]})
@@ -584,19 +584,19 @@ func testCommitFlushFencedByEpoch(t *testing.T, s metastore.Store) {
 	ctx := t.Context()
 	tp := mustCreateTopic(t, s, "t", 1)
 	claim(t, s, "a", tp.ID, 0, 0)
-	first := pcommit(tp.ID, 0, 1, 0, 5, seg(0, 4, 0, 100))
+	first := pcommit(tp.ID, 0, 1, 0, 5, row(0, 4, 0, 100))
 	commit(t, s, "a", "obj-1", first)
 	// Agent a re-claims (e.g. after a restart): its old epoch is stale.
 	claim(t, s, "a", tp.ID, 0, 1)
 
-	stale := pcommit(tp.ID, 0, 1, 5, 9, seg(5, 8, 0, 100))
+	stale := pcommit(tp.ID, 0, 1, 5, 9, row(5, 8, 0, 100))
 	stale.Producers = []metastore.ProducerState{{ProducerID: 1, Epoch: 0, LastTimestamp: 1}}
 	err := s.CommitFlush(ctx, metastore.Flush{AgentID: "a", ObjectKey: "obj-2", ObjectSize: 100, Partitions: []metastore.PartitionCommit{stale}})
 	if !errors.Is(err, metastore.ErrFenced) {
 		t.Fatalf("CommitFlush with stale epoch: err = %v, want ErrFenced", err)
 	}
 	checkPartitions(t, s, tp.ID, []metastore.Partition{{TopicID: tp.ID, Partition: 0, Owner: "a", Epoch: 2, HighWatermark: 5}})
-	checkSegments(t, s, tp.ID, 0, 0, 0, first.Segments)
+	checkIndexRows(t, s, tp.ID, 0, 0, 0, first.Rows)
 	checkProducers(t, s, tp.ID, 0, nil)
 
 	// A future epoch is no better.
@@ -606,25 +606,25 @@ func testCommitFlushFencedByEpoch(t *testing.T, s metastore.Store) {
 		t.Fatalf("CommitFlush with future epoch: err = %v, want ErrFenced", err)
 	}
 	checkPartitions(t, s, tp.ID, []metastore.Partition{{TopicID: tp.ID, Partition: 0, Owner: "a", Epoch: 2, HighWatermark: 5}})
-	checkSegments(t, s, tp.ID, 0, 0, 0, first.Segments)
+	checkIndexRows(t, s, tp.ID, 0, 0, 0, first.Rows)
 }
 
 func testCommitFlushFencedByOwner(t *testing.T, s metastore.Store) {
 	ctx := t.Context()
 	tp := mustCreateTopic(t, s, "t", 1)
 	claim(t, s, "a", tp.ID, 0, 0)
-	first := pcommit(tp.ID, 0, 1, 0, 5, seg(0, 4, 0, 100))
+	first := pcommit(tp.ID, 0, 1, 0, 5, row(0, 4, 0, 100))
 	commit(t, s, "a", "obj-1", first)
 
 	// b names the right epoch but does not own the partition.
-	intruder := pcommit(tp.ID, 0, 1, 5, 9, seg(5, 8, 0, 100))
+	intruder := pcommit(tp.ID, 0, 1, 5, 9, row(5, 8, 0, 100))
 	intruder.Producers = []metastore.ProducerState{{ProducerID: 1, Epoch: 0, LastTimestamp: 1}}
 	err := s.CommitFlush(ctx, metastore.Flush{AgentID: "b", ObjectKey: "obj-b", ObjectSize: 100, Partitions: []metastore.PartitionCommit{intruder}})
 	if !errors.Is(err, metastore.ErrFenced) {
 		t.Fatalf("CommitFlush by non-owner: err = %v, want ErrFenced", err)
 	}
 	checkPartitions(t, s, tp.ID, []metastore.Partition{{TopicID: tp.ID, Partition: 0, Owner: "a", Epoch: 1, HighWatermark: 5}})
-	checkSegments(t, s, tp.ID, 0, 0, 0, first.Segments)
+	checkIndexRows(t, s, tp.ID, 0, 0, 0, first.Rows)
 	checkProducers(t, s, tp.ID, 0, nil)
 }
 
@@ -633,13 +633,13 @@ func testCommitFlushUnowned(t *testing.T, s metastore.Store) {
 	tp := mustCreateTopic(t, s, "t", 1)
 	for _, agent := range []string{"a", ""} {
 		err := s.CommitFlush(ctx, metastore.Flush{AgentID: agent, ObjectKey: "obj", ObjectSize: 10,
-			Partitions: []metastore.PartitionCommit{pcommit(tp.ID, 0, 0, 0, 1, seg(0, 0, 0, 10))}})
+			Partitions: []metastore.PartitionCommit{pcommit(tp.ID, 0, 0, 0, 1, row(0, 0, 0, 10))}})
 		if !errors.Is(err, metastore.ErrFenced) {
 			t.Fatalf("CommitFlush by %q to an unowned partition: err = %v, want ErrFenced", agent, err)
 		}
 	}
 	checkPartitions(t, s, tp.ID, []metastore.Partition{{TopicID: tp.ID, Partition: 0}})
-	checkSegments(t, s, tp.ID, 0, 0, 0, nil)
+	checkIndexRows(t, s, tp.ID, 0, 0, 0, nil)
 }
 
 func testCommitFlushDeletedTopic(t *testing.T, s metastore.Store) {
@@ -653,26 +653,26 @@ func testCommitFlushDeletedTopic(t *testing.T, s metastore.Store) {
 	}
 	err := s.CommitFlush(ctx, metastore.Flush{AgentID: "a", ObjectKey: "obj", ObjectSize: 20,
 		Partitions: []metastore.PartitionCommit{
-			pcommit(keep.ID, 0, 1, 0, 1, seg(0, 0, 0, 10)),
-			pcommit(tp.ID, 0, 1, 0, 1, seg(0, 0, 10, 10)),
+			pcommit(keep.ID, 0, 1, 0, 1, row(0, 0, 0, 10)),
+			pcommit(tp.ID, 0, 1, 0, 1, row(0, 0, 10, 10)),
 		}})
 	if !errors.Is(err, metastore.ErrFenced) {
 		t.Fatalf("CommitFlush to a deleted topic: err = %v, want ErrFenced", err)
 	}
 	checkPartitions(t, s, keep.ID, []metastore.Partition{{TopicID: keep.ID, Partition: 0, Owner: "a", Epoch: 1}})
-	checkSegments(t, s, keep.ID, 0, 0, 0, nil)
-	checkSegments(t, s, tp.ID, 0, 0, 0, nil)
+	checkIndexRows(t, s, keep.ID, 0, 0, 0, nil)
+	checkIndexRows(t, s, tp.ID, 0, 0, 0, nil)
 }
 
 func testCommitFlushConflict(t *testing.T, s metastore.Store) {
 	ctx := t.Context()
 	tp := mustCreateTopic(t, s, "t", 1)
 	claim(t, s, "a", tp.ID, 0, 0)
-	first := pcommit(tp.ID, 0, 1, 0, 5, seg(0, 4, 0, 100))
+	first := pcommit(tp.ID, 0, 1, 0, 5, row(0, 4, 0, 100))
 	commit(t, s, "a", "obj-1", first)
 
 	for _, prev := range []int64{0, 4, 6} {
-		bad := pcommit(tp.ID, 0, 1, prev, 10, seg(prev, 9, 0, 100))
+		bad := pcommit(tp.ID, 0, 1, prev, 10, row(prev, 9, 0, 100))
 		bad.Producers = []metastore.ProducerState{{ProducerID: 1, Epoch: 0, LastTimestamp: 1}}
 		err := s.CommitFlush(ctx, metastore.Flush{AgentID: "a", ObjectKey: fmt.Sprintf("obj-prev-%d", prev), ObjectSize: 100,
 			Partitions: []metastore.PartitionCommit{bad}})
@@ -681,7 +681,7 @@ func testCommitFlushConflict(t *testing.T, s metastore.Store) {
 		}
 	}
 	checkPartitions(t, s, tp.ID, []metastore.Partition{{TopicID: tp.ID, Partition: 0, Owner: "a", Epoch: 1, HighWatermark: 5}})
-	checkSegments(t, s, tp.ID, 0, 0, 0, first.Segments)
+	checkIndexRows(t, s, tp.ID, 0, 0, 0, first.Rows)
 	checkProducers(t, s, tp.ID, 0, nil)
 }
 
@@ -693,7 +693,7 @@ func testCommitFlushAtomic(t *testing.T, s metastore.Store) {
 	claim(t, s, "b", tp.ID, 2, 0)
 
 	good := func(p int32) metastore.PartitionCommit {
-		pc := pcommit(tp.ID, p, 1, 0, 4, seg(0, 3, int64(p)*100, 100))
+		pc := pcommit(tp.ID, p, 1, 0, 4, row(0, 3, int64(p)*100, 100))
 		pc.Producers = []metastore.ProducerState{{ProducerID: 42, Epoch: 1, LastTimestamp: 99}}
 		return pc
 	}
@@ -705,7 +705,7 @@ func testCommitFlushAtomic(t *testing.T, s metastore.Store) {
 		{"other owner", good(2), metastore.ErrFenced},
 		{"stale epoch", func() metastore.PartitionCommit { pc := good(1); pc.Epoch = 0; return pc }(), metastore.ErrFenced},
 		{"wrong prev", func() metastore.PartitionCommit {
-			pc := pcommit(tp.ID, 1, 1, 2, 4, seg(2, 3, 100, 100))
+			pc := pcommit(tp.ID, 1, 1, 2, 4, row(2, 3, 100, 100))
 			return pc
 		}(), metastore.ErrConflict},
 	} {
@@ -722,7 +722,7 @@ func testCommitFlushAtomic(t *testing.T, s metastore.Store) {
 			{TopicID: tp.ID, Partition: 2, Owner: "b", Epoch: 1},
 		})
 		for p := range int32(3) {
-			checkSegments(t, s, tp.ID, p, 0, 0, nil)
+			checkIndexRows(t, s, tp.ID, p, 0, 0, nil)
 			checkProducers(t, s, tp.ID, p, nil)
 		}
 	}
@@ -740,7 +740,7 @@ func testCommitFlushConcurrent(t *testing.T, s metastore.Store) {
 	ctx := t.Context()
 	tp := mustCreateTopic(t, s, "t", 1)
 	claim(t, s, "a", tp.ID, 0, 0)
-	commit(t, s, "a", "obj-0", pcommit(tp.ID, 0, 1, 0, 2, seg(0, 1, 0, 10)))
+	commit(t, s, "a", "obj-0", pcommit(tp.ID, 0, 1, 0, 2, row(0, 1, 0, 10)))
 
 	const writers = 8
 	errs := make([]error, writers)
@@ -752,7 +752,7 @@ func testCommitFlushConcurrent(t *testing.T, s metastore.Store) {
 			// Every writer claims offsets [2, 2+i+1): the winner's
 			// shape is recognisable afterwards.
 			n := int64(i + 1)
-			pc := pcommit(tp.ID, 0, 1, 2, 2+n, seg(2, 1+n, 0, 10*n))
+			pc := pcommit(tp.ID, 0, 1, 2, 2+n, row(2, 1+n, 0, 10*n))
 			errs[i] = s.CommitFlush(ctx, metastore.Flush{AgentID: "a", ObjectKey: fmt.Sprintf("obj-w%d", i), ObjectSize: 10 * n,
 				Partitions: []metastore.PartitionCommit{pc}})
 		})
@@ -778,142 +778,142 @@ func testCommitFlushConcurrent(t *testing.T, s metastore.Store) {
 	}
 	n := int64(winner + 1)
 	checkPartitions(t, s, tp.ID, []metastore.Partition{{TopicID: tp.ID, Partition: 0, Owner: "a", Epoch: 1, HighWatermark: 2 + n}})
-	want := []metastore.Segment{seg(0, 1, 0, 10), seg(2, 1+n, 0, 10*n)}
+	want := []metastore.IndexRow{row(0, 1, 0, 10), row(2, 1+n, 0, 10*n)}
 	want[0].TopicID, want[0].ObjectKey = tp.ID, "obj-0"
 	want[1].TopicID, want[1].ObjectKey = tp.ID, fmt.Sprintf("obj-w%d", winner)
-	checkSegments(t, s, tp.ID, 0, 0, 0, want)
+	checkIndexRows(t, s, tp.ID, 0, 0, 0, want)
 }
 
-func testSegments(t *testing.T, s metastore.Store) {
+func testIndexRows(t *testing.T, s metastore.Store) {
 	ctx := t.Context()
 	tp := mustCreateTopic(t, s, "t", 2)
 	claim(t, s, "a", tp.ID, 0, 0)
 	claim(t, s, "a", tp.ID, 1, 0)
-	// Four segments over two flushes, and an unrelated one on partition 1.
-	s1, s2, s3, s4 := seg(0, 9, 0, 100), seg(10, 19, 100, 100), seg(20, 20, 0, 5), seg(21, 29, 5, 90)
-	commit(t, s, "a", "obj-1", pcommit(tp.ID, 0, 1, 0, 20, s1, s2), pcommit(tp.ID, 1, 1, 0, 100, seg(0, 99, 200, 1000)))
+	// Four index rows over two flushes, and an unrelated one on partition 1.
+	s1, s2, s3, s4 := row(0, 9, 0, 100), row(10, 19, 100, 100), row(20, 20, 0, 5), row(21, 29, 5, 90)
+	commit(t, s, "a", "obj-1", pcommit(tp.ID, 0, 1, 0, 20, s1, s2), pcommit(tp.ID, 1, 1, 0, 100, row(0, 99, 200, 1000)))
 	commit(t, s, "a", "obj-2", pcommit(tp.ID, 0, 1, 20, 30, s3, s4))
 	s1.ObjectKey, s2.ObjectKey, s3.ObjectKey, s4.ObjectKey = "obj-1", "obj-1", "obj-2", "obj-2"
 
 	for _, tc := range []struct {
 		from  int64
 		limit int
-		want  []metastore.Segment
+		want  []metastore.IndexRow
 	}{
-		{0, 0, []metastore.Segment{s1, s2, s3, s4}},
-		{-5, 0, []metastore.Segment{s1, s2, s3, s4}},
-		{0, 2, []metastore.Segment{s1, s2}},
-		{0, 100, []metastore.Segment{s1, s2, s3, s4}},
-		{9, 0, []metastore.Segment{s1, s2, s3, s4}},
-		{10, 0, []metastore.Segment{s2, s3, s4}},
-		// fromOffset inside a segment: that segment comes first.
-		{15, 0, []metastore.Segment{s2, s3, s4}},
-		{15, 1, []metastore.Segment{s2}},
-		{20, 1, []metastore.Segment{s3}},
-		{25, 0, []metastore.Segment{s4}},
-		{29, 0, []metastore.Segment{s4}},
+		{0, 0, []metastore.IndexRow{s1, s2, s3, s4}},
+		{-5, 0, []metastore.IndexRow{s1, s2, s3, s4}},
+		{0, 2, []metastore.IndexRow{s1, s2}},
+		{0, 100, []metastore.IndexRow{s1, s2, s3, s4}},
+		{9, 0, []metastore.IndexRow{s1, s2, s3, s4}},
+		{10, 0, []metastore.IndexRow{s2, s3, s4}},
+		// fromOffset inside a row: that row comes first.
+		{15, 0, []metastore.IndexRow{s2, s3, s4}},
+		{15, 1, []metastore.IndexRow{s2}},
+		{20, 1, []metastore.IndexRow{s3}},
+		{25, 0, []metastore.IndexRow{s4}},
+		{29, 0, []metastore.IndexRow{s4}},
 		{30, 0, nil},
 		{1 << 40, 0, nil},
 	} {
-		got, err := s.Segments(ctx, tp.ID, 0, tc.from, tc.limit)
+		got, err := s.IndexRows(ctx, tp.ID, 0, tc.from, tc.limit)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := range tc.want {
 			tc.want[i].TopicID = tp.ID
 		}
-		checkSegmentList(t, fmt.Sprintf("Segments(from %d, limit %d)", tc.from, tc.limit), got, tc.want)
+		checkIndexRowList(t, fmt.Sprintf("IndexRows(from %d, limit %d)", tc.from, tc.limit), got, tc.want)
 	}
-	// Unknown partitions and topics have no segments.
+	// Unknown partitions and topics have no index rows.
 	for _, tc := range []struct {
 		id metastore.TopicID
 		p  int32
 	}{{tp.ID, 2}, {newID(), 0}} {
-		got, err := s.Segments(ctx, tc.id, tc.p, 0, 0)
+		got, err := s.IndexRows(ctx, tc.id, tc.p, 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 0 {
-			t.Fatalf("Segments of %x/%d = %+v, want none", tc.id, tc.p, got)
+			t.Fatalf("IndexRows of %x/%d = %+v, want none", tc.id, tc.p, got)
 		}
 	}
 }
 
-func testSegmentsByTime(t *testing.T, s metastore.Store) {
+func testIndexRowsByTime(t *testing.T, s metastore.Store) {
 	ctx := t.Context()
 	tp := mustCreateTopic(t, s, "t", 1)
 	claim(t, s, "a", tp.ID, 0, 0)
-	// Timestamps are not monotonic across segments (producers set them).
-	s1 := segAt(0, 9, 0, 10, 100, 200)
-	s2 := segAt(10, 19, 10, 10, 50, 150)
-	s3 := segAt(20, 29, 20, 10, 300, 400)
-	s4 := segAt(30, 39, 30, 10, 210, 250)
+	// Timestamps are not monotonic across index rows (producers set them).
+	s1 := rowAt(0, 9, 0, 10, 100, 200)
+	s2 := rowAt(10, 19, 10, 10, 50, 150)
+	s3 := rowAt(20, 29, 20, 10, 300, 400)
+	s4 := rowAt(30, 39, 30, 10, 210, 250)
 	commit(t, s, "a", "obj", pcommit(tp.ID, 0, 1, 0, 40, s1, s2, s3, s4))
-	for _, seg := range []*metastore.Segment{&s1, &s2, &s3, &s4} {
-		seg.TopicID, seg.ObjectKey = tp.ID, "obj"
+	for _, r := range []*metastore.IndexRow{&s1, &s2, &s3, &s4} {
+		r.TopicID, r.ObjectKey = tp.ID, "obj"
 	}
 	for _, tc := range []struct {
 		ts    int64
 		limit int
-		want  []metastore.Segment
+		want  []metastore.IndexRow
 	}{
-		{0, 0, []metastore.Segment{s1, s2, s3, s4}},
-		{150, 0, []metastore.Segment{s1, s2, s3, s4}},
-		{151, 0, []metastore.Segment{s1, s3, s4}},
-		{151, 2, []metastore.Segment{s1, s3}},
-		{201, 0, []metastore.Segment{s3, s4}},
-		{251, 0, []metastore.Segment{s3}},
-		{400, 0, []metastore.Segment{s3}},
+		{0, 0, []metastore.IndexRow{s1, s2, s3, s4}},
+		{150, 0, []metastore.IndexRow{s1, s2, s3, s4}},
+		{151, 0, []metastore.IndexRow{s1, s3, s4}},
+		{151, 2, []metastore.IndexRow{s1, s3}},
+		{201, 0, []metastore.IndexRow{s3, s4}},
+		{251, 0, []metastore.IndexRow{s3}},
+		{400, 0, []metastore.IndexRow{s3}},
 		{401, 0, nil},
 	} {
-		got, err := s.SegmentsByTime(ctx, tp.ID, 0, tc.ts, tc.limit)
+		got, err := s.IndexRowsByTime(ctx, tp.ID, 0, tc.ts, tc.limit)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkSegmentList(t, fmt.Sprintf("SegmentsByTime(%d, limit %d)", tc.ts, tc.limit), got, tc.want)
+		checkIndexRowList(t, fmt.Sprintf("IndexRowsByTime(%d, limit %d)", tc.ts, tc.limit), got, tc.want)
 	}
 }
 
-func testMaxTimestampSegment(t *testing.T, s metastore.Store) {
+func testMaxTimestampRow(t *testing.T, s metastore.Store) {
 	ctx := t.Context()
 	tp := mustCreateTopic(t, s, "t", 1)
 	claim(t, s, "a", tp.ID, 0, 0)
-	if _, err := s.MaxTimestampSegment(ctx, tp.ID, 0); !errors.Is(err, metastore.ErrNotFound) {
-		t.Fatalf("MaxTimestampSegment with no segments: err = %v, want ErrNotFound", err)
+	if _, err := s.MaxTimestampRow(ctx, tp.ID, 0); !errors.Is(err, metastore.ErrNotFound) {
+		t.Fatalf("MaxTimestampRow with no index rows: err = %v, want ErrNotFound", err)
 	}
-	if _, err := s.MaxTimestampSegment(ctx, newID(), 0); !errors.Is(err, metastore.ErrNotFound) {
-		t.Fatalf("MaxTimestampSegment of an unknown topic: err = %v, want ErrNotFound", err)
+	if _, err := s.MaxTimestampRow(ctx, newID(), 0); !errors.Is(err, metastore.ErrNotFound) {
+		t.Fatalf("MaxTimestampRow of an unknown topic: err = %v, want ErrNotFound", err)
 	}
 
-	s1 := segAt(0, 9, 0, 10, 100, 200)
-	s2 := segAt(10, 19, 10, 10, 100, 500)
-	s3 := segAt(20, 29, 20, 10, 100, 300)
+	s1 := rowAt(0, 9, 0, 10, 100, 200)
+	s2 := rowAt(10, 19, 10, 10, 100, 500)
+	s3 := rowAt(20, 29, 20, 10, 100, 300)
 	commit(t, s, "a", "obj-1", pcommit(tp.ID, 0, 1, 0, 30, s1, s2, s3))
 	s2.TopicID, s2.ObjectKey = tp.ID, "obj-1"
-	got, err := s.MaxTimestampSegment(ctx, tp.ID, 0)
+	got, err := s.MaxTimestampRow(ctx, tp.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSegmentList(t, "MaxTimestampSegment", []metastore.Segment{got}, []metastore.Segment{s2})
+	checkIndexRowList(t, "MaxTimestampRow", []metastore.IndexRow{got}, []metastore.IndexRow{s2})
 
-	// A later segment that ties the maximum does not displace the earlier.
-	s4 := segAt(30, 39, 0, 10, 500, 500)
+	// A later row that ties the maximum does not displace the earlier.
+	s4 := rowAt(30, 39, 0, 10, 500, 500)
 	commit(t, s, "a", "obj-2", pcommit(tp.ID, 0, 1, 30, 40, s4))
-	got, err = s.MaxTimestampSegment(ctx, tp.ID, 0)
+	got, err = s.MaxTimestampRow(ctx, tp.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSegmentList(t, "MaxTimestampSegment after a tie", []metastore.Segment{got}, []metastore.Segment{s2})
+	checkIndexRowList(t, "MaxTimestampRow after a tie", []metastore.IndexRow{got}, []metastore.IndexRow{s2})
 
 	// A larger one does.
-	s5 := segAt(40, 49, 10, 10, 0, 501)
+	s5 := rowAt(40, 49, 10, 10, 0, 501)
 	commit(t, s, "a", "obj-2b", pcommit(tp.ID, 0, 1, 40, 50, s5))
 	s5.TopicID, s5.ObjectKey = tp.ID, "obj-2b"
-	got, err = s.MaxTimestampSegment(ctx, tp.ID, 0)
+	got, err = s.MaxTimestampRow(ctx, tp.ID, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSegmentList(t, "MaxTimestampSegment after a new maximum", []metastore.Segment{got}, []metastore.Segment{s5})
+	checkIndexRowList(t, "MaxTimestampRow after a new maximum", []metastore.IndexRow{got}, []metastore.IndexRow{s5})
 }
 
 func testNextProducerID(t *testing.T, s metastore.Store) {
@@ -967,24 +967,24 @@ func testDeleteTopicRemovesData(t *testing.T, s metastore.Store) {
 	claim(t, s, "a", tp.ID, 0, 0)
 	claim(t, s, "a", tp.ID, 1, 0)
 	claim(t, s, "a", keep.ID, 0, 0)
-	p0 := pcommit(tp.ID, 0, 1, 0, 10, seg(0, 9, 0, 100))
+	p0 := pcommit(tp.ID, 0, 1, 0, 10, row(0, 9, 0, 100))
 	p0.Producers = []metastore.ProducerState{{ProducerID: 5, Epoch: 1, LastTimestamp: 7}}
-	k0 := pcommit(keep.ID, 0, 1, 0, 3, seg(0, 2, 200, 30))
+	k0 := pcommit(keep.ID, 0, 1, 0, 3, row(0, 2, 200, 30))
 	k0.Producers = []metastore.ProducerState{{ProducerID: 5, Epoch: 1, LastTimestamp: 8}}
-	commit(t, s, "a", "obj-1", p0, pcommit(tp.ID, 1, 1, 0, 5, seg(0, 4, 100, 100)), k0)
+	commit(t, s, "a", "obj-1", p0, pcommit(tp.ID, 1, 1, 0, 5, row(0, 4, 100, 100)), k0)
 
 	if _, err := s.DeleteTopic(ctx, "t"); err != nil {
 		t.Fatal(err)
 	}
 	for p := range int32(2) {
-		checkSegments(t, s, tp.ID, p, 0, 0, nil)
+		checkIndexRows(t, s, tp.ID, p, 0, 0, nil)
 		checkProducers(t, s, tp.ID, p, nil)
-		if _, err := s.MaxTimestampSegment(ctx, tp.ID, p); !errors.Is(err, metastore.ErrNotFound) {
-			t.Fatalf("MaxTimestampSegment of deleted partition %d: err = %v, want ErrNotFound", p, err)
+		if _, err := s.MaxTimestampRow(ctx, tp.ID, p); !errors.Is(err, metastore.ErrNotFound) {
+			t.Fatalf("MaxTimestampRow of deleted partition %d: err = %v, want ErrNotFound", p, err)
 		}
 	}
 	// The other topic, sharing the object and a producer ID, keeps its rows.
-	checkSegments(t, s, keep.ID, 0, 0, 0, k0.Segments)
+	checkIndexRows(t, s, keep.ID, 0, 0, 0, k0.Rows)
 	checkProducers(t, s, keep.ID, 0, k0.Producers)
 
 	// Re-created under the same name, the topic starts empty.
@@ -993,7 +993,7 @@ func testDeleteTopicRemovesData(t *testing.T, s metastore.Store) {
 		{TopicID: again.ID, Partition: 0},
 		{TopicID: again.ID, Partition: 1},
 	})
-	checkSegments(t, s, again.ID, 0, 0, 0, nil)
+	checkIndexRows(t, s, again.ID, 0, 0, 0, nil)
 	checkProducers(t, s, again.ID, 0, nil)
 }
 
@@ -1039,35 +1039,35 @@ func claim(t *testing.T, s metastore.Store, agent string, id metastore.TopicID, 
 	}
 }
 
-// seg returns a segment of offsets [base, last] at [pos, pos+size) of the
+// row returns an index row of offsets [base, last] at [pos, pos+size) of the
 // flush's object, with timestamps equal to its offsets.
-func seg(base, last, pos, size int64) metastore.Segment {
-	return segAt(base, last, pos, size, base, last)
+func row(base, last, pos, size int64) metastore.IndexRow {
+	return rowAt(base, last, pos, size, base, last)
 }
 
-func segAt(base, last, pos, size, minTS, maxTS int64) metastore.Segment {
-	return metastore.Segment{BaseOffset: base, LastOffset: last, Pos: pos, Size: size, MinTimestamp: minTS, MaxTimestamp: maxTS}
+func rowAt(base, last, pos, size, minTS, maxTS int64) metastore.IndexRow {
+	return metastore.IndexRow{BaseOffset: base, LastOffset: last, Pos: pos, Size: size, MinTimestamp: minTS, MaxTimestamp: maxTS}
 }
 
-// pcommit returns a partition commit whose segments are fully filled in
+// pcommit returns a partition commit whose index rows are fully filled in
 // (topic, partition; ObjectKey is set by commit).
-func pcommit(id metastore.TopicID, p, epoch int32, prev, next int64, segs ...metastore.Segment) metastore.PartitionCommit {
-	segs = append([]metastore.Segment(nil), segs...)
-	for i := range segs {
-		segs[i].TopicID, segs[i].Partition = id, p
+func pcommit(id metastore.TopicID, p, epoch int32, prev, next int64, rows ...metastore.IndexRow) metastore.PartitionCommit {
+	rows = append([]metastore.IndexRow(nil), rows...)
+	for i := range rows {
+		rows[i].TopicID, rows[i].Partition = id, p
 	}
-	return metastore.PartitionCommit{TopicID: id, Partition: p, Epoch: epoch, PrevHighWatermark: prev, NewHighWatermark: next, Segments: segs}
+	return metastore.PartitionCommit{TopicID: id, Partition: p, Epoch: epoch, PrevHighWatermark: prev, NewHighWatermark: next, Rows: rows}
 }
 
 // commit commits a flush of object key that must succeed, first setting
-// the segments' ObjectKey to key (in place, so callers can compare).
+// the index rows' ObjectKey to key (in place, so callers can compare).
 func commit(t *testing.T, s metastore.Store, agent, key string, pcs ...metastore.PartitionCommit) {
 	t.Helper()
 	var size int64
 	for _, pc := range pcs {
-		for i := range pc.Segments {
-			pc.Segments[i].ObjectKey = key
-			size += pc.Segments[i].Size
+		for i := range pc.Rows {
+			pc.Rows[i].ObjectKey = key
+			size += pc.Rows[i].Size
 		}
 	}
 	if err := s.CommitFlush(t.Context(), metastore.Flush{AgentID: agent, ObjectKey: key, ObjectSize: size, Partitions: pcs}); err != nil {
@@ -1117,16 +1117,16 @@ func checkPartitions(t *testing.T, s metastore.Store, id metastore.TopicID, want
 	}
 }
 
-func checkSegments(t *testing.T, s metastore.Store, id metastore.TopicID, p int32, from int64, limit int, want []metastore.Segment) {
+func checkIndexRows(t *testing.T, s metastore.Store, id metastore.TopicID, p int32, from int64, limit int, want []metastore.IndexRow) {
 	t.Helper()
-	got, err := s.Segments(t.Context(), id, p, from, limit)
+	got, err := s.IndexRows(t.Context(), id, p, from, limit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSegmentList(t, fmt.Sprintf("Segments(%x/%d)", id, p), got, want)
+	checkIndexRowList(t, fmt.Sprintf("IndexRows(%x/%d)", id, p), got, want)
 }
 
-func checkSegmentList(t *testing.T, what string, got, want []metastore.Segment) {
+func checkIndexRowList(t *testing.T, what string, got, want []metastore.IndexRow) {
 	t.Helper()
 	if len(got) == 0 && len(want) == 0 {
 		return

@@ -77,7 +77,7 @@ func (t tx) Exec(ctx context.Context, query string, args ...any) (int64, error) 
 }
 
 // Batch sends the statements to the server in one round trip: a flush's
-// writes cost one, however many partitions and segments it has.
+// writes cost one, however many partitions and index rows it has.
 func (t tx) Batch(ctx context.Context, stmts []sqlstore.Stmt) error {
 	var b pgx.Batch
 	for _, st := range stmts {

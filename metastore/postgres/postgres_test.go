@@ -75,7 +75,7 @@ func TestTwoStoresOneWinner(t *testing.T) {
 				errs[i] = s.CommitFlush(ctx, metastore.Flush{AgentID: "a", ObjectKey: fmt.Sprintf("obj-%d-%d", round, i), ObjectSize: 10,
 					Partitions: []metastore.PartitionCommit{{TopicID: id, Partition: 0, Epoch: 1,
 						PrevHighWatermark: hwm, NewHighWatermark: hwm + n,
-						Segments: []metastore.Segment{{BaseOffset: hwm, LastOffset: hwm + n - 1, Size: 10}}}}})
+						Rows: []metastore.IndexRow{{BaseOffset: hwm, LastOffset: hwm + n - 1, Size: 10}}}}})
 			})
 		}
 		close(start)
@@ -106,16 +106,16 @@ func TestTwoStoresOneWinner(t *testing.T) {
 			t.Fatalf("round %d: high watermark %d, want %d", round, parts[0].HighWatermark, hwm)
 		}
 	}
-	segs, err := s1.Segments(ctx, id, 0, 0, 0)
+	rows, err := s1.IndexRows(ctx, id, 0, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(segs) != rounds {
-		t.Fatalf("%d segments after %d rounds, want one per round", len(segs), rounds)
+	if len(rows) != rounds {
+		t.Fatalf("%d index rows after %d rounds, want one per round", len(rows), rounds)
 	}
-	for i := 1; i < len(segs); i++ {
-		if segs[i].BaseOffset != segs[i-1].LastOffset+1 {
-			t.Fatalf("segments not dense: %+v then %+v", segs[i-1], segs[i])
+	for i := 1; i < len(rows); i++ {
+		if rows[i].BaseOffset != rows[i-1].LastOffset+1 {
+			t.Fatalf("index rows not dense: %+v then %+v", rows[i-1], rows[i])
 		}
 	}
 	t.Logf("wins: store 1 %d, store 2 %d", wins[0], wins[1])
@@ -152,7 +152,7 @@ func TestTakeoverFencesOldOwner(t *testing.T) {
 			flushErr = old.CommitFlush(ctx, metastore.Flush{AgentID: "old", ObjectKey: fmt.Sprintf("obj-%d", round), ObjectSize: 1,
 				Partitions: []metastore.PartitionCommit{{TopicID: tp.ID, Partition: 0, Epoch: epoch,
 					PrevHighWatermark: hwm, NewHighWatermark: hwm + 1,
-					Segments: []metastore.Segment{{BaseOffset: hwm, LastOffset: hwm, Size: 1}}}}})
+					Rows: []metastore.IndexRow{{BaseOffset: hwm, LastOffset: hwm, Size: 1}}}}})
 		})
 		wg.Go(func() {
 			<-start

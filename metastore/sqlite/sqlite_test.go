@@ -60,9 +60,9 @@ func TestReopenPersists(t *testing.T) {
 	}
 	producers := []metastore.ProducerState{{ProducerID: 1000, Epoch: 3, LastTimestamp: 77,
 		Batches: []metastore.ProducerBatch{{FirstSeq: 1, LastSeq: 2, BaseOffset: 0, LastOffset: 1, Timestamp: 77}}}}
-	segs := []metastore.Segment{{TopicID: topic.ID, Partition: 1, BaseOffset: 0, LastOffset: 1, ObjectKey: "obj", Pos: 8, Size: 80, MinTimestamp: 70, MaxTimestamp: 77}}
+	idx := []metastore.IndexRow{{TopicID: topic.ID, Partition: 1, BaseOffset: 0, LastOffset: 1, ObjectKey: "obj", Pos: 8, Size: 80, MinTimestamp: 70, MaxTimestamp: 77}}
 	if err := s.CommitFlush(ctx, metastore.Flush{AgentID: "a", ObjectKey: "obj", ObjectSize: 100, Partitions: []metastore.PartitionCommit{
-		{TopicID: topic.ID, Partition: 1, Epoch: 1, PrevHighWatermark: 0, NewHighWatermark: 2, Segments: segs, Producers: producers},
+		{TopicID: topic.ID, Partition: 1, Epoch: 1, PrevHighWatermark: 0, NewHighWatermark: 2, Rows: idx, Producers: producers},
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -115,12 +115,12 @@ func TestReopenPersists(t *testing.T) {
 	if !reflect.DeepEqual(parts, wantParts) {
 		t.Errorf("Partitions after reopen = %+v, want %+v", parts, wantParts)
 	}
-	gotSegs, err := s.Segments(ctx, topic.ID, 1, 0, 0)
+	gotIdx, err := s.IndexRows(ctx, topic.ID, 1, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(gotSegs, segs) {
-		t.Errorf("Segments after reopen = %+v, want %+v", gotSegs, segs)
+	if !reflect.DeepEqual(gotIdx, idx) {
+		t.Errorf("IndexRows after reopen = %+v, want %+v", gotIdx, idx)
 	}
 	gotProducers, err := s.ProducerStates(ctx, topic.ID, 1)
 	if err != nil {
@@ -375,62 +375,62 @@ func TestCommitFlushValidation(t *testing.T) {
 	if _, err := s.Claim(ctx, "a", id, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	seg := func(base, last int64) metastore.Segment {
-		return metastore.Segment{BaseOffset: base, LastOffset: last, Size: 1}
+	row := func(base, last int64) metastore.IndexRow {
+		return metastore.IndexRow{BaseOffset: base, LastOffset: last, Size: 1}
 	}
-	pc := func(prev, next int64, segs ...metastore.Segment) metastore.PartitionCommit {
-		return metastore.PartitionCommit{TopicID: id, Epoch: 1, PrevHighWatermark: prev, NewHighWatermark: next, Segments: segs}
+	pc := func(prev, next int64, rows ...metastore.IndexRow) metastore.PartitionCommit {
+		return metastore.PartitionCommit{TopicID: id, Epoch: 1, PrevHighWatermark: prev, NewHighWatermark: next, Rows: rows}
 	}
 	for _, tc := range []struct {
 		name string
 		f    metastore.Flush
 	}{
-		{"no object key", metastore.Flush{AgentID: "a", Partitions: []metastore.PartitionCommit{pc(0, 1, seg(0, 0))}}},
+		{"no object key", metastore.Flush{AgentID: "a", Partitions: []metastore.PartitionCommit{pc(0, 1, row(0, 0))}}},
 		{"hwm moves back", metastore.Flush{AgentID: "a", ObjectKey: "o", Partitions: []metastore.PartitionCommit{pc(0, -1)}}},
-		{"segment below prev", metastore.Flush{AgentID: "a", ObjectKey: "o", Partitions: []metastore.PartitionCommit{pc(0, 2, seg(-1, 1))}}},
-		{"segment at new", metastore.Flush{AgentID: "a", ObjectKey: "o", Partitions: []metastore.PartitionCommit{pc(0, 2, seg(0, 2))}}},
-		{"segment backwards", metastore.Flush{AgentID: "a", ObjectKey: "o", Partitions: []metastore.PartitionCommit{pc(0, 5, seg(3, 2))}}},
-		{"segments overlap", metastore.Flush{AgentID: "a", ObjectKey: "o", Partitions: []metastore.PartitionCommit{pc(0, 5, seg(2, 4), seg(0, 2))}}},
-		{"segment of another partition", metastore.Flush{AgentID: "a", ObjectKey: "o", Partitions: []metastore.PartitionCommit{
-			pc(0, 5, metastore.Segment{TopicID: id, Partition: 1, BaseOffset: 0, LastOffset: 4})}}},
+		{"row below prev", metastore.Flush{AgentID: "a", ObjectKey: "o", Partitions: []metastore.PartitionCommit{pc(0, 2, row(-1, 1))}}},
+		{"row at new", metastore.Flush{AgentID: "a", ObjectKey: "o", Partitions: []metastore.PartitionCommit{pc(0, 2, row(0, 2))}}},
+		{"row backwards", metastore.Flush{AgentID: "a", ObjectKey: "o", Partitions: []metastore.PartitionCommit{pc(0, 5, row(3, 2))}}},
+		{"rows overlap", metastore.Flush{AgentID: "a", ObjectKey: "o", Partitions: []metastore.PartitionCommit{pc(0, 5, row(2, 4), row(0, 2))}}},
+		{"row of another partition", metastore.Flush{AgentID: "a", ObjectKey: "o", Partitions: []metastore.PartitionCommit{
+			pc(0, 5, metastore.IndexRow{TopicID: id, Partition: 1, BaseOffset: 0, LastOffset: 4})}}},
 	} {
 		err := s.CommitFlush(ctx, tc.f)
 		if err == nil || errors.Is(err, metastore.ErrFenced) || errors.Is(err, metastore.ErrConflict) {
 			t.Errorf("%s: err = %v, want a validation error", tc.name, err)
 		}
 	}
-	segs, err := s.Segments(ctx, id, 0, 0, 0)
+	rows, err := s.IndexRows(ctx, id, 0, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(segs) != 0 {
-		t.Fatalf("rejected flushes wrote segments %+v", segs)
+	if len(rows) != 0 {
+		t.Fatalf("rejected flushes wrote index rows %+v", rows)
 	}
 
-	// Defaults are filled in on a copy: the caller's segments are untouched,
-	// and out-of-order segments are stored in offset order.
-	in := []metastore.Segment{seg(3, 4), seg(0, 2)}
+	// Defaults are filled in on a copy: the caller's rows are untouched,
+	// and out-of-order rows are stored in offset order.
+	in := []metastore.IndexRow{row(3, 4), row(0, 2)}
 	if err := s.CommitFlush(ctx, metastore.Flush{AgentID: "a", ObjectKey: "obj", ObjectSize: 2,
 		Partitions: []metastore.PartitionCommit{pc(0, 5, in...)}}); err != nil {
 		t.Fatal(err)
 	}
-	if in[0] != seg(3, 4) || in[1] != seg(0, 2) {
-		t.Errorf("CommitFlush modified the caller's segments: %+v", in)
+	if in[0] != row(3, 4) || in[1] != row(0, 2) {
+		t.Errorf("CommitFlush modified the caller's rows: %+v", in)
 	}
-	segs, err = s.Segments(ctx, id, 0, 0, 0)
+	rows, err = s.IndexRows(ctx, id, 0, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []metastore.Segment{
+	want := []metastore.IndexRow{
 		{TopicID: id, BaseOffset: 0, LastOffset: 2, ObjectKey: "obj", Size: 1},
 		{TopicID: id, BaseOffset: 3, LastOffset: 4, ObjectKey: "obj", Size: 1},
 	}
-	if !reflect.DeepEqual(segs, want) {
-		t.Errorf("Segments = %+v, want %+v", segs, want)
+	if !reflect.DeepEqual(rows, want) {
+		t.Errorf("IndexRows = %+v, want %+v", rows, want)
 	}
 }
 
-// The objects table outlives the topics whose segments point into it: it
+// The objects table outlives the topics whose index rows point into it: it
 // is what garbage collection lists.
 func TestObjectsOutliveTopics(t *testing.T) {
 	ctx := t.Context()
@@ -446,7 +446,7 @@ func TestObjectsOutliveTopics(t *testing.T) {
 	commit := func(key string, prev int64) error {
 		return s.CommitFlush(ctx, metastore.Flush{AgentID: "a", ObjectKey: key, ObjectSize: 4096,
 			Partitions: []metastore.PartitionCommit{{TopicID: id, Epoch: 1, PrevHighWatermark: prev, NewHighWatermark: prev + 1,
-				Segments: []metastore.Segment{{BaseOffset: prev, LastOffset: prev}}}}})
+				Rows: []metastore.IndexRow{{BaseOffset: prev, LastOffset: prev}}}}})
 	}
 	if err := commit("obj-1", 0); err != nil {
 		t.Fatal(err)
@@ -486,10 +486,11 @@ func TestObjectsOutliveTopics(t *testing.T) {
 	}
 }
 
-// Segments is on the fetch path: it must seek, not scan the partition.
-func TestSegmentsQueryPlan(t *testing.T) {
+// IndexRows and MaxTimestampRow are on the fetch path: they must seek, not
+// scan the partition.
+func TestIndexRowsQueryPlan(t *testing.T) {
 	s := openTemp(t)
-	for _, q := range []string{queries.SelectSegmentsFrom, queries.SelectMaxTimestampSegment} {
+	for _, q := range []string{queries.SelectIndexRowsFrom, queries.SelectMaxTimestampRow} {
 		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, []byte{1}, 0, 5, 10)
 		if err != nil {
 			t.Fatal(err)
@@ -535,7 +536,7 @@ func TestPlaceholders(t *testing.T) {
 			t.Errorf("placeholders(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if strings.Contains(queries.SelectSegmentsFrom, "$") {
-		t.Errorf("SelectSegmentsFrom keeps a $ placeholder: %s", queries.SelectSegmentsFrom)
+	if strings.Contains(queries.SelectIndexRowsFrom, "$") {
+		t.Errorf("SelectIndexRowsFrom keeps a $ placeholder: %s", queries.SelectIndexRowsFrom)
 	}
 }

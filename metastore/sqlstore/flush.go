@@ -21,15 +21,15 @@ import (
 // PartitionCommit in order, the partition must exist and be owned by
 // f.AgentID at pc.Epoch (else ErrFenced; a missing partition also matches
 // ErrNotFound) and its high watermark must be pc.PrevHighWatermark (else
-// ErrConflict). Its segment rows are inserted, its high watermark set to
+// ErrConflict). Its index rows are inserted, its high watermark set to
 // pc.NewHighWatermark and its producer states upserted. The object is
 // recorded in the objects table. The writes go to the database as one
 // batch.
 //
-// A segment whose ObjectKey is empty gets f.ObjectKey, and one whose
-// TopicID is zero gets the commit's topic and partition. Segments must lie
+// An index row whose ObjectKey is empty gets f.ObjectKey, and one whose
+// TopicID is zero gets the commit's topic and partition. Rows must lie
 // inside [PrevHighWatermark, NewHighWatermark) and not overlap (they are
-// stored in BaseOffset order whatever their order in pc.Segments); a flush
+// stored in BaseOffset order whatever their order in pc.Rows); a flush
 // that breaks that, or has an empty AgentID (ErrFenced), is rejected before
 // the transaction starts.
 func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
@@ -82,9 +82,9 @@ func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
 			st.hwm = pc.NewHighWatermark
 
 			id := s.d.TopicID(pc.TopicID)
-			for _, seg := range pc.Segments {
-				stmts = append(stmts, Stmt{s.q.InsertSegment, []any{id, pc.Partition, seg.BaseOffset, seg.LastOffset,
-					seg.ObjectKey, seg.Pos, seg.Size, seg.MinTimestamp, seg.MaxTimestamp}})
+			for _, r := range pc.Rows {
+				stmts = append(stmts, Stmt{s.q.InsertIndexRow, []any{id, pc.Partition, r.BaseOffset, r.LastOffset,
+					r.ObjectKey, r.Pos, r.Size, r.MinTimestamp, r.MaxTimestamp}})
 			}
 			stmts = append(stmts, Stmt{s.q.SetHighWatermark, []any{id, pc.Partition, pc.NewHighWatermark}})
 			for j, ps := range pc.Producers {
@@ -152,48 +152,48 @@ func comparePartitionKeys(a, b PartitionKey) int {
 	return cmp.Compare(a.Partition, b.Partition)
 }
 
-// Segments returns up to limit segment rows of the partition whose
+// IndexRows returns up to limit index rows of the partition whose
 // LastOffset >= fromOffset, ordered by BaseOffset. A limit <= 0 means no
 // limit; an unknown topic or partition has none.
-func (s *Store) Segments(ctx context.Context, id metastore.TopicID, partition int32, fromOffset int64, limit int) ([]metastore.Segment, error) {
-	segs, err := queryAll(ctx, s.db, s.scanSegment, s.q.SelectSegmentsFrom, s.d.TopicID(id), partition, fromOffset, s.d.Limit(limit))
+func (s *Store) IndexRows(ctx context.Context, id metastore.TopicID, partition int32, fromOffset int64, limit int) ([]metastore.IndexRow, error) {
+	rows, err := queryAll(ctx, s.db, s.scanIndexRow, s.q.SelectIndexRowsFrom, s.d.TopicID(id), partition, fromOffset, s.d.Limit(limit))
 	if err != nil {
-		return nil, s.errorf("segments of %s/%d from %d: %w", id.String(), partition, fromOffset, err)
+		return nil, s.errorf("index rows of %s/%d from %d: %w", id.String(), partition, fromOffset, err)
 	}
-	return segs, nil
+	return rows, nil
 }
 
-// SegmentsByTime returns up to limit segment rows of the partition whose
+// IndexRowsByTime returns up to limit index rows of the partition whose
 // MaxTimestamp >= ts, ordered by BaseOffset. A limit <= 0 means no limit;
 // an unknown topic or partition has none.
-func (s *Store) SegmentsByTime(ctx context.Context, id metastore.TopicID, partition int32, ts int64, limit int) ([]metastore.Segment, error) {
-	segs, err := queryAll(ctx, s.db, s.scanSegment, s.q.SelectSegmentsByTime, s.d.TopicID(id), partition, ts, s.d.Limit(limit))
+func (s *Store) IndexRowsByTime(ctx context.Context, id metastore.TopicID, partition int32, ts int64, limit int) ([]metastore.IndexRow, error) {
+	rows, err := queryAll(ctx, s.db, s.scanIndexRow, s.q.SelectIndexRowsByTime, s.d.TopicID(id), partition, ts, s.d.Limit(limit))
 	if err != nil {
-		return nil, s.errorf("segments of %s/%d from time %d: %w", id.String(), partition, ts, err)
+		return nil, s.errorf("index rows of %s/%d from time %d: %w", id.String(), partition, ts, err)
 	}
-	return segs, nil
+	return rows, nil
 }
 
-// MaxTimestampSegment returns the segment holding the partition's largest
-// timestamp, the earliest such segment on ties. ErrNotFound if the
-// partition has no segments.
-func (s *Store) MaxTimestampSegment(ctx context.Context, id metastore.TopicID, partition int32) (metastore.Segment, error) {
-	segs, err := queryAll(ctx, s.db, s.scanSegment, s.q.SelectMaxTimestampSegment, s.d.TopicID(id), partition)
-	if err == nil && len(segs) == 0 {
+// MaxTimestampRow returns the index row holding the partition's largest
+// timestamp, the earliest such row on ties. ErrNotFound if the partition
+// has no rows.
+func (s *Store) MaxTimestampRow(ctx context.Context, id metastore.TopicID, partition int32) (metastore.IndexRow, error) {
+	rows, err := queryAll(ctx, s.db, s.scanIndexRow, s.q.SelectMaxTimestampRow, s.d.TopicID(id), partition)
+	if err == nil && len(rows) == 0 {
 		err = metastore.ErrNotFound
 	}
 	if err != nil {
-		return metastore.Segment{}, s.errorf("max timestamp segment of %s/%d: %w", id.String(), partition, err)
+		return metastore.IndexRow{}, s.errorf("max timestamp index row of %s/%d: %w", id.String(), partition, err)
 	}
-	return segs[0], nil
+	return rows[0], nil
 }
 
-// scanSegment reads a row of segmentColumns.
-func (s *Store) scanSegment(row Row) (metastore.Segment, error) {
-	var seg metastore.Segment
-	err := row.Scan(s.d.ScanTopicID(&seg.TopicID), &seg.Partition, &seg.BaseOffset, &seg.LastOffset,
-		&seg.ObjectKey, &seg.Pos, &seg.Size, &seg.MinTimestamp, &seg.MaxTimestamp)
-	return seg, err
+// scanIndexRow reads a row of indexRowColumns.
+func (s *Store) scanIndexRow(row Row) (metastore.IndexRow, error) {
+	var r metastore.IndexRow
+	err := row.Scan(s.d.ScanTopicID(&r.TopicID), &r.Partition, &r.BaseOffset, &r.LastOffset,
+		&r.ObjectKey, &r.Pos, &r.Size, &r.MinTimestamp, &r.MaxTimestamp)
+	return r, err
 }
 
 // ProducerStates returns the stored idempotent-producer states of a

@@ -53,11 +53,11 @@ type Queries struct {
 	UpdateTopicPartitions string // topic_id, partitions
 	// LockTopicPartitions takes the partitions' row locks in key order,
 	// the order CommitFlush takes them in, before DeleteTopic removes
-	// their children: a flush that commits first has its segments deleted
-	// too, one that waits finds no partition and is fenced. Not needed
-	// where DeleteTopic's transaction locks the database.
+	// their children: a flush that commits first has its index rows
+	// deleted too, one that waits finds no partition and is fenced. Not
+	// needed where DeleteTopic's transaction locks the database.
 	LockTopicPartitions  string `sql:"optional"`
-	DeleteTopicSegments  string
+	DeleteTopicIndexRows string
 	DeleteTopicProducers string
 	DeleteTopicParts     string
 	DeleteTopic          string
@@ -70,7 +70,8 @@ type Queries struct {
 	SelectPartitionBoundsForUpdate string
 	SetLogStartOffset              string // topic_id, partition, offset
 
-	// Flushes, the segment index and producer state.
+	// Flushes, the log index (table segments, one metastore.IndexRow per
+	// row) and producer state.
 
 	InsertObject string
 	// LockFlushPartitions locks every partition of a flush in key order
@@ -79,15 +80,15 @@ type Queries struct {
 	// high_watermark; its arguments come from Dialect.PartitionSet. Where
 	// it is empty, SelectPartitionForUpdate runs once per partition, in
 	// key order.
-	LockFlushPartitions       string `sql:"optional"`
-	SelectPartitionForUpdate  string // topic_id, partition; returns owner, epoch, high_watermark
-	InsertSegment             string
-	SetHighWatermark          string // topic_id, partition, high_watermark
-	UpsertProducerState       string
-	SelectProducerStates      string
-	SelectSegmentsFrom        string // topic_id, partition, from offset, limit
-	SelectSegmentsByTime      string // topic_id, partition, timestamp, limit
-	SelectMaxTimestampSegment string
+	LockFlushPartitions      string `sql:"optional"`
+	SelectPartitionForUpdate string // topic_id, partition; returns owner, epoch, high_watermark
+	InsertIndexRow           string
+	SetHighWatermark         string // topic_id, partition, high_watermark
+	UpsertProducerState      string
+	SelectProducerStates     string
+	SelectIndexRowsFrom      string // topic_id, partition, from offset, limit
+	SelectIndexRowsByTime    string // topic_id, partition, timestamp, limit
+	SelectMaxTimestampRow    string
 
 	// Consumer groups and their committed offsets.
 
@@ -110,7 +111,7 @@ type Queries struct {
 const (
 	topicColumns     = `topic_id, name, partitions, replication_factor, configs, created_at`
 	partitionColumns = `topic_id, partition, owner, epoch, high_watermark, log_start_offset`
-	segmentColumns   = `topic_id, partition, base_offset, last_offset, object_key, pos, size,
+	indexRowColumns  = `topic_id, partition, base_offset, last_offset, object_key, pos, size,
     min_timestamp, max_timestamp`
 	groupColumns = `name, protocol_type, protocol, state, generation, leader, members, updated_at`
 )
@@ -150,7 +151,7 @@ FROM agents WHERE lease_expires > $1 ORDER BY node_id`,
 		InsertTopic:           `INSERT INTO topics (` + topicColumns + `) VALUES ($1, $2, $3, $4, $5, $6)`,
 		UpdateTopicConfigs:    `UPDATE topics SET configs = $2 WHERE name = $1`,
 		UpdateTopicPartitions: `UPDATE topics SET partitions = $2 WHERE topic_id = $1`,
-		DeleteTopicSegments:   `DELETE FROM segments WHERE topic_id = $1`,
+		DeleteTopicIndexRows:  `DELETE FROM segments WHERE topic_id = $1`,
 		DeleteTopicProducers:  `DELETE FROM producer_states WHERE topic_id = $1`,
 		DeleteTopicParts:      `DELETE FROM partitions WHERE topic_id = $1`,
 		DeleteTopic:           `DELETE FROM topics WHERE topic_id = $1`,
@@ -171,7 +172,7 @@ WHERE topic_id = $1 AND partition = $2`,
 ON CONFLICT (object_key) DO NOTHING`,
 		SelectPartitionForUpdate: `SELECT owner, epoch, high_watermark FROM partitions
 WHERE topic_id = $1 AND partition = $2` + forUpdate,
-		InsertSegment: `INSERT INTO segments (topic_id, partition, base_offset, last_offset,
+		InsertIndexRow: `INSERT INTO segments (topic_id, partition, base_offset, last_offset,
     object_key, pos, size, min_timestamp, max_timestamp)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		SetHighWatermark: `UPDATE partitions SET high_watermark = $3
@@ -185,11 +186,11 @@ ON CONFLICT (topic_id, partition, producer_id) DO UPDATE SET
     last_timestamp = excluded.last_timestamp`,
 		SelectProducerStates: `SELECT producer_id, epoch, batches, last_timestamp
 FROM producer_states WHERE topic_id = $1 AND partition = $2 ORDER BY producer_id`,
-		// SelectSegmentsFrom starts its scan of the primary key at the
-		// last segment beginning at or before fromOffset, not at the
-		// partition's first segment: segments do not overlap (see the
-		// schema), so none before it can reach fromOffset.
-		SelectSegmentsFrom: `SELECT ` + segmentColumns + ` FROM segments
+		// SelectIndexRowsFrom starts its scan of the primary key at the
+		// last row beginning at or before fromOffset, not at the
+		// partition's first row: rows do not overlap (see the schema), so
+		// none before it can reach fromOffset.
+		SelectIndexRowsFrom: `SELECT ` + indexRowColumns + ` FROM segments
 WHERE topic_id = $1 AND partition = $2
   AND base_offset >= COALESCE((
         SELECT base_offset FROM segments
@@ -197,10 +198,10 @@ WHERE topic_id = $1 AND partition = $2
         ORDER BY base_offset DESC LIMIT 1), $3)
   AND last_offset >= $3
 ORDER BY base_offset LIMIT $4`,
-		SelectSegmentsByTime: `SELECT ` + segmentColumns + ` FROM segments
+		SelectIndexRowsByTime: `SELECT ` + indexRowColumns + ` FROM segments
 WHERE topic_id = $1 AND partition = $2 AND max_timestamp >= $3
 ORDER BY base_offset LIMIT $4`,
-		SelectMaxTimestampSegment: `SELECT ` + segmentColumns + ` FROM segments
+		SelectMaxTimestampRow: `SELECT ` + indexRowColumns + ` FROM segments
 WHERE topic_id = $1 AND partition = $2
 ORDER BY max_timestamp DESC, base_offset ASC LIMIT 1`,
 

@@ -53,7 +53,7 @@ func (s *Store) CreateTopic(ctx context.Context, t metastore.Topic) error {
 	return nil
 }
 
-// DeleteTopic removes the topic, its partitions, segment rows and producer
+// DeleteTopic removes the topic, its partitions, index rows and producer
 // states in one transaction and returns the deleted topic. The objects
 // stay in the objects table, garbage once nothing references them; group
 // offsets (keyed by name) stay too.
@@ -72,7 +72,7 @@ func (s *Store) DeleteTopic(ctx context.Context, name string) (metastore.Topic, 
 			}
 		}
 		var stmts []Stmt
-		for _, q := range []string{s.q.DeleteTopicSegments, s.q.DeleteTopicProducers, s.q.DeleteTopicParts, s.q.DeleteTopic} {
+		for _, q := range []string{s.q.DeleteTopicIndexRows, s.q.DeleteTopicProducers, s.q.DeleteTopicParts, s.q.DeleteTopic} {
 			stmts = append(stmts, Stmt{q, []any{id}})
 		}
 		return tx.Batch(ctx, stmts)

@@ -47,9 +47,10 @@ CREATE TABLE partitions (
     PRIMARY KEY (topic_id, partition)
 );
 
--- The segment index. CommitFlush only appends rows at or above a
--- partition's high watermark, so a partition's rows never overlap: ordering
--- by base_offset also orders by last_offset (the Segments query relies on it).
+-- The log index: one metastore.IndexRow per row. CommitFlush only appends
+-- rows at or above a partition's high watermark, so a partition's rows
+-- never overlap: ordering by base_offset also orders by last_offset (the
+-- IndexRows query relies on it).
 CREATE TABLE segments (
     topic_id      UUID    NOT NULL,
     partition     INTEGER NOT NULL,
@@ -64,7 +65,7 @@ CREATE TABLE segments (
     FOREIGN KEY (topic_id, partition) REFERENCES partitions (topic_id, partition)
 );
 
--- MaxTimestampSegment: largest max_timestamp, earliest segment on ties.
+-- MaxTimestampRow: largest max_timestamp, earliest row on ties.
 CREATE INDEX segments_max_timestamp
     ON segments (topic_id, partition, max_timestamp DESC, base_offset ASC);
 
