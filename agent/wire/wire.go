@@ -1,8 +1,3 @@
-// Package wire frames Kafka requests and responses on a connection: the
-// 4-byte size prefix, the request header (v1 and flexible v2) and the
-// response header. Bodies are decoded and encoded by
-// github.com/twmb/franz-go/pkg/kmsg; this package never allocates more than
-// the configured frame limit, and checks that limit before allocating.
 package wire
 
 import (

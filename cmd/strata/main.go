@@ -1,5 +1,3 @@
-// Command strata is the Strata binary: `strata agent` runs an agent;
-// other subcommands inspect and administer a deployment.
 package main
 
 import (

@@ -1,7 +1,3 @@
-// Package objstore is the small blob-store interface the tiering layer
-// writes segment objects to and reads them from. Implementations: fs (a
-// local directory), mem (in memory, with injectable faults, for tests) and
-// s3 (S3 and MinIO, aws-sdk-go-v2). All of them pass objstoretest.Run.
 package objstore
 
 import (
