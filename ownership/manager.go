@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stratalog/strata/metastore"
 	"github.com/stratalog/strata/partlog"
 )
@@ -40,6 +42,8 @@ type Config struct {
 	AfterPass func()
 	// Logger receives the manager's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Registerer receives the manager's metrics. Default: a new registry.
+	Registerer prometheus.Registerer
 }
 
 // EnsureDefaults fills every zero field with its default.
@@ -49,6 +53,9 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Registerer == nil {
+		c.Registerer = prometheus.NewRegistry()
 	}
 }
 
@@ -67,15 +74,16 @@ func (c *Config) Validate() error {
 // Manager runs this agent's registration, heartbeats and ownership
 // passes.
 type Manager struct {
-	cfg    Config
-	log    *slog.Logger
-	meta   Store
-	reg    *partlog.Registry
-	nodeID atomic.Int32
-	live   atomic.Pointer[[]metastore.Agent]
-	quit   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	cfg     Config
+	log     *slog.Logger
+	meta    Store
+	reg     *partlog.Registry
+	metrics *metrics
+	nodeID  atomic.Int32
+	live    atomic.Pointer[[]metastore.Agent]
+	quit    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
 // New returns a Manager; Register it, then Start it.
@@ -84,7 +92,7 @@ func New(cfg Config, meta Store, reg *partlog.Registry) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, log: cfg.Logger, meta: meta, reg: reg, quit: make(chan struct{})}
+	m := &Manager{cfg: cfg, log: cfg.Logger, meta: meta, reg: reg, metrics: newMetrics(cfg.Registerer), quit: make(chan struct{})}
 	m.live.Store(&[]metastore.Agent{})
 	return m, nil
 }
@@ -123,6 +131,7 @@ func (m *Manager) Start() {
 	})
 	go m.every(m.cfg.LeaseTTL/3, func(ctx context.Context) {
 		if err := m.Pass(ctx); err != nil && ctx.Err() == nil {
+			m.metrics.passErrors.Inc()
 			m.log.Warn("ownership pass failed", "err", err)
 		}
 	})
@@ -157,6 +166,7 @@ func (m *Manager) Agents(ctx context.Context) ([]metastore.Agent, error) {
 		return nil, err
 	}
 	m.live.Store(&agents)
+	m.metrics.liveAgents.Set(float64(len(agents)))
 	return agents, nil
 }
 
@@ -263,6 +273,7 @@ func (m *Manager) passTopic(ctx context.Context, t *partlog.Topic, agents []meta
 		case row.Owner != self && held:
 			m.log.Warn("partition taken over by another agent", "topic", t.Name(), "partition", row.Partition, "owner", row.Owner, "epoch", row.Epoch)
 			p.TakenOver(row.Owner)
+			m.metrics.takenOver.Inc()
 		case desired == self && (row.Owner == "" || !live[row.Owner] || row.Owner == self):
 			m.claim(ctx, p, row)
 		}
@@ -288,6 +299,7 @@ func (m *Manager) claim(ctx context.Context, p *partlog.Partition, row metastore
 		return
 	}
 	p.Claimed(np, states)
+	m.metrics.claims.Inc()
 	m.log.Info("claimed partition", "topic", name, "partition", p.Index(), "epoch", np.Epoch, "high_watermark", np.HighWatermark)
 }
 
@@ -305,6 +317,7 @@ func (m *Manager) release(ctx context.Context, p *partlog.Partition) {
 		return
 	}
 	p.Released()
+	m.metrics.releases.Inc()
 	m.log.Info("released partition", "topic", p.Topic().Name(), "partition", p.Index(), "epoch", epoch)
 }
 
