@@ -14,9 +14,8 @@
 //
 // Seal closes the open generation atomically with respect to Append: the
 // sealed Gen holds exactly the entries appended before Seal, in order, in
-// memory, ready to be written into a segment object. Gen.Wait says when
-// they are all durable; Release deletes the generation's file once its
-// object is uploaded and committed.
+// memory, ready to be written into a segment object. Release deletes the
+// generation's file once its object is uploaded and committed.
 //
 // On Open, every *.wal file in the directory is replayed, in file order,
 // into Recovered. The agent re-appends or uploads what it still owns and
@@ -48,8 +47,8 @@
 // (deleted if nothing was synced) and the generation's next write starts a
 // fresh, higher-numbered file. A generation can thus own several files;
 // Release deletes them all. The failed entries stay in the generation's
-// Entries and Gen.Wait returns the error, so the flusher decides whether
-// to upload them.
+// Entries, so they are uploaded with the rest: a producer told its batch
+// failed may find it stored, as Kafka allows for a failed produce.
 //
 // # Caveats
 //

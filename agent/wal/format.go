@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -103,18 +104,8 @@ func listFiles(dir string, logger *slog.Logger) ([]logFile, error) {
 		}
 		files = append(files, logFile{seq: seq, path: filepath.Join(dir, de.Name())})
 	}
-	slices.SortFunc(files, func(a, b logFile) int { return cmpUint(a.seq, b.seq) })
+	slices.SortFunc(files, func(a, b logFile) int { return cmp.Compare(a.seq, b.seq) })
 	return files, nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // errTorn marks where a file's replay stopped; it is logged, not returned.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"sync"
-	"sync/atomic"
 )
 
 // Errors returned by this package.
@@ -47,7 +46,6 @@ type Log struct {
 	fsync  func(*os.File) error
 
 	recovered []Entry
-	syncs     atomic.Int64
 
 	wake chan struct{} // cap 1: work is queued
 	quit chan struct{} // closed by Close
@@ -99,20 +97,6 @@ func (s *Sync) Wait(ctx context.Context) error {
 	}
 }
 
-// Done returns a channel closed when the outcome is known (see Err).
-func (s *Sync) Done() <-chan struct{} { return s.done }
-
-// Err returns the outcome once Done is closed: nil if the entry is
-// durable. Before that it returns nil.
-func (s *Sync) Err() error {
-	select {
-	case <-s.done:
-		return s.err
-	default:
-		return nil
-	}
-}
-
 // Gen is a generation: the entries appended between two Seals, kept in
 // memory for the uploader and written to their own file(s).
 type Gen struct {
@@ -120,7 +104,6 @@ type Gen struct {
 
 	// Guarded by log.mu.
 	entries []Entry
-	syncs   []*Sync
 	bytes   int64
 	sealed  bool
 
@@ -137,36 +120,6 @@ func (g *Gen) Entries() []Entry {
 	g.log.mu.Lock()
 	defer g.log.mu.Unlock()
 	return g.entries[:len(g.entries):len(g.entries)]
-}
-
-// Bytes returns the bytes g's entries take on disk, framing included.
-func (g *Gen) Bytes() int64 {
-	g.log.mu.Lock()
-	defer g.log.mu.Unlock()
-	return g.bytes
-}
-
-// Wait returns once every entry appended to g so far has its outcome, or
-// ctx is done. It returns the first entry's error, if any failed to be
-// written or synced; those entries are still in Entries, so a caller that
-// uploads g uploads data whose producers may have been told it failed
-// (Kafka allows this: a failed produce may have been stored).
-func (g *Gen) Wait(ctx context.Context) error {
-	g.log.mu.Lock()
-	syncs := g.syncs[:len(g.syncs):len(g.syncs)]
-	g.log.mu.Unlock()
-	var first error
-	for _, s := range syncs {
-		if err := s.Wait(ctx); err != nil {
-			if ctxErr := ctx.Err(); ctxErr != nil {
-				return ctxErr
-			}
-			if first == nil {
-				first = err
-			}
-		}
-	}
-	return first
 }
 
 // Open opens the log in opts.Dir, creating the directory if needed, and
@@ -267,7 +220,6 @@ func (l *Log) Append(e Entry) *Sync {
 	}
 	g := l.mu.open
 	g.entries = append(g.entries, e)
-	g.syncs = append(g.syncs, s)
 	g.bytes += recordSize(&e)
 	l.mu.queue = append(l.mu.queue, pending{gen: g, entry: e, sync: s})
 	l.mu.Unlock()
@@ -293,7 +245,7 @@ func (l *Log) OpenBytes() int64 {
 
 // Seal closes the open generation and returns it: every Append that
 // returned before Seal is in it, every Append after Seal returns goes to
-// the next generation. It does not wait for the disk (see Gen.Wait).
+// the next generation. It does not wait for the disk.
 // After Close it returns an empty generation.
 func (l *Log) Seal() *Gen {
 	l.mu.Lock()
@@ -333,10 +285,6 @@ func (l *Log) Release(g *Gen) error {
 	}
 	return removeFiles(l.dir, files)
 }
-
-// Syncs returns how many times the log has fsynced a file: with group
-// commit, far fewer than the number of appends under concurrency.
-func (l *Log) Syncs() int64 { return l.syncs.Load() }
 
 // Close writes and syncs everything queued, closes the files and stops the
 // writer goroutine. Appends after Close fail with ErrClosed. It returns the

@@ -114,7 +114,6 @@ func (l *Log) writeRun(g *Gen, run []pending) error {
 	bw.Reset(nil)
 	gf.size += n
 	if err == nil {
-		l.syncs.Add(1)
 		err = l.fsync(gf.f)
 	}
 	if err != nil {
