@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -9,14 +9,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/internal/testkit"
 )
 
 // TestCreatePartitions: new partitions are usable at once; shrinking and
 // unknown topics are refused.
 func TestCreatePartitions(t *testing.T) {
 	a := testAgent(t, nil)
-	createTopic(t, a, "grow", 2, nil)
-	cl := newClient(t, a)
+	testkit.CreateTopic(t, a.Addr(), "grow", 2, nil)
+	cl := testkit.NewClient(t, a.Addr())
 	adm := kadm.NewClient(cl)
 	ctx := context.Background()
 	rs, err := adm.UpdatePartitions(ctx, 6, "grow")
@@ -24,11 +26,11 @@ func TestCreatePartitions(t *testing.T) {
 		t.Fatalf("grow: %v %v", err, rs["grow"].Err)
 	}
 	// Produce straight to a new partition.
-	p := newClient(t, a, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	p := testkit.NewClient(t, a.Addr(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err := p.ProduceSync(ctx, &kgo.Record{Topic: "grow", Partition: 5, Value: []byte("new")}).FirstErr(); err != nil {
 		t.Fatalf("produce to new partition: %v", err)
 	}
-	got := consumeAll(t, a, "grow", 1)
+	got := testkit.ConsumeAll(t, a.Addr(), "grow", 1)
 	if got[0].Partition != 5 || string(got[0].Value) != "new" {
 		t.Fatalf("got partition %d value %q", got[0].Partition, got[0].Value)
 	}
@@ -44,8 +46,8 @@ func TestCreatePartitions(t *testing.T) {
 // range; earliest offset reports the new start.
 func TestDeleteRecords(t *testing.T) {
 	a := testAgent(t, nil)
-	createTopic(t, a, "dr", 1, nil)
-	cl := newClient(t, a, kgo.DefaultProduceTopic("dr"))
+	testkit.CreateTopic(t, a.Addr(), "dr", 1, nil)
+	cl := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("dr"))
 	ctx := context.Background()
 	for i := 0; i < 10; i++ {
 		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}}).FirstErr(); err != nil {
@@ -70,7 +72,7 @@ func TestDeleteRecords(t *testing.T) {
 	if o, _ := starts.Lookup("dr", 0); o.Offset != 4 {
 		t.Fatalf("start offset %d, want 4", o.Offset)
 	}
-	got := consumeAll(t, a, "dr", 6)
+	got := testkit.ConsumeAll(t, a.Addr(), "dr", 6)
 	// Whole batches may start earlier; kgo drops records before the fetch
 	// offset, so the first record a consumer sees is offset 4.
 	if got[0].Offset != 4 || got[0].Value[0] != 4 {
@@ -105,8 +107,8 @@ func TestDeleteRecords(t *testing.T) {
 // applied and described; unknown keys are rejected, not ignored.
 func TestAlterConfigs(t *testing.T) {
 	a := testAgent(t, nil)
-	createTopic(t, a, "cfg", 1, nil)
-	adm := kadm.NewClient(newClient(t, a))
+	testkit.CreateTopic(t, a.Addr(), "cfg", 1, nil)
+	adm := kadm.NewClient(testkit.NewClient(t, a.Addr()))
 	ctx := context.Background()
 	describe := func() map[string]kadm.Config {
 		rcs, err := adm.DescribeTopicConfigs(ctx, "cfg")
@@ -128,7 +130,7 @@ func TestAlterConfigs(t *testing.T) {
 		t.Fatalf("retention.ms after set: %q %v", c.MaybeValue(), c.Source)
 	}
 	// max.message.bytes=2048 takes effect on produce at once.
-	cl := newClient(t, a, kgo.DefaultProduceTopic("cfg"), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordRetries(0))
+	cl := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("cfg"), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordRetries(0))
 	if err := cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 4096)}).FirstErr(); !errors.Is(err, kerr.MessageTooLarge) {
 		t.Fatalf("produce 4 KiB after max.message.bytes=2048: %v", err)
 	}
@@ -165,8 +167,8 @@ func TestAlterConfigs(t *testing.T) {
 // TestDescribeClusterLogDirsProducers covers the describe-only admin APIs.
 func TestDescribeClusterLogDirsProducers(t *testing.T) {
 	a := testAgent(t, nil)
-	createTopic(t, a, "desc", 2, nil)
-	cl := newClient(t, a, kgo.DefaultProduceTopic("desc"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	testkit.CreateTopic(t, a.Addr(), "desc", 2, nil)
+	cl := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("desc"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	adm := kadm.NewClient(cl)
 	ctx := context.Background()
 	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("x"), Partition: 1}).FirstErr(); err != nil {

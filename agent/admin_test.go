@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/agent"
+	"github.com/stratalog/strata/internal/testkit"
 )
 
 func strp(s string) *string { return &s }
@@ -17,7 +20,7 @@ func strp(s string) *string { return &s }
 // creates nothing; valid configs are stored and described with sources.
 func TestCreateTopicsValidation(t *testing.T) {
 	a := testAgent(t, nil)
-	adm := kadm.NewClient(newClient(t, a))
+	adm := kadm.NewClient(testkit.NewClient(t, a.Addr()))
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name    string
@@ -108,10 +111,10 @@ func TestCreateTopicsValidation(t *testing.T) {
 // metadata; a re-created topic of the same name starts empty with a new ID.
 func TestDeleteTopic(t *testing.T) {
 	a := testAgent(t, nil)
-	cl := newClient(t, a, kgo.DefaultProduceTopic("gone"), kgo.RecordRetries(2))
+	cl := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("gone"), kgo.RecordRetries(2))
 	adm := kadm.NewClient(cl)
 	ctx := context.Background()
-	createTopic(t, a, "gone", 2, nil)
+	testkit.CreateTopic(t, a.Addr(), "gone", 2, nil)
 	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -121,11 +124,11 @@ func TestDeleteTopic(t *testing.T) {
 		t.Fatalf("delete: %v %v", err, resps["gone"].Err)
 	}
 	// A fresh client: kgo caches metadata answers for a few seconds.
-	after, err := kadm.NewClient(newClient(t, a)).ListTopics(ctx, "gone")
+	after, err := kadm.NewClient(testkit.NewClient(t, a.Addr())).ListTopics(ctx, "gone")
 	if err != nil || (after.Has("gone") && !errors.Is(after["gone"].Err, kerr.UnknownTopicOrPartition)) {
 		t.Fatalf("metadata after delete: %+v %v", after["gone"], err)
 	}
-	if a.reg.Topic("gone") != nil {
+	if a.Registry().Topic("gone") != nil {
 		t.Fatal("agent still serves the deleted topic")
 	}
 	resps, err = adm.DeleteTopics(ctx, "gone")
@@ -135,12 +138,12 @@ func TestDeleteTopic(t *testing.T) {
 	if !errors.Is(err, kerr.UnknownTopicOrPartition) {
 		t.Fatalf("second delete: %v, want UNKNOWN_TOPIC_OR_PARTITION", err)
 	}
-	createTopic(t, a, "gone", 1, nil)
-	again, _ := kadm.NewClient(newClient(t, a)).ListTopics(ctx, "gone")
+	testkit.CreateTopic(t, a.Addr(), "gone", 1, nil)
+	again, _ := kadm.NewClient(testkit.NewClient(t, a.Addr())).ListTopics(ctx, "gone")
 	if again["gone"].ID == before["gone"].ID {
 		t.Fatal("re-created topic kept its old ID")
 	}
-	ends, err := kadm.NewClient(newClient(t, a)).ListEndOffsets(ctx, "gone")
+	ends, err := kadm.NewClient(testkit.NewClient(t, a.Addr())).ListEndOffsets(ctx, "gone")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,16 +156,16 @@ func TestDeleteTopic(t *testing.T) {
 // with the flag, with the default partition count.
 func TestAutoCreateTopics(t *testing.T) {
 	off := testAgent(t, nil)
-	md, err := kadm.NewClient(newClient(t, off)).ListTopics(context.Background(), "auto")
-	if err != nil || (md.Has("auto") && !errors.Is(md["auto"].Err, kerr.UnknownTopicOrPartition)) || off.reg.Topic("auto") != nil {
+	md, err := kadm.NewClient(testkit.NewClient(t, off.Addr())).ListTopics(context.Background(), "auto")
+	if err != nil || (md.Has("auto") && !errors.Is(md["auto"].Err, kerr.UnknownTopicOrPartition)) || off.Registry().Topic("auto") != nil {
 		t.Fatalf("auto-create off: metadata %+v, %v; the topic must not exist", md["auto"], err)
 	}
-	on := testAgent(t, func(c *Config) { c.AutoCreateTopics = true; c.DefaultPartitions = 3 })
-	cl := newClient(t, on, kgo.DefaultProduceTopic("auto"), kgo.AllowAutoTopicCreation())
+	on := testAgent(t, func(c *agent.Config) { c.AutoCreateTopics = true; c.DefaultPartitions = 3 })
+	cl := testkit.NewClient(t, on.Addr(), kgo.DefaultProduceTopic("auto"), kgo.AllowAutoTopicCreation())
 	if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("x")}).FirstErr(); err != nil {
 		t.Fatalf("produce to auto-created topic: %v", err)
 	}
-	if tp := on.reg.Topic("auto"); tp == nil || len(tp.Partitions()) != 3 {
+	if tp := on.Registry().Topic("auto"); tp == nil || len(tp.Partitions()) != 3 {
 		t.Fatalf("auto-created topic: %+v", tp)
 	}
 }

@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/internal/testkit"
 )
 
 // TestProduceConsumeAllCodecs: 10,000 keyed records with headers over 3
@@ -20,7 +22,7 @@ import (
 func TestProduceConsumeAllCodecs(t *testing.T) {
 	a := testAgent(t, nil)
 	const topic = "e2e"
-	createTopic(t, a, topic, 3, nil)
+	testkit.CreateTopic(t, a.Addr(), topic, 3, nil)
 
 	codecs := []kgo.CompressionCodec{kgo.NoCompression(), kgo.GzipCompression(), kgo.SnappyCompression(), kgo.Lz4Compression(), kgo.ZstdCompression()}
 	const total = 10000
@@ -31,7 +33,7 @@ func TestProduceConsumeAllCodecs(t *testing.T) {
 	}
 	var want []sent
 	for ci, codec := range codecs {
-		cl := newClient(t, a, kgo.ProducerBatchCompression(codec), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+		cl := testkit.NewClient(t, a.Addr(), kgo.ProducerBatchCompression(codec), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
 		var rs []*kgo.Record
 		for i := 0; i < per; i++ {
 			n := ci*per + i
@@ -50,7 +52,7 @@ func TestProduceConsumeAllCodecs(t *testing.T) {
 		cancel()
 	}
 
-	got := consumeAll(t, a, topic, total)
+	got := testkit.ConsumeAll(t, a.Addr(), topic, total)
 	if len(got) != total {
 		t.Fatalf("got %d records, want %d", len(got), total)
 	}
@@ -95,8 +97,8 @@ func TestProduceConsumeAllCodecs(t *testing.T) {
 func TestListOffsetsByTimestamp(t *testing.T) {
 	a := testAgent(t, nil)
 	const topic = "ts"
-	createTopic(t, a, topic, 1, nil)
-	cl := newClient(t, a, kgo.DefaultProduceTopic(topic))
+	testkit.CreateTopic(t, a.Addr(), topic, 1, nil)
+	cl := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic(topic))
 	base := time.UnixMilli(1_700_000_000_000)
 	ctx := context.Background()
 	// 5 produce rounds → at least 5 objects; timestamps 10ms apart.
@@ -162,36 +164,20 @@ func TestListOffsetsByTimestamp(t *testing.T) {
 	}
 }
 
-// waitHWM waits until a partition's high watermark reaches want.
-func waitHWM(t *testing.T, a *Agent, topic string, part int32, want int64) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		tp := a.reg.Topic(topic)
-		if p := tp.Partition(part); p != nil && p.HighWatermark() >= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("high watermark of %s/%d never reached %d", topic, part, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestLargeRecord: a 1 MiB record round-trips when the topic allows it,
 // and is refused with MESSAGE_TOO_LARGE when it does not.
 func TestLargeRecord(t *testing.T) {
 	a := testAgent(t, nil)
 	big := "2097152"
-	createTopic(t, a, "big", 1, map[string]*string{"max.message.bytes": &big})
-	createTopic(t, a, "small", 1, nil)
+	testkit.CreateTopic(t, a.Addr(), "big", 1, map[string]*string{"max.message.bytes": &big})
+	testkit.CreateTopic(t, a.Addr(), "small", 1, nil)
 	val := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
-	cl := newClient(t, a, kgo.ProducerBatchMaxBytes(4<<20), kgo.RecordRetries(0), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	cl := testkit.NewClient(t, a.Addr(), kgo.ProducerBatchMaxBytes(4<<20), kgo.RecordRetries(0), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	ctx := context.Background()
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "big", Value: val}).FirstErr(); err != nil {
 		t.Fatalf("produce 1 MiB: %v", err)
 	}
-	got := consumeAll(t, a, "big", 1)
+	got := testkit.ConsumeAll(t, a.Addr(), "big", 1)
 	if !bytes.Equal(got[0].Value, val) {
 		t.Fatalf("1 MiB record came back as %d bytes", len(got[0].Value))
 	}
@@ -205,8 +191,8 @@ func TestLargeRecord(t *testing.T) {
 // OFFSET_OUT_OF_RANGE with the right log start and high watermark.
 func TestFetchOutOfRange(t *testing.T) {
 	a := testAgent(t, nil)
-	createTopic(t, a, "oor", 1, nil)
-	cl := newClient(t, a, kgo.DefaultProduceTopic("oor"))
+	testkit.CreateTopic(t, a.Addr(), "oor", 1, nil)
+	cl := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("oor"))
 	ctx := context.Background()
 	for i := 0; i < 10; i++ {
 		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte{byte(i)}}).FirstErr(); err != nil {

@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"encoding/binary"
@@ -8,7 +8,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/agent"
 	"github.com/stratalog/strata/group"
+	"github.com/stratalog/strata/internal/testkit"
 )
 
 // Group states as the tests compare them with the wire's strings.
@@ -85,8 +87,8 @@ func joinNew(t *testing.T, rc *rawConn, group string, session, rebalance int32, 
 	return req, rc.send(req)
 }
 
-func groupSnapshot(a *Agent, name string) (state string, gen int32, members int) {
-	s, ok := a.groups.Peek(name)
+func groupSnapshot(a *agent.Agent, name string) (state string, gen int32, members int) {
+	s, ok := a.Groups().Peek(name)
 	if !ok {
 		return "", 0, 0
 	}
@@ -138,7 +140,7 @@ func TestGroupJoinSyncHeartbeatLeave(t *testing.T) {
 		t.Fatalf("join with an unshared protocol: %v", kerr.ErrorForCode(code))
 	}
 	req2, corr2 := joinNew(t, c2, g, 10000, 5000, "roundrobin", "range")
-	waitFor(t, 5*time.Second, func() bool { st, _, _ := groupSnapshot(a, g); return st == groupPreparingRebalance })
+	testkit.WaitFor(t, 5*time.Second, func() bool { st, _, _ := groupSnapshot(a, g); return st == groupPreparingRebalance })
 	// Member 2's join waits for member 1, which learns of the rebalance
 	// from its heartbeat.
 	if code := heartbeat(t, c1, g, m1, 1); code != kerr.RebalanceInProgress.Code {
@@ -265,7 +267,8 @@ func TestFindCoordinator(t *testing.T) {
 	req.Version, req.CoordinatorKey = 0, "g"
 	resp := kmsg.NewPtrFindCoordinatorResponse()
 	rc.roundTrip(req, resp)
-	if resp.ErrorCode != 0 || resp.NodeID != a.NodeID() || resp.Host != a.advHost || resp.Port != a.advPort {
+	advHost, advPort := a.Advertised()
+	if resp.ErrorCode != 0 || resp.NodeID != a.NodeID() || resp.Host != advHost || resp.Port != advPort {
 		t.Fatalf("v0: %+v", resp)
 	}
 	req.Version, req.CoordinatorType = 3, 1
@@ -279,7 +282,7 @@ func TestFindCoordinator(t *testing.T) {
 		t.Fatalf("batched: %+v", resp)
 	}
 	for i, c := range resp.Coordinators[:2] {
-		if c.ErrorCode != 0 || c.NodeID != a.NodeID() || c.Port != a.advPort || c.Key != req.CoordinatorKeys[i] {
+		if c.ErrorCode != 0 || c.NodeID != a.NodeID() || c.Port != advPort || c.Key != req.CoordinatorKeys[i] {
 			t.Fatalf("batched %d: %+v", i, c)
 		}
 	}
@@ -293,7 +296,7 @@ func TestFindCoordinator(t *testing.T) {
 // that does not rejoin a rebalance is dropped at the rebalance timeout;
 // a MEMBER_ID_REQUIRED id that is never used expires.
 func TestGroupSessionAndRebalanceTimeouts(t *testing.T) {
-	a := testAgent(t, func(c *Config) { c.GroupMinSessionTimeout = 50 * time.Millisecond })
+	a := testAgent(t, func(c *agent.Config) { c.GroupMinSessionTimeout = 50 * time.Millisecond })
 	c1, c2 := dialRaw(t, a), dialRaw(t, a)
 	const g = "timeouts"
 
@@ -303,7 +306,7 @@ func TestGroupSessionAndRebalanceTimeouts(t *testing.T) {
 	c1.recv(req, corr, j)
 	s := kmsg.NewPtrSyncGroupResponse()
 	c1.roundTrip(syncReq(5, g, j.MemberID, j.Generation, nil), s)
-	waitFor(t, 5*time.Second, func() bool { st, _, _ := groupSnapshot(a, g); return st == groupEmpty })
+	testkit.WaitFor(t, 5*time.Second, func() bool { st, _, _ := groupSnapshot(a, g); return st == groupEmpty })
 	if code := heartbeat(t, c1, g, j.MemberID, j.Generation); code != kerr.UnknownMemberID.Code {
 		t.Fatalf("heartbeat after expiry: %v", kerr.ErrorForCode(code))
 	}
@@ -314,7 +317,7 @@ func TestGroupSessionAndRebalanceTimeouts(t *testing.T) {
 	j1 := kmsg.NewPtrJoinGroupResponse()
 	c1.recv(req1, corr1, j1)
 	req2, corr2 := joinNew(t, c2, g, 10000, 400, "range")
-	waitFor(t, 5*time.Second, func() bool { st, _, _ := groupSnapshot(a, g); return st == groupPreparingRebalance })
+	testkit.WaitFor(t, 5*time.Second, func() bool { st, _, _ := groupSnapshot(a, g); return st == groupPreparingRebalance })
 	rj1 := joinReq(9, g, j1.MemberID, 10000, 400, "range")
 	corrR := c1.send(rj1)
 	j2 := kmsg.NewPtrJoinGroupResponse()
@@ -350,7 +353,7 @@ func TestGroupSessionAndRebalanceTimeouts(t *testing.T) {
 	if j2.ErrorCode != kerr.MemberIDRequired.Code {
 		t.Fatalf("first join: %v", kerr.ErrorForCode(j2.ErrorCode))
 	}
-	waitFor(t, 5*time.Second, func() bool { _, ok := a.groups.Peek("pending"); return !ok })
+	testkit.WaitFor(t, 5*time.Second, func() bool { _, ok := a.Groups().Peek("pending"); return !ok })
 }
 
 // TestOffsetCommitChecksAndOldFetch: member and generation checks of
@@ -358,7 +361,7 @@ func TestGroupSessionAndRebalanceTimeouts(t *testing.T) {
 // uncommitted partitions).
 func TestOffsetCommitChecksAndOldFetch(t *testing.T) {
 	a := testAgent(t, nil)
-	createTopic(t, a, "oc", 2, nil)
+	testkit.CreateTopic(t, a.Addr(), "oc", 2, nil)
 	rc := dialRaw(t, a)
 	const g = "commits"
 	commit := func(v int16, member string, gen int32, part int32, off int64) int16 {

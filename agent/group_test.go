@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -14,6 +14,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/agent"
+	"github.com/stratalog/strata/internal/testkit"
 )
 
 // End-to-end consumer group tests with franz-go against a real agent.
@@ -78,7 +81,7 @@ type groupConsumer struct {
 	done chan struct{}
 }
 
-func startGroupConsumer(t *testing.T, a *Agent, group, topic string, seen *seenRecords, opts ...kgo.Opt) *groupConsumer {
+func startGroupConsumer(t *testing.T, a *agent.Agent, group, topic string, seen *seenRecords, opts ...kgo.Opt) *groupConsumer {
 	t.Helper()
 	base := []kgo.Opt{
 		kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
@@ -86,7 +89,7 @@ func startGroupConsumer(t *testing.T, a *Agent, group, topic string, seen *seenR
 		kgo.HeartbeatInterval(100 * time.Millisecond), kgo.FetchMaxWait(200 * time.Millisecond),
 		kgo.RetryTimeout(30 * time.Second),
 	}
-	cl := newClient(t, a, append(base, opts...)...)
+	cl := testkit.NewClient(t, a.Addr(), append(base, opts...)...)
 	gc := &groupConsumer{cl: cl, stop: make(chan struct{}), done: make(chan struct{})}
 	go gc.run(seen)
 	return gc
@@ -146,9 +149,9 @@ func (gc *groupConsumer) close() {
 	gc.cl.Close()
 }
 
-func produceRange(t *testing.T, a *Agent, topic string, from, to int) {
+func produceRange(t *testing.T, a *agent.Agent, topic string, from, to int) {
 	t.Helper()
-	cl := newClient(t, a, kgo.DefaultProduceTopic(topic))
+	cl := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic(topic))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var rs []*kgo.Record
@@ -164,9 +167,9 @@ func produceRange(t *testing.T, a *Agent, topic string, from, to int) {
 
 // waitAssignment waits until the group is Stable with n members and each
 // of the topic's partitions is assigned to exactly one member.
-func waitAssignment(t *testing.T, a *Agent, group, topic string, members, partitions int) {
+func waitAssignment(t *testing.T, a *agent.Agent, group, topic string, members, partitions int) {
 	t.Helper()
-	adm := kadm.NewClient(newClient(t, a))
+	adm := kadm.NewClient(testkit.NewClient(t, a.Addr()))
 	var last string
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -205,7 +208,7 @@ func waitAssignment(t *testing.T, a *Agent, group, topic string, members, partit
 
 func waitSeen(t *testing.T, seen *seenRecords, n int) {
 	t.Helper()
-	waitFor(t, 60*time.Second, func() bool { return seen.distinct() >= n })
+	testkit.WaitFor(t, 60*time.Second, func() bool { return seen.distinct() >= n })
 }
 
 // TestGroupExactlyOnceAcrossRebalances: three consumers share six
@@ -224,7 +227,7 @@ func TestGroupExactlyOnceAcrossRebalances(t *testing.T) {
 			t.Parallel()
 			a := testAgent(t, nil)
 			const topic, group, total = "orders", "billing", 20000
-			createTopic(t, a, topic, 6, nil)
+			testkit.CreateTopic(t, a.Addr(), topic, 6, nil)
 			seen := newSeen()
 			bal := kgo.Balancers(tc.balancer)
 			produceRange(t, a, topic, 0, 5000)
@@ -251,9 +254,9 @@ func TestGroupExactlyOnceAcrossRebalances(t *testing.T) {
 
 // checkCommittedAtEnd: the group's committed offsets add up to every
 // record.
-func checkCommittedAtEnd(t *testing.T, a *Agent, group, topic string, total int) {
+func checkCommittedAtEnd(t *testing.T, a *agent.Agent, group, topic string, total int) {
 	t.Helper()
-	adm := kadm.NewClient(newClient(t, a))
+	adm := kadm.NewClient(testkit.NewClient(t, a.Addr()))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	offs, err := adm.FetchOffsets(ctx, group)
@@ -276,14 +279,14 @@ func checkCommittedAtEnd(t *testing.T, a *Agent, group, topic string, total int)
 // consumers' members are restored from the metastore, rejoin, and carry on
 // from the committed offsets: no record is missed or processed twice.
 func TestGroupResumesAfterRestart(t *testing.T) {
-	cfg := Config{
+	cfg := agent.Config{
 		DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "off",
-		FlushInterval: 20 * time.Millisecond, Logger: testLogger(),
+		FlushInterval: 20 * time.Millisecond, Logger: testkit.Logger(),
 	}
-	useTestBackends(t, &cfg)
-	a := startAgent(t, cfg)
+	cfg.MetastoreURL, cfg.ObjstoreURL = testkit.Backends(t)
+	a := testkit.StartAgent(t, cfg)
 	const topic, group, total = "events", "indexer", 20000
-	createTopic(t, a, topic, 6, nil)
+	testkit.CreateTopic(t, a.Addr(), topic, 6, nil)
 	produceRange(t, a, topic, 0, 10000)
 	seen := newSeen()
 	cs := []*groupConsumer{
@@ -294,7 +297,7 @@ func TestGroupResumesAfterRestart(t *testing.T) {
 	_, genBefore, _ := groupSnapshot(a, group)
 	a.Close()
 	cfg.Listen = a.Addr()
-	a2 := startAgent(t, cfg)
+	a2 := testkit.StartAgent(t, cfg)
 	produceRange(t, a2, topic, 10000, total)
 	waitSeen(t, seen, total)
 	state, genAfter, members := groupSnapshot(a2, group)
@@ -317,7 +320,7 @@ func TestGroupResumesAfterRestart(t *testing.T) {
 func TestGroupStaticMemberRestart(t *testing.T) {
 	a := testAgent(t, nil)
 	const topic, group = "static", "static-group"
-	createTopic(t, a, topic, 4, nil)
+	testkit.CreateTopic(t, a.Addr(), topic, 4, nil)
 	seen := newSeen()
 	start := func(id string) *groupConsumer {
 		return startGroupConsumer(t, a, group, topic, seen, kgo.InstanceID(id), kgo.SessionTimeout(20*time.Second))
@@ -326,14 +329,14 @@ func TestGroupStaticMemberRestart(t *testing.T) {
 	waitAssignment(t, a, group, topic, 2, 4)
 	_, gen, _ := groupSnapshot(a, group)
 	follower := "s1"
-	if s, ok := a.groups.Peek(group); ok && s.Leader == staticMemberID(a, group, "s1") {
+	if s, ok := a.Groups().Peek(group); ok && s.Leader == staticMemberID(a, group, "s1") {
 		follower = "s2"
 	}
 	oldID := staticMemberID(a, group, follower)
 
 	cs[follower].close() // static members do not leave the group on close
 	cs[follower] = start(follower)
-	waitFor(t, 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() bool {
 		id := staticMemberID(a, group, follower)
 		return id != "" && id != oldID
 	})
@@ -343,7 +346,7 @@ func TestGroupStaticMemberRestart(t *testing.T) {
 	}
 
 	// The old member id is fenced.
-	cl := newClient(t, a)
+	cl := testkit.NewClient(t, a.Addr())
 	hb := kmsg.NewPtrHeartbeatRequest()
 	hb.Group, hb.MemberID, hb.Generation, hb.InstanceID = group, oldID, gen, kmsg.StringPtr(follower)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -357,8 +360,8 @@ func TestGroupStaticMemberRestart(t *testing.T) {
 	}
 }
 
-func staticMemberID(a *Agent, name, instance string) string {
-	s, _ := a.groups.Peek(name)
+func staticMemberID(a *agent.Agent, name, instance string) string {
+	s, _ := a.Groups().Peek(name)
 	for _, m := range s.Members {
 		if m.InstanceID != nil && *m.InstanceID == instance {
 			return m.MemberID
@@ -371,19 +374,19 @@ func staticMemberID(a *Agent, name, instance string) string {
 // heartbeat answers REBALANCE_IN_PROGRESS; it rejoins with its member id,
 // and a restored member that does not is dropped at the rebalance timeout.
 func TestGroupRestoredMembersMustRejoin(t *testing.T) {
-	cfg := Config{
+	cfg := agent.Config{
 		DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "off",
-		FlushInterval: 20 * time.Millisecond, Logger: testLogger(),
+		FlushInterval: 20 * time.Millisecond, Logger: testkit.Logger(),
 	}
-	useTestBackends(t, &cfg)
-	a := startAgent(t, cfg)
+	cfg.MetastoreURL, cfg.ObjstoreURL = testkit.Backends(t)
+	a := testkit.StartAgent(t, cfg)
 	const g = "restored"
 	c1, c2 := dialRaw(t, a), dialRaw(t, a)
 	req1, corr1 := joinNew(t, c1, g, 30000, 1000, "range")
 	j1 := kmsg.NewPtrJoinGroupResponse()
 	c1.recv(req1, corr1, j1)
 	req2, corr2 := joinNew(t, c2, g, 30000, 1000, "range")
-	waitFor(t, 5*time.Second, func() bool { st, _, _ := groupSnapshot(a, g); return st == groupPreparingRebalance })
+	testkit.WaitFor(t, 5*time.Second, func() bool { st, _, _ := groupSnapshot(a, g); return st == groupPreparingRebalance })
 	rj := joinReq(9, g, j1.MemberID, 30000, 1000, "range")
 	corr := c1.send(rj)
 	j2 := kmsg.NewPtrJoinGroupResponse()
@@ -397,14 +400,14 @@ func TestGroupRestoredMembersMustRejoin(t *testing.T) {
 	gen := j1.Generation
 
 	a.Close()
-	a2 := startAgent(t, cfg)
+	a2 := testkit.StartAgent(t, cfg)
 	n1 := dialRaw(t, a2)
 	if code := heartbeat(t, n1, g, j1.MemberID, gen); code != kerr.RebalanceInProgress.Code {
 		t.Fatalf("restored member's heartbeat: %v", kerr.ErrorForCode(code))
 	}
 	// Member 1 commits with its restored generation, then rejoins; member
 	// 2 never comes back.
-	createTopic(t, a2, "t", 1, nil)
+	testkit.CreateTopic(t, a2.Addr(), "t", 1, nil)
 	oc := kmsg.NewPtrOffsetCommitRequest()
 	oc.Version, oc.Group, oc.MemberID, oc.Generation = 9, g, j1.MemberID, gen
 	oc.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 42, LeaderEpoch: -1}}}}
@@ -426,9 +429,9 @@ func TestGroupRestoredMembersMustRejoin(t *testing.T) {
 // OffsetDelete and batched OffsetFetch through kadm.
 func TestGroupAdmin(t *testing.T) {
 	a := testAgent(t, nil)
-	createTopic(t, a, "t1", 3, nil)
-	createTopic(t, a, "t2", 2, nil)
-	adm := kadm.NewClient(newClient(t, a))
+	testkit.CreateTopic(t, a.Addr(), "t1", 3, nil)
+	testkit.CreateTopic(t, a.Addr(), "t2", 2, nil)
+	adm := kadm.NewClient(testkit.NewClient(t, a.Addr()))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -572,7 +575,7 @@ func sortedStrings(s []string) []string {
 func TestGroupRebalanceAfterLeaveTiming(t *testing.T) {
 	a := testAgent(t, nil)
 	const topic, group = "timing", "timing-group"
-	createTopic(t, a, topic, 6, nil)
+	testkit.CreateTopic(t, a.Addr(), topic, 6, nil)
 	seen := newSeen()
 	stay := []*groupConsumer{
 		startGroupConsumer(t, a, group, topic, seen),
@@ -585,7 +588,7 @@ func TestGroupRebalanceAfterLeaveTiming(t *testing.T) {
 		_, gen, _ := groupSnapshot(a, group)
 		start := time.Now()
 		leaver.close()
-		waitFor(t, 30*time.Second, func() bool {
+		testkit.WaitFor(t, 30*time.Second, func() bool {
 			st, g, n := groupSnapshot(a, group)
 			return st == groupStable && g > gen && n == 2
 		})

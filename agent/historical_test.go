@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"bytes"
@@ -9,25 +9,28 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/agent"
+	"github.com/stratalog/strata/internal/testkit"
 )
 
 // TestHistoricalReadFromObjectStore: with a tiny tail and read cache,
 // ≥ 50 MB produced and then read from offset 0 come back whole, and the
 // object-store GET counter proves the bytes came from object storage.
 func TestHistoricalReadFromObjectStore(t *testing.T) {
-	a := testAgent(t, func(c *Config) {
+	a := testAgent(t, func(c *agent.Config) {
 		c.TailBytes = 1 << 20
 		c.CacheBytes = 2 << 20
 		c.FlushBytes = 1 << 20
 		c.BufferBytes = 64 << 20
 	})
 	const topic = "history"
-	createTopic(t, a, topic, 2, nil)
+	testkit.CreateTopic(t, a.Addr(), topic, 2, nil)
 	const recSize = 8 << 10
 	const n = 52 << 20 / recSize // 52 MiB of values
 	payload := make([]byte, recSize)
 	rand.Read(payload)
-	cl := newClient(t, a, kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()),
+	cl := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(2*time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -44,7 +47,7 @@ func TestHistoricalReadFromObjectStore(t *testing.T) {
 	}
 	getsBefore := a.ObjectMetrics().Count("getrange")
 	bytesBefore := a.ObjectMetrics().Bytes("getrange")
-	got := consumeAll(t, a, topic, n, kgo.FetchMaxBytes(4<<20))
+	got := testkit.ConsumeAll(t, a.Addr(), topic, n, kgo.FetchMaxBytes(4<<20))
 	seen := make([]bool, n)
 	for _, r := range got {
 		j := binary.BigEndian.Uint32(r.Value)

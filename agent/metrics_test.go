@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -8,18 +8,20 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/internal/testkit"
 )
 
 // TestAdminEndpoints: /healthz, /readyz and /metrics with the metrics the
 // agent promises, after real traffic.
 func TestAdminEndpoints(t *testing.T) {
 	a := testAgent(t, nil)
-	createTopic(t, a, "m", 1, nil)
-	cl := newClient(t, a, kgo.DefaultProduceTopic("m"))
+	testkit.CreateTopic(t, a.Addr(), "m", 1, nil)
+	cl := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("m"))
 	if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	consumeAll(t, a, "m", 1)
+	testkit.ConsumeAll(t, a.Addr(), "m", 1)
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + a.AdminAddr() + path)
 		if err != nil {

@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/agent"
+	"github.com/stratalog/strata/internal/testkit"
 	"github.com/stratalog/strata/metastore/sqlite"
 	"github.com/stratalog/strata/tiering/objstore/mem"
 )
@@ -29,15 +31,10 @@ func TestObjectStoreOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { meta.Close() })
-	cfg := Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "off", Logger: testLogger(),
+	cfg := agent.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "off", Logger: testkit.Logger(),
 		FlushInterval: 10 * time.Millisecond, FlushBytes: 64 << 10, BufferBytes: 256 << 10}
-	a, err := New(context.Background(), cfg, Deps{Meta: meta, Objects: objs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go a.Serve()
-	t.Cleanup(func() { a.Close() })
-	createTopic(t, a, "outage", 1, nil)
+	a := testkit.StartAgent(t, cfg, testkit.WithDeps(agent.Deps{Meta: meta, Objects: objs}))
+	testkit.CreateTopic(t, a.Addr(), "outage", 1, nil)
 
 	var down atomic.Bool
 	objs.SetFault(func(op, key string) error {
@@ -73,7 +70,7 @@ func TestObjectStoreOutage(t *testing.T) {
 		return len(acked)
 	}
 	// acks=all records are not acknowledged while uploads fail.
-	all := newClient(t, a, kgo.DefaultProduceTopic("outage"), kgo.RequiredAcks(kgo.AllISRAcks()),
+	all := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("outage"), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordDeliveryTimeout(60*time.Second))
 	produce(all, 0, 10)
 	time.Sleep(300 * time.Millisecond)
@@ -81,10 +78,10 @@ func TestObjectStoreOutage(t *testing.T) {
 		t.Fatalf("%d acks=all records acknowledged while object storage was down", n)
 	}
 	// acks=1 traffic fills the local buffer up to its limit...
-	one := newClient(t, a, kgo.DefaultProduceTopic("outage"), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
+	one := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("outage"), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
 		kgo.RecordDeliveryTimeout(60*time.Second))
 	produce(one, 10, total)
-	waitFor(t, 10*time.Second, func() bool { return a.reg.Buffered() >= cfg.BufferBytes })
+	testkit.WaitFor(t, 10*time.Second, func() bool { return a.Registry().Buffered() >= cfg.BufferBytes })
 	// ...and then produce answers a retriable error.
 	req := kmsg.NewPtrProduceRequest()
 	req.SetVersion(9)
@@ -104,7 +101,7 @@ func TestObjectStoreOutage(t *testing.T) {
 	}
 	// acks=1 needs only the local fsync, so some were acknowledged during
 	// the outage; not all fit in the buffer.
-	waitFor(t, 10*time.Second, func() bool { return ackedCount() > 0 })
+	testkit.WaitFor(t, 10*time.Second, func() bool { return ackedCount() > 0 })
 	if n := ackedCount(); n >= total-10 {
 		t.Fatalf("%d acks=1 records acknowledged with a full buffer; want fewer than %d", n, total-10)
 	}
@@ -116,7 +113,7 @@ func TestObjectStoreOutage(t *testing.T) {
 	if n := ackedCount(); n != total {
 		t.Fatalf("%d of %d acknowledged after recovery", n, total)
 	}
-	got := consumeAll(t, a, "outage", total)
+	got := testkit.ConsumeAll(t, a.Addr(), "outage", total)
 	seen := map[string]bool{}
 	for _, r := range got {
 		k := string(r.Value[:2])
@@ -129,16 +126,5 @@ func TestObjectStoreOutage(t *testing.T) {
 		if !seen[k] {
 			t.Fatalf("acknowledged record %x missing", k)
 		}
-	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -1,10 +1,8 @@
-package agent
+package agent_test
 
 import (
 	"context"
 	"fmt"
-	"github.com/stratalog/strata/internal/testkit"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,42 +10,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/agent"
+	"github.com/stratalog/strata/internal/testkit"
 	"github.com/stratalog/strata/metastore"
 )
 
 // sharedBackends gives several in-process agents one metastore and one
 // object store (Postgres and MinIO when STRATA_TEST_BACKEND=remote).
-func sharedBackends(t *testing.T) func(*Config) {
-	probe := Config{}
-	useTestBackends(t, &probe)
-	dir := t.TempDir()
-	meta, objs := probe.MetastoreURL, probe.ObjstoreURL
-	if meta == "" {
-		meta, objs = "sqlite://"+filepath.Join(dir, "meta.db"), "file://"+filepath.Join(dir, "objects")
-	}
-	return func(c *Config) {
+func sharedBackends(t *testing.T) func(*agent.Config) {
+	meta, objs := testkit.Backends(t)
+	return func(c *agent.Config) {
 		c.MetastoreURL, c.ObjstoreURL = meta, objs
 		// Short enough for quick failover, long enough that heartbeats
 		// every 500ms survive a loaded CI machine under -race.
 		c.LeaseTTL = 1500 * time.Millisecond
 	}
-}
-
-func ownersOf(t *testing.T, a *Agent, topic string) map[int32]string {
-	t.Helper()
-	tp, err := a.meta.Topic(context.Background(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := a.meta.Partitions(context.Background(), tp.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int32]string{}
-	for _, r := range rows {
-		out[r.Partition] = r.Owner
-	}
-	return out
 }
 
 // TestOwnershipSpreadsAndFailsOver: a second agent takes about half the
@@ -59,18 +36,18 @@ func TestOwnershipSpreadsAndFailsOver(t *testing.T) {
 	a := testAgent(t, shared)
 	// 24 partitions: the chance that hashing gives one agent all of them
 	// is 2^-23.
-	createTopic(t, a, "spread", 24, nil)
+	testkit.CreateTopic(t, a.Addr(), "spread", 24, nil)
 	b := testAgent(t, shared)
 
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		n := map[string]int{}
-		for _, o := range ownersOf(t, a, "spread") {
+		for _, o := range testkit.Owners(t, a.Metastore(), "spread") {
 			n[o]++
 		}
-		return n[a.agentID] > 0 && n[b.agentID] > 0 && n[a.agentID]+n[b.agentID] == 24
+		return n[a.AgentID()] > 0 && n[b.AgentID()] > 0 && n[a.AgentID()]+n[b.AgentID()] == 24
 	})
 
-	cl := newClient(t, a, kgo.SeedBrokers(a.Addr(), b.Addr()), kgo.DefaultProduceTopic("spread"), kgo.RequiredAcks(kgo.AllISRAcks()))
+	cl := testkit.NewClient(t, a.Addr(), kgo.SeedBrokers(a.Addr(), b.Addr()), kgo.DefaultProduceTopic("spread"), kgo.RequiredAcks(kgo.AllISRAcks()))
 	produce := func(from, to int) {
 		var rs []*kgo.Record
 		for i := from; i < to; i++ {
@@ -86,9 +63,9 @@ func TestOwnershipSpreadsAndFailsOver(t *testing.T) {
 
 	killed := time.Now()
 	b.Close() // abrupt: its lease must expire
-	waitFor(t, 10*time.Second, func() bool {
-		for _, o := range ownersOf(t, a, "spread") {
-			if o != a.agentID {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
+		for _, o := range testkit.Owners(t, a.Metastore(), "spread") {
+			if o != a.AgentID() {
 				return false
 			}
 		}
@@ -97,7 +74,7 @@ func TestOwnershipSpreadsAndFailsOver(t *testing.T) {
 	t.Logf("all partitions back on the surviving agent %v after the other stopped", time.Since(killed).Round(10*time.Millisecond))
 	produce(2000, 3000)
 
-	got := consumeAll(t, a, "spread", 3000)
+	got := testkit.ConsumeAll(t, a.Addr(), "spread", 3000)
 	seen := map[string]bool{}
 	next := map[int32]int64{}
 	for _, r := range got {
@@ -118,24 +95,24 @@ func TestOwnershipSpreadsAndFailsOver(t *testing.T) {
 func TestStaleOwnerIsFenced(t *testing.T) {
 	shared := sharedBackends(t)
 	var faults *testkit.FaultStore
-	a := testAgentWithMeta(t, shared, func(s metastore.Store) metastore.Store {
+	a := testAgent(t, shared, testkit.WrapMetastore(func(s metastore.Store) metastore.Store {
 		faults = testkit.NewFaultStore(s)
 		return faults
-	})
-	createTopic(t, a, "fenced", 1, nil)
-	cl := newClient(t, a, kgo.DefaultProduceTopic("fenced"))
+	}))
+	testkit.CreateTopic(t, a.Addr(), "fenced", 1, nil)
+	cl := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("fenced"))
 	if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("before")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	waitHWM(t, a, "fenced", 0, 1)
-	tp := a.reg.Topic("fenced")
+	tp := a.Registry().Topic("fenced")
 	epoch := tp.Partition(0).Status().Epoch
 
 	// Hold a's commits so its next batch stays uncommitted, then let an
 	// intruder claim the partition in the metastore.
 	release := faults.HoldCommits()
 	defer release()
-	if _, err := a.meta.Claim(context.Background(), "intruder", tp.ID(), 0, epoch); err != nil {
+	if _, err := a.Metastore().Claim(context.Background(), "intruder", tp.ID(), 0, epoch); err != nil {
 		t.Fatal(err)
 	}
 	rc := dialRaw(t, a)
@@ -164,7 +141,7 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.NotLeaderForPartition.Code {
 		t.Fatalf("produce by the stale owner: code %d, want NOT_LEADER_OR_FOLLOWER", code)
 	}
-	rows, err := a.meta.Partitions(context.Background(), tp.ID())
+	rows, err := a.Metastore().Partitions(context.Background(), tp.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,19 +156,21 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 func TestGroupCoordinatorFailsOver(t *testing.T) {
 	shared := sharedBackends(t)
 	a := testAgent(t, shared)
-	createTopic(t, a, "gfo", 4, nil)
+	testkit.CreateTopic(t, a.Addr(), "gfo", 4, nil)
 	b := testAgent(t, shared)
-	waitFor(t, 10*time.Second, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() bool {
 		return liveAgents(a) == 2 && liveAgents(b) == 2
 	})
 	// Both agents must agree who coordinates before the consumer starts.
-	waitFor(t, 10*time.Second, func() bool { return a.own.CoordinatorFor("gfo-group").ID == b.own.CoordinatorFor("gfo-group").ID })
+	testkit.WaitFor(t, 10*time.Second, func() bool {
+		return a.Ownership().CoordinatorFor("gfo-group").ID == b.Ownership().CoordinatorFor("gfo-group").ID
+	})
 	coord, survivor := a, b
-	if a.own.CoordinatorFor("gfo-group").ID == b.agentID {
+	if a.Ownership().CoordinatorFor("gfo-group").ID == b.AgentID() {
 		coord, survivor = b, a
 	}
 	seeds := kgo.SeedBrokers(a.Addr(), b.Addr())
-	prod := newClient(t, survivor, seeds, kgo.DefaultProduceTopic("gfo"), kgo.RequiredAcks(kgo.AllISRAcks()))
+	prod := testkit.NewClient(t, survivor.Addr(), seeds, kgo.DefaultProduceTopic("gfo"), kgo.RequiredAcks(kgo.AllISRAcks()))
 	produce := func(from, to int) {
 		var rs []*kgo.Record
 		for i := from; i < to; i++ {
@@ -204,7 +183,7 @@ func TestGroupCoordinatorFailsOver(t *testing.T) {
 		}
 	}
 	produce(0, 500)
-	cons := newClient(t, survivor, seeds, kgo.ConsumerGroup("gfo-group"), kgo.ConsumeTopics("gfo"),
+	cons := testkit.NewClient(t, survivor.Addr(), seeds, kgo.ConsumerGroup("gfo-group"), kgo.ConsumeTopics("gfo"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(100*time.Millisecond),
 		kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(200*time.Millisecond))
 	seen := map[string]bool{}
@@ -224,7 +203,7 @@ func TestGroupCoordinatorFailsOver(t *testing.T) {
 		t.Fatalf("commit: %v", err)
 	}
 	coord.Close()
-	waitFor(t, 10*time.Second, func() bool { return survivor.own.CoordinatorFor("gfo-group").ID == survivor.agentID })
+	testkit.WaitFor(t, 10*time.Second, func() bool { return survivor.Ownership().CoordinatorFor("gfo-group").ID == survivor.AgentID() })
 	produce(500, 1000)
 	poll(1000)
 	// The committed offsets moved with the group: the survivor serves them.
@@ -245,8 +224,8 @@ func TestGroupCoordinatorFailsOver(t *testing.T) {
 }
 
 // liveAgents is the size of a's view of the live agents.
-func liveAgents(a *Agent) int {
-	agents, err := a.own.Agents(context.Background())
+func liveAgents(a *agent.Agent) int {
+	agents, err := a.Ownership().Agents(context.Background())
 	if err != nil {
 		return 0
 	}

@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -10,27 +10,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/agent"
+	"github.com/stratalog/strata/internal/testkit"
 	"github.com/stratalog/strata/record"
 )
-
-// rawProduce sends one batch to partition 0 of topic with a raw request.
-func rawProduce(t *testing.T, cl *kgo.Client, topic string, acks int16, b []byte) kmsg.ProduceResponseTopicPartition {
-	t.Helper()
-	req := kmsg.NewPtrProduceRequest()
-	req.Acks = acks
-	req.TimeoutMillis = 5000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = b
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(context.Background(), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.Topics[0].Partitions[0]
-}
 
 func idemBatch(t *testing.T, pid int64, epoch int16, seq int32, n int) []byte {
 	t.Helper()
@@ -51,11 +34,11 @@ func idemBatch(t *testing.T, pid int64, epoch int16, seq int32, n int) []byte {
 // INVALID_PRODUCER_EPOCH; the state survives a restart.
 func TestIdempotentSequences(t *testing.T) {
 	dir := t.TempDir()
-	cfg := Config{DataDir: dir, Listen: "127.0.0.1:0", AdminListen: "off", FlushInterval: 10 * time.Millisecond, Logger: testLogger()}
-	useTestBackends(t, &cfg)
-	a := startAgent(t, cfg)
-	createTopic(t, a, "idem", 1, nil)
-	cl := newClient(t, a)
+	cfg := agent.Config{DataDir: dir, Listen: "127.0.0.1:0", AdminListen: "off", FlushInterval: 10 * time.Millisecond, Logger: testkit.Logger()}
+	cfg.MetastoreURL, cfg.ObjstoreURL = testkit.Backends(t)
+	a := testkit.StartAgent(t, cfg)
+	testkit.CreateTopic(t, a.Addr(), "idem", 1, nil)
+	cl := testkit.NewClient(t, a.Addr())
 	init := kmsg.NewPtrInitProducerIDRequest()
 	ir, err := init.RequestWith(context.Background(), cl)
 	if err != nil || ir.ErrorCode != 0 {
@@ -63,21 +46,21 @@ func TestIdempotentSequences(t *testing.T) {
 	}
 	pid := ir.ProducerID
 
-	r := rawProduce(t, cl, "idem", -1, idemBatch(t, pid, 0, 0, 3))
+	r := testkit.ProduceBatch(t, cl, "idem", -1, idemBatch(t, pid, 0, 0, 3))
 	if r.ErrorCode != 0 || r.BaseOffset != 0 {
 		t.Fatalf("first batch: code %d offset %d", r.ErrorCode, r.BaseOffset)
 	}
-	r = rawProduce(t, cl, "idem", -1, idemBatch(t, pid, 0, 3, 2))
+	r = testkit.ProduceBatch(t, cl, "idem", -1, idemBatch(t, pid, 0, 3, 2))
 	if r.ErrorCode != 0 || r.BaseOffset != 3 {
 		t.Fatalf("second batch: code %d offset %d", r.ErrorCode, r.BaseOffset)
 	}
 	// Retry of the first batch: original offset, nothing appended.
-	r = rawProduce(t, cl, "idem", -1, idemBatch(t, pid, 0, 0, 3))
+	r = testkit.ProduceBatch(t, cl, "idem", -1, idemBatch(t, pid, 0, 0, 3))
 	if r.ErrorCode != 0 || r.BaseOffset != 0 {
 		t.Fatalf("retried batch: code %d offset %d, want 0 0", r.ErrorCode, r.BaseOffset)
 	}
 	// Gap: sequence 7 when 5 is next.
-	r = rawProduce(t, cl, "idem", -1, idemBatch(t, pid, 0, 7, 1))
+	r = testkit.ProduceBatch(t, cl, "idem", -1, idemBatch(t, pid, 0, 7, 1))
 	if r.ErrorCode != kerr.OutOfOrderSequenceNumber.Code {
 		t.Fatalf("gap: code %d, want OUT_OF_ORDER_SEQUENCE_NUMBER", r.ErrorCode)
 	}
@@ -85,26 +68,26 @@ func TestIdempotentSequences(t *testing.T) {
 	a.Close()
 
 	// Restart: producer state comes back from the metastore.
-	a = startAgent(t, cfg)
-	cl = newClient(t, a)
-	r = rawProduce(t, cl, "idem", -1, idemBatch(t, pid, 0, 3, 2))
+	a = testkit.StartAgent(t, cfg)
+	cl = testkit.NewClient(t, a.Addr())
+	r = testkit.ProduceBatch(t, cl, "idem", -1, idemBatch(t, pid, 0, 3, 2))
 	if r.ErrorCode != 0 || r.BaseOffset != 3 {
 		t.Fatalf("retry after restart: code %d offset %d, want 0 3", r.ErrorCode, r.BaseOffset)
 	}
-	r = rawProduce(t, cl, "idem", -1, idemBatch(t, pid, 0, 5, 1))
+	r = testkit.ProduceBatch(t, cl, "idem", -1, idemBatch(t, pid, 0, 5, 1))
 	if r.ErrorCode != 0 || r.BaseOffset != 5 {
 		t.Fatalf("next batch after restart: code %d offset %d, want 0 5", r.ErrorCode, r.BaseOffset)
 	}
 	// A bumped epoch restarts at 0; the old epoch is then fenced.
-	r = rawProduce(t, cl, "idem", -1, idemBatch(t, pid, 1, 0, 1))
+	r = testkit.ProduceBatch(t, cl, "idem", -1, idemBatch(t, pid, 1, 0, 1))
 	if r.ErrorCode != 0 || r.BaseOffset != 6 {
 		t.Fatalf("new epoch: code %d offset %d, want 0 6", r.ErrorCode, r.BaseOffset)
 	}
-	r = rawProduce(t, cl, "idem", -1, idemBatch(t, pid, 0, 6, 1))
+	r = testkit.ProduceBatch(t, cl, "idem", -1, idemBatch(t, pid, 0, 6, 1))
 	if r.ErrorCode != kerr.InvalidProducerEpoch.Code {
 		t.Fatalf("old epoch: code %d, want INVALID_PRODUCER_EPOCH", r.ErrorCode)
 	}
-	recs := consumeAll(t, a, "idem", 7)
+	recs := testkit.ConsumeAll(t, a.Addr(), "idem", 7)
 	if len(recs) != 7 {
 		t.Fatalf("got %d records, want 7 (no duplicates)", len(recs))
 	}
@@ -115,17 +98,17 @@ func TestIdempotentSequences(t *testing.T) {
 // bad acks is INVALID_REQUIRED_ACKS; a transactional id is refused.
 func TestProduceRejectsBadBatches(t *testing.T) {
 	a := testAgent(t, nil)
-	createTopic(t, a, "bad", 1, nil)
-	cl := newClient(t, a)
+	testkit.CreateTopic(t, a.Addr(), "bad", 1, nil)
+	cl := testkit.NewClient(t, a.Addr())
 	b := idemBatch(t, -1, -1, -1, 2)
 	b[len(b)-1] ^= 0xff // breaks the CRC
-	if r := rawProduce(t, cl, "bad", 1, b); r.ErrorCode != kerr.CorruptMessage.Code {
+	if r := testkit.ProduceBatch(t, cl, "bad", 1, b); r.ErrorCode != kerr.CorruptMessage.Code {
 		t.Fatalf("bad crc: code %d, want CORRUPT_MESSAGE", r.ErrorCode)
 	}
-	if r := rawProduce(t, cl, "bad", 1, []byte{1, 2, 3}); r.ErrorCode != kerr.CorruptMessage.Code {
+	if r := testkit.ProduceBatch(t, cl, "bad", 1, []byte{1, 2, 3}); r.ErrorCode != kerr.CorruptMessage.Code {
 		t.Fatalf("garbage: code %d, want CORRUPT_MESSAGE", r.ErrorCode)
 	}
-	if r := rawProduce(t, cl, "nope", 1, idemBatch(t, -1, -1, -1, 1)); r.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+	if r := testkit.ProduceBatch(t, cl, "nope", 1, idemBatch(t, -1, -1, -1, 1)); r.ErrorCode != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("unknown topic: code %d", r.ErrorCode)
 	}
 	// Sent raw: clients route transactional requests via FindCoordinator.
@@ -139,7 +122,7 @@ func TestProduceRejectsBadBatches(t *testing.T) {
 		t.Fatalf("transactional init: code %d", resp.ErrorCode)
 	}
 	// A good batch afterwards lands at offset 0: the bad ones appended nothing.
-	if r := rawProduce(t, cl, "bad", -1, idemBatch(t, -1, -1, -1, 1)); r.ErrorCode != 0 || r.BaseOffset != 0 {
+	if r := testkit.ProduceBatch(t, cl, "bad", -1, idemBatch(t, -1, -1, -1, 1)); r.ErrorCode != 0 || r.BaseOffset != 0 {
 		t.Fatalf("good batch: code %d offset %d, want offset 0", r.ErrorCode, r.BaseOffset)
 	}
 }
@@ -149,14 +132,14 @@ func TestProduceRejectsBadBatches(t *testing.T) {
 func TestLogAppendTime(t *testing.T) {
 	a := testAgent(t, nil)
 	lat := "LogAppendTime"
-	createTopic(t, a, "lat", 1, map[string]*string{"message.timestamp.type": &lat})
-	cl := newClient(t, a, kgo.DefaultProduceTopic("lat"))
+	testkit.CreateTopic(t, a.Addr(), "lat", 1, map[string]*string{"message.timestamp.type": &lat})
+	cl := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("lat"))
 	old := time.UnixMilli(1_000_000_000_000)
 	before := time.Now().Add(-time.Second)
 	if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("x"), Timestamp: old}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	got := consumeAll(t, a, "lat", 1)
+	got := testkit.ConsumeAll(t, a.Addr(), "lat", 1)
 	if got[0].Timestamp.Before(before) || got[0].Attrs.TimestampType() != 1 {
 		t.Fatalf("timestamp %v type %d, want log append time after %v", got[0].Timestamp, got[0].Attrs.TimestampType(), before)
 	}
@@ -165,8 +148,8 @@ func TestLogAppendTime(t *testing.T) {
 // TestAcksZero: acks=0 produces get no response but land.
 func TestAcksZero(t *testing.T) {
 	a := testAgent(t, nil)
-	createTopic(t, a, "zero", 1, nil)
-	cl := newClient(t, a, kgo.DefaultProduceTopic("zero"), kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
+	testkit.CreateTopic(t, a.Addr(), "zero", 1, nil)
+	cl := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("zero"), kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
 	var rs []*kgo.Record
 	for i := 0; i < 100; i++ {
 		rs = append(rs, &kgo.Record{Value: []byte{byte(i)}})
@@ -174,7 +157,7 @@ func TestAcksZero(t *testing.T) {
 	if err := cl.ProduceSync(context.Background(), rs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	got := consumeAll(t, a, "zero", 100)
+	got := testkit.ConsumeAll(t, a.Addr(), "zero", 100)
 	for i, r := range got {
 		if r.Value[0] != byte(i) || r.Offset != int64(i) {
 			t.Fatalf("record %d: value %d offset %d", i, r.Value[0], r.Offset)

@@ -1,9 +1,8 @@
-package agent
+package agent_test
 
 import (
 	"encoding/binary"
 	"errors"
-	"github.com/stratalog/strata/agent/kafka"
 	"io"
 	"net"
 	"sync"
@@ -13,6 +12,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/agent"
+	"github.com/stratalog/strata/agent/kafka"
+	"github.com/stratalog/strata/internal/testkit"
 )
 
 // rawConn speaks the Kafka protocol over a bare socket, so tests can send
@@ -23,7 +26,7 @@ type rawConn struct {
 	corr int32
 }
 
-func dialRaw(t *testing.T, a *Agent) *rawConn {
+func dialRaw(t *testing.T, a *agent.Agent) *rawConn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", a.Addr(), 5*time.Second)
 	if err != nil {
@@ -91,7 +94,7 @@ func (r *rawConn) expectClosed(what string) {
 
 func TestInvalidAcks(t *testing.T) {
 	a := testAgent(t, nil)
-	createTopic(t, a, "acks", 1, nil)
+	testkit.CreateTopic(t, a.Addr(), "acks", 1, nil)
 	rc := dialRaw(t, a)
 	req := kmsg.NewPtrProduceRequest()
 	req.SetVersion(9)
@@ -113,9 +116,9 @@ func TestInvalidAcks(t *testing.T) {
 // and garbage frames close their own connection; a client on another
 // connection keeps producing and consuming throughout.
 func TestBadFramesCloseOnlyThatConnection(t *testing.T) {
-	a := testAgent(t, func(c *Config) { c.MaxRequestBytes = 1 << 20 })
-	createTopic(t, a, "good", 1, nil)
-	good := newClient(t, a, kgo.DefaultProduceTopic("good"))
+	a := testAgent(t, func(c *agent.Config) { c.MaxRequestBytes = 1 << 20 })
+	testkit.CreateTopic(t, a.Addr(), "good", 1, nil)
+	good := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("good"))
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	var produced, failures int
@@ -159,7 +162,7 @@ func TestBadFramesCloseOnlyThatConnection(t *testing.T) {
 	if produced == 0 || failures != 0 {
 		t.Fatalf("the good client produced %d records with %d failures during the bad frames", produced, failures)
 	}
-	got := consumeAll(t, a, "good", produced)
+	got := testkit.ConsumeAll(t, a.Addr(), "good", produced)
 	if len(got) != produced {
 		t.Fatalf("consumed %d, produced %d", len(got), produced)
 	}

@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/stratalog/strata/agent"
+	"github.com/stratalog/strata/internal/testkit"
 	"github.com/stratalog/strata/tiering/objstore/mem"
 )
 
@@ -21,11 +23,11 @@ import (
 // and names the process holding it.
 func TestDataDirLocked(t *testing.T) {
 	a := testAgent(t, nil)
-	cfg := a.cfg
+	cfg := a.Config()
 	cfg.Listen, cfg.AdminListen, cfg.Registerer, cfg.Gatherer = "127.0.0.1:0", "off", nil, nil
-	_, err := New(context.Background(), cfg, Deps{})
-	if !errors.Is(err, ErrDataDirInUse) {
-		t.Fatalf("second agent on %s: %v, want ErrDataDirInUse", cfg.DataDir, err)
+	_, err := agent.New(context.Background(), cfg, agent.Deps{})
+	if !errors.Is(err, agent.ErrDataDirInUse) {
+		t.Fatalf("second agent on %s: %v, want agent.ErrDataDirInUse", cfg.DataDir, err)
 	}
 	want := "data dir " + cfg.DataDir + " is in use by pid " + strconv.Itoa(os.Getpid())
 	if !strings.Contains(err.Error(), want) {
@@ -41,7 +43,7 @@ func TestUnwritableDataDir(t *testing.T) {
 		if err := os.WriteFile(f, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := New(context.Background(), Config{DataDir: filepath.Join(f, "data"), Listen: "127.0.0.1:0", AdminListen: "off", Logger: testLogger()}, Deps{})
+		_, err := agent.New(context.Background(), agent.Config{DataDir: filepath.Join(f, "data"), Listen: "127.0.0.1:0", AdminListen: "off", Logger: testkit.Logger()}, agent.Deps{})
 		if err == nil || !strings.Contains(err.Error(), f) || !strings.Contains(err.Error(), "not a directory") {
 			t.Fatalf("data dir under a file: %v", err)
 		}
@@ -51,7 +53,7 @@ func TestUnwritableDataDir(t *testing.T) {
 	if err := os.Mkdir(dir, 0o500); err != nil {
 		t.Fatal(err)
 	}
-	_, err := New(context.Background(), Config{DataDir: dir, Listen: "127.0.0.1:0", AdminListen: "off", Logger: testLogger()}, Deps{})
+	_, err := agent.New(context.Background(), agent.Config{DataDir: dir, Listen: "127.0.0.1:0", AdminListen: "off", Logger: testkit.Logger()}, agent.Deps{})
 	if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("read-only data dir: %v", err)
 	}
@@ -68,8 +70,8 @@ func TestObjectStoreProbe(t *testing.T) {
 		}
 		return nil
 	})
-	cfg := Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "off", Logger: testLogger()}
-	_, err := New(context.Background(), cfg, Deps{Objects: objs})
+	cfg := agent.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "off", Logger: testkit.Logger()}
+	_, err := agent.New(context.Background(), cfg, agent.Deps{Objects: objs})
 	if err == nil || !strings.Contains(err.Error(), "object store") || !strings.Contains(err.Error(), "AccessDenied") {
 		t.Fatalf("start with a failing object store: %v", err)
 	}
@@ -80,16 +82,8 @@ func TestObjectStoreProbe(t *testing.T) {
 // after they recover.
 func TestReadyzReportsFailingUploads(t *testing.T) {
 	objs := mem.New()
-	a := func() *Agent {
-		cfg := Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", FlushInterval: 20 * time.Millisecond, Logger: testLogger()}
-		a, err := New(context.Background(), cfg, Deps{Objects: objs})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go a.Serve()
-		t.Cleanup(func() { a.Close() })
-		return a
-	}()
+	cfg := agent.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", FlushInterval: 20 * time.Millisecond, Logger: testkit.Logger()}
+	a := testkit.StartAgent(t, cfg, testkit.WithDeps(agent.Deps{Objects: objs}))
 	readyz := func() (int, string) {
 		resp, err := http.Get("http://" + a.AdminAddr() + "/readyz")
 		if err != nil {
@@ -99,23 +93,23 @@ func TestReadyzReportsFailingUploads(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	waitFor(t, 5*time.Second, func() bool { c, _ := readyz(); return c == 200 })
-	createTopic(t, a, "r", 1, nil)
+	testkit.WaitFor(t, 5*time.Second, func() bool { c, _ := readyz(); return c == 200 })
+	testkit.CreateTopic(t, a.Addr(), "r", 1, nil)
 	objs.SetFault(func(op, key string) error {
 		if op == "put" {
 			return errors.New("injected outage")
 		}
 		return nil
 	})
-	cl := newClient(t, a, kgo.DefaultProduceTopic("r"), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	cl := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("r"), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() bool { c, _ := readyz(); return c == 503 })
+	testkit.WaitFor(t, 10*time.Second, func() bool { c, _ := readyz(); return c == 503 })
 	if _, body := readyz(); !strings.Contains(body, "failing for") {
 		t.Fatalf("/readyz body %q gives no reason", body)
 	}
 	objs.SetFault(nil)
-	waitFor(t, 10*time.Second, func() bool { c, _ := readyz(); return c == 200 })
-	consumeAll(t, a, "r", 1)
+	testkit.WaitFor(t, 10*time.Second, func() bool { c, _ := readyz(); return c == 200 })
+	testkit.ConsumeAll(t, a.Addr(), "r", 1)
 }

@@ -1,14 +1,13 @@
-package flush
+package flush_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stratalog/strata/agent/wal"
+	"github.com/stratalog/strata/flush"
 	"github.com/stratalog/strata/internal/testkit"
 	"github.com/stratalog/strata/metastore"
 	"github.com/stratalog/strata/metastore/sqlite"
@@ -24,7 +23,7 @@ type rig struct {
 	meta   *testkit.FaultStore
 	objs   *mem.Store
 	reg    *partlog.Registry
-	fl     *Flusher
+	fl     *flush.Flusher
 	topics map[string]metastore.Topic
 }
 
@@ -44,7 +43,7 @@ func newRig(t *testing.T, topics map[string]int32) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.Close() })
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := testkit.Logger()
 	r := &rig{t: t, meta: testkit.NewFaultStore(st), objs: mem.New(), topics: map[string]metastore.Topic{}}
 	r.reg = partlog.NewRegistry(partlog.Config{}, partlog.Deps{AgentID: self, Meta: r.meta, WAL: w, Logger: log})
 	for name, n := range topics {
@@ -61,7 +60,7 @@ func newRig(t *testing.T, topics map[string]int32) *rig {
 			r.claim(self, name, i)
 		}
 	}
-	r.fl, err = New(Config{AgentID: self, FlushInterval: time.Hour}, Deps{Registry: r.reg, Meta: r.meta, Objects: r.objs, Logger: log})
+	r.fl, err = flush.New(flush.Config{AgentID: self, FlushInterval: time.Hour}, flush.Deps{Registry: r.reg, Meta: r.meta, Objects: r.objs, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
