@@ -11,7 +11,7 @@ import (
 	"github.com/stratalog/strata/tiering/segment"
 )
 
-// indexRowBytes is the target size of one segment-index row: about one
+// indexRowBytes is the target size of one log-index row: about one
 // half of a fetch's worth of a partition (Kafka's default
 // max.partition.fetch.bytes is 1 MiB), so a historical read range-GETs
 // about what one fetch needs rather than a whole chunk.
@@ -35,7 +35,7 @@ type partFlush struct {
 	done        bool // committed or dropped (possibly by an earlier ambiguous attempt)
 }
 
-// indexRow is one segment-index row within a partition's chunk; off is
+// indexRow is one log-index row within a partition's chunk; off is
 // relative to the chunk.
 type indexRow struct {
 	first, last  int64

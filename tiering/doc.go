@@ -6,7 +6,7 @@
 // # Basics
 //
 // tiering knows nothing of Kafka requests: it stores and finds bytes. The
-// metastore's segment index says which object and byte range hold which
+// metastore's log index says which object and byte range hold which
 // offsets; this package writes and reads those ranges.
 //
 // A Reader serves historical reads: ReadRange(ctx, objectKey, pos, size)
@@ -27,7 +27,7 @@
 // # Caveats
 //
 //   - Ranges are cached as requested: two overlapping ranges are two
-//     entries. Fetch reads whole segment-index rows (about 512 KiB of a
+//     entries. Fetch reads whole index rows (about 512 KiB of a
 //     chunk each), so in practice ranges repeat exactly.
 //   - A fetch shared by several callers is cancelled only when all of them
 //     have given up, or by Reader.Close.

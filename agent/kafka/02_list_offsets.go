@@ -7,7 +7,7 @@ package kafka
 //     record with the largest timestamp; -4 (earliest local, v8+): the log
 //     start offset, since every offset is equally "local" to object storage.
 //   - T >= 0: the first offset whose record timestamp is >= T, found via the
-//     segment index's per-range max timestamps and then a scan of the
+//     log index's per-row max timestamps and then a scan of the
 //     candidate batches' records, correct across objects; offset -1 and
 //     timestamp -1 if no record qualifies.
 //   - Only offsets below the high watermark are ever reported.

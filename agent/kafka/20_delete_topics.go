@@ -2,7 +2,7 @@ package kafka
 
 // DeleteTopics v1-v6 (by name, or by name or ID from v6).
 //
-//   - The topic, its partitions, segment index rows and producer state are
+//   - The topic, its partitions, log index rows and producer state are
 //     removed in one metastore transaction; its objects become garbage for
 //     later collection (objects holding other partitions' data stay in use).
 //   - Buffered data of the topic not yet uploaded is dropped.

@@ -3,7 +3,7 @@
 // batches of many partitions, grouped into one chunk per partition, an index
 // footer saying where each chunk is, and a fixed-size trailer saying where
 // the footer is. A fetch reads the trailer and footer once (the metastore's
-// segment index usually makes even that unnecessary), then range-GETs only
+// log index usually makes even that unnecessary), then range-GETs only
 // its partition's chunk.
 //
 // # Basics
