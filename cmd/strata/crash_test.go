@@ -25,6 +25,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/internal/testkit"
 )
 
 const (
@@ -42,7 +44,7 @@ func TestCrashAcks1(t *testing.T) {
 	// storage and the newest ones only in the write-ahead buffer, so both
 	// the committed data and buffer recovery are tested.
 	p := startAgent(t, agentOpts{args: []string{"--flush-interval", "1h", "--flush-bytes", "64KiB"}})
-	createTopic(t, p.addr, "crash", crashPartitions)
+	testkit.CreateTopic(t, p.addr, "crash", crashPartitions, nil)
 
 	res := produceAndKill(t, p, "crash", "before-kill", crashKillAfter,
 		kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
@@ -59,7 +61,7 @@ func TestCrashAcks1(t *testing.T) {
 func TestCrashAcksAllLosesDisk(t *testing.T) {
 	t.Parallel()
 	p := startAgent(t, agentOpts{})
-	createTopic(t, p.addr, "crash", crashPartitions)
+	testkit.CreateTopic(t, p.addr, "crash", crashPartitions, nil)
 
 	res := produceAndKill(t, p, "crash", "before-kill", crashKillAfter, kgo.RequiredAcks(kgo.AllISRAcks()))
 
@@ -94,7 +96,7 @@ func TestCrashTwiceAcks1(t *testing.T) {
 	// first restart the recovered records wait in the buffer again.
 	args := []string{"--flush-interval", "1h", "--flush-bytes", "1MiB"}
 	p := startAgent(t, agentOpts{args: args})
-	createTopic(t, p.addr, "twice", crashPartitions)
+	testkit.CreateTopic(t, p.addr, "twice", crashPartitions, nil)
 	acks1 := []kgo.Opt{kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite()}
 
 	first := produceAndKill(t, p, "twice", "first-kill", 3000, acks1...)
@@ -116,7 +118,7 @@ func TestGracefulStopMidStream(t *testing.T) {
 	// Size-triggered flushes back to back (the 1KiB minimum), so the
 	// SIGTERM nearly always lands while the flusher is committing.
 	p := startAgent(t, agentOpts{args: []string{"--flush-interval", "1h", "--flush-bytes", "1KiB"}})
-	createTopic(t, p.addr, "midstream", crashPartitions)
+	testkit.CreateTopic(t, p.addr, "midstream", crashPartitions, nil)
 	res := produceAndSignal(t, p, "midstream", "before-term", crashKillAfter, syscall.SIGTERM,
 		kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	if err := os.RemoveAll(filepath.Join(p.dataDir, "wal")); err != nil {
@@ -134,7 +136,7 @@ func TestGracefulStopFlushes(t *testing.T) {
 	// With a 1-minute flush interval nothing is uploaded before SIGTERM:
 	// only the shutdown flush can have put the records in object storage.
 	p := startAgent(t, agentOpts{args: []string{"--flush-interval", "1m"}})
-	createTopic(t, p.addr, "graceful", crashPartitions)
+	testkit.CreateTopic(t, p.addr, "graceful", crashPartitions, nil)
 
 	res := produceAndKill(t, p, "graceful", "before-stop", 0, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	if res.ackedN != crashRecords {
@@ -150,20 +152,6 @@ func TestGracefulStopFlushes(t *testing.T) {
 	got := verifyRecovered(t, p, "graceful", res)
 	if got != crashRecords {
 		t.Fatalf("recovered %d records, want exactly %d", got, crashRecords)
-	}
-}
-
-func createTopic(t *testing.T, addr, topic string, partitions int32) {
-	t.Helper()
-	adm := kadm.NewClient(newClient(t, addr))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, err := adm.CreateTopic(ctx, partitions, 1, nil, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil {
-		t.Fatalf("create topic %s: %v", topic, err)
 	}
 }
 
@@ -303,7 +291,7 @@ func verifyRecovered(t *testing.T, p *agentProc, topic string, results ...produc
 	for _, r := range rs {
 		must[string(r.Value)] = true
 	}
-	recs := consumeAll(t, p.addr, topic, must, time.Minute)
+	recs := consumeToEnd(t, p.addr, topic, must, time.Minute)
 
 	count := map[string]int{}
 	next := map[int32]int64{}
@@ -338,10 +326,10 @@ func verifyRecovered(t *testing.T, p *agentProc, topic string, results ...produc
 	return before
 }
 
-// consumeAll reads topic from offset 0 until every value in must has been
+// consumeToEnd reads topic from offset 0 until every value in must has been
 // seen and every partition has been read up to its end offset, failing
 // after timeout. Records come back in offset order per partition.
-func consumeAll(t *testing.T, addr, topic string, must map[string]bool, timeout time.Duration) []*kgo.Record {
+func consumeToEnd(t *testing.T, addr, topic string, must map[string]bool, timeout time.Duration) []*kgo.Record {
 	t.Helper()
 	cl := newClient(t, addr,
 		kgo.ConsumeTopics(topic),

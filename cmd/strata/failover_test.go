@@ -17,8 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stratalog/strata/agent"
-	"github.com/stratalog/strata/metastore/postgres/pgtest"
-	"github.com/stratalog/strata/tiering/objstore/s3/s3test"
+	"github.com/stratalog/strata/internal/testkit"
 )
 
 // These tests run several agent processes on one Postgres metastore and
@@ -37,8 +36,9 @@ type cluster struct {
 // single write lock, and on a loaded 2-core CI machine under -race their
 // 1s heartbeats miss their deadline (SQLite is the one-machine metastore).
 func newCluster(t *testing.T, n int) *cluster {
-	c := &cluster{t: t, metaURL: pgtest.URL(t)}
-	c.args = []string{"--metastore", c.metaURL, "--objstore", s3test.URL(t), "--lease-ttl", "1s", "--flush-interval", "50ms"}
+	meta, objs := testkit.RemoteBackends(t)
+	c := &cluster{t: t, metaURL: meta}
+	c.args = []string{"--metastore", c.metaURL, "--objstore", objs, "--lease-ttl", "1s", "--flush-interval", "50ms"}
 	for i := 0; i < n; i++ {
 		c.add()
 	}
@@ -69,19 +69,7 @@ func (c *cluster) owners(topic string) map[int32]string {
 		c.t.Fatal(err)
 	}
 	defer m.Close()
-	tp, err := m.Topic(ctx, topic)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	rows, err := m.Partitions(ctx, tp.ID)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	out := map[int32]string{}
-	for _, r := range rows {
-		out[r.Partition] = r.Owner
-	}
-	return out
+	return testkit.Owners(c.t, m, topic)
 }
 
 // agentID reads an agent's ID from its data dir.
@@ -255,7 +243,7 @@ func durationEnv(name string, def time.Duration) time.Duration {
 // kill to the first acknowledged produce on each partition that moved.
 func TestFailoverKill9(t *testing.T) {
 	c := newCluster(t, 3)
-	createTopic(t, c.agents[0].addr, "failover", 6)
+	testkit.CreateTopic(t, c.agents[0].addr, "failover", 6, nil)
 	w := startWorkload(t, c.seeds(), "failover")
 	duration := durationEnv("STRATA_FAILOVER_DURATION", 60*time.Second)
 	deadline := time.Now().Add(duration)
@@ -313,7 +301,7 @@ func TestFailoverKill9(t *testing.T) {
 // all.
 func TestSplitBrainSIGSTOP(t *testing.T) {
 	c := newCluster(t, 3)
-	createTopic(t, c.agents[0].addr, "split", 6)
+	testkit.CreateTopic(t, c.agents[0].addr, "split", 6, nil)
 	w := startWorkload(t, c.seeds(), "split")
 	time.Sleep(2 * time.Second)
 	victim := c.agents[1]
@@ -321,7 +309,7 @@ func TestSplitBrainSIGSTOP(t *testing.T) {
 	if err := victim.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the stopped agent's partitions to move", func() bool {
+	testkit.Await(t, 20*time.Second, "the stopped agent's partitions to move", func() bool {
 		for _, o := range c.owners("split") {
 			if o == id {
 				return false
@@ -345,7 +333,7 @@ func TestSplitBrainSIGSTOP(t *testing.T) {
 // with SIGTERM (they flush and hand over); nothing acknowledged is lost.
 func TestElasticity(t *testing.T) {
 	c := newCluster(t, 1)
-	createTopic(t, c.agents[0].addr, "elastic", 12)
+	testkit.CreateTopic(t, c.agents[0].addr, "elastic", 12, nil)
 	w := startWorkload(t, c.seeds(), "elastic")
 	spread := func(n int) bool {
 		owners := map[string]bool{}
@@ -357,7 +345,7 @@ func TestElasticity(t *testing.T) {
 	for n := 2; n <= 3; n++ {
 		added := time.Now()
 		c.add()
-		waitFor(t, 20*time.Second, fmt.Sprintf("partitions spread over %d agents", n), func() bool { return spread(n) })
+		testkit.Await(t, 20*time.Second, fmt.Sprintf("partitions spread over %d agents", n), func() bool { return spread(n) })
 		t.Logf("spread over %d agents %v after adding one", n, time.Since(added).Round(10*time.Millisecond))
 		time.Sleep(time.Second)
 	}
@@ -368,7 +356,7 @@ func TestElasticity(t *testing.T) {
 			t.Fatalf("SIGTERM: exit code %d", code)
 		}
 		c.agents = c.agents[:len(c.agents)-1]
-		waitFor(t, 20*time.Second, fmt.Sprintf("partitions back on %d agents", len(c.agents)), func() bool { return spread(len(c.agents)) })
+		testkit.Await(t, 20*time.Second, fmt.Sprintf("partitions back on %d agents", len(c.agents)), func() bool { return spread(len(c.agents)) })
 		t.Logf("partitions on %d agents %v after a graceful stop", len(c.agents), time.Since(removed).Round(10*time.Millisecond))
 		time.Sleep(time.Second)
 	}

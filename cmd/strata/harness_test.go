@@ -3,8 +3,8 @@ package main
 // The tests in this package run the real strata binary (built once by
 // TestMain in cli_test.go) as a child process and talk to it over
 // 127.0.0.1 with franz-go and kcat. This file holds the process harness
-// they share: start, wait until ready, SIGTERM, SIGKILL, restart, and a
-// bounded WaitFor.
+// they share: start, wait until ready, SIGTERM, SIGKILL, restart. The
+// Kafka-side helpers (clients, topics, waiting) are internal/testkit's.
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,25 +25,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/stratalog/strata/metastore/postgres/pgtest"
-	"github.com/stratalog/strata/tiering/objstore/s3/s3test"
+	"github.com/stratalog/strata/internal/testkit"
 )
 
 // strataBin is the binary built by TestMain.
 var strataBin string
-
-// waitFor polls cond every 10ms until it returns true, failing the test
-// with what after timeout. It is the only way these tests wait.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // freeAddr returns 127.0.0.1:<port> for a port that was free a moment ago.
 // The agent binds it right after; a collision shows up as a failed start
@@ -95,30 +82,23 @@ type agentOpts struct {
 	env     []string // extra environment
 }
 
-// remoteBackends remembers, per data dir, the Postgres schema and S3
-// prefix given to an agent, so a restart with the same data dir finds its
-// metadata and objects again.
-var remoteBackends sync.Map // data dir → []string flags
+// backends remembers, per data dir, the backends given to an agent, so a
+// restart with the same data dir finds its metadata and objects again.
+var backends sync.Map // data dir → []string flags
 
-// backendFlags returns --metastore/--objstore flags for a fresh Postgres
-// schema and S3 prefix when STRATA_TEST_BACKEND=remote (scripts/test.sh
-// runs the process-level suite a second time that way), else none.
+// backendFlags returns --metastore/--objstore flags for the suite's
+// backends (testkit.Backends: SQLite and a directory, or a fresh Postgres
+// schema and S3 prefix when STRATA_TEST_BACKEND=remote), the same ones
+// for every start on dataDir.
 func backendFlags(t testing.TB, dataDir string) []string {
 	t.Helper()
-	switch b := os.Getenv("STRATA_TEST_BACKEND"); b {
-	case "", "embedded":
-		return nil
-	case "remote":
-		if f, ok := remoteBackends.Load(dataDir); ok {
-			return f.([]string)
-		}
-		f := []string{"--metastore", pgtest.URL(t), "--objstore", s3test.URL(t)}
-		remoteBackends.Store(dataDir, f)
-		return f
-	default:
-		t.Fatalf("STRATA_TEST_BACKEND=%q: want embedded or remote", b)
-		return nil
+	if f, ok := backends.Load(dataDir); ok {
+		return f.([]string)
 	}
+	meta, objs := testkit.Backends(t)
+	f := []string{"--metastore", meta, "--objstore", objs}
+	backends.Store(dataDir, f)
+	return f
 }
 
 // startAgent starts `strata agent --listen ADDR --admin-listen off
@@ -135,7 +115,9 @@ func startAgent(t testing.TB, o agentOpts) *agentProc {
 	if o.dataDir == "" {
 		o.dataDir = t.TempDir()
 	}
-	o.args = append(backendFlags(t, o.dataDir), o.args...)
+	if !slices.Contains(o.args, "--metastore") && !slices.Contains(o.args, "--objstore") {
+		o.args = append(backendFlags(t, o.dataDir), o.args...)
+	}
 	for attempt := 0; ; attempt++ {
 		addr := o.addr
 		if addr == "" || attempt > 0 {
@@ -216,7 +198,7 @@ func (p *agentProc) waitReady() error {
 	cl := newClient(p.t, p.addr)
 	defer cl.Close()
 	var lastErr error
-	waitFor(p.t, 30*time.Second, "the agent to answer Metadata on "+p.addr, func() bool {
+	testkit.Await(p.t, 30*time.Second, "the agent to answer Metadata on "+p.addr, func() bool {
 		if p.exited() {
 			return true
 		}
@@ -295,19 +277,9 @@ func (p *agentProc) restart(args ...string) *agentProc {
 	return startAgent(p.t, agentOpts{addr: p.addr, dataDir: p.dataDir, args: args})
 }
 
-// newClient is a franz-go client for addr that gives up quickly, so a dead
-// agent fails requests instead of hanging the test.
+// newClient is testkit.NewClient for addr with timeouts that give up
+// quickly, so a dead agent fails requests instead of hanging the test.
 func newClient(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	base := []kgo.Opt{
-		kgo.SeedBrokers(addr),
-		kgo.DialTimeout(2 * time.Second),
-		kgo.RetryTimeout(10 * time.Second),
-	}
-	cl, err := kgo.NewClient(append(base, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
+	return testkit.NewClient(t, addr, append([]kgo.Opt{kgo.DialTimeout(2 * time.Second), kgo.RetryTimeout(10 * time.Second)}, opts...)...)
 }

@@ -18,6 +18,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/internal/testkit"
 )
 
 // kcatPath finds kcat. Without it the test skips locally but fails in CI
@@ -103,7 +105,7 @@ func TestKcatRoundTrip(t *testing.T) {
 			if wantParts == 0 {
 				wantParts = 2 // --default-partitions
 			} else {
-				createTopic(t, p.addr, tc.topic, tc.partitions)
+				testkit.CreateTopic(t, p.addr, tc.topic, tc.partitions, nil)
 			}
 
 			var lines []string
@@ -211,7 +213,7 @@ func firstDiff(got, want []string) string {
 func TestKcatGroupConsumer(t *testing.T) {
 	bin := kcatPath(t)
 	p := startAgent(t, agentOpts{})
-	createTopic(t, p.addr, "kcat-group", 3)
+	testkit.CreateTopic(t, p.addr, "kcat-group", 3, nil)
 	var lines []string
 	for i := 0; i < 300; i++ {
 		lines = append(lines, fmt.Sprintf("k%d:v%d", i%17, i))
@@ -237,7 +239,7 @@ func TestKcatGroupConsumer(t *testing.T) {
 	}
 	adm := kadm.NewClient(newClient(t, p.addr))
 	var committed int64
-	waitFor(t, 10*time.Second, "committed offsets", func() bool {
+	testkit.Await(t, 10*time.Second, "committed offsets", func() bool {
 		offs, err := adm.FetchOffsets(context.Background(), "kcat-grp")
 		if err != nil {
 			return false
@@ -258,7 +260,7 @@ func TestKcatGroupConsumer(t *testing.T) {
 func TestKcatConsumeByOffsetAndTimestamp(t *testing.T) {
 	bin := kcatPath(t)
 	p := startAgent(t, agentOpts{})
-	createTopic(t, p.addr, "kcat-ts", 1)
+	testkit.CreateTopic(t, p.addr, "kcat-ts", 1, nil)
 	cl := newClient(t, p.addr, kgo.DefaultProduceTopic("kcat-ts"))
 	base := time.UnixMilli(1_750_000_000_000)
 	var rs []*kgo.Record

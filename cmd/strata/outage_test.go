@@ -16,8 +16,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratalog/strata/internal/testkit"
 	"github.com/stratalog/strata/metastore/postgres/pgtest"
 	"github.com/stratalog/strata/record"
 	"github.com/stratalog/strata/tiering/objstore/s3/s3test"
@@ -117,7 +117,7 @@ func freePort(t *testing.T) string {
 func runOutage(t *testing.T, backendArgs, env []string, down, up func()) {
 	p := startAgent(t, agentOpts{env: env, args: append(backendArgs,
 		"--flush-interval", "50ms", "--flush-bytes", "64KiB", "--buffer-bytes", "1MiB")})
-	createTopic(t, p.addr, "outage", 2)
+	testkit.CreateTopic(t, p.addr, "outage", 2, nil)
 
 	const total = 3000
 	var mu sync.Mutex
@@ -145,7 +145,7 @@ func runOutage(t *testing.T, backendArgs, env []string, down, up func()) {
 		}
 	}
 	produce(0, 500)
-	waitFor(t, 30*time.Second, "first acknowledgements", func() bool { return ackedCount() >= 200 })
+	testkit.Await(t, 30*time.Second, "first acknowledgements", func() bool { return ackedCount() >= 200 })
 
 	down()
 	produce(500, total)
@@ -158,7 +158,7 @@ func runOutage(t *testing.T, backendArgs, env []string, down, up func()) {
 	raw := newClient(t, p.addr, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	var code int16
 	accepted := 0
-	waitFor(t, 60*time.Second, "a retriable error once the buffer is full", func() bool {
+	testkit.Await(t, 60*time.Second, "a retriable error once the buffer is full", func() bool {
 		code = rawProduce(t, raw, "outage", 64<<10)
 		if code == 0 {
 			accepted++
@@ -212,12 +212,6 @@ func runOutage(t *testing.T, backendArgs, env []string, down, up func()) {
 // rawProduce sends one acks=1 batch of n random bytes to partition 0 and
 // returns the error code.
 func rawProduce(t *testing.T, cl *kgo.Client, topic string, n int) int16 {
-	req := kmsg.NewPtrProduceRequest()
-	req.Acks = 1
-	req.TimeoutMillis = 5000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
 	val := make([]byte, n)
 	rand.Read(val)
 	now := time.Now().UnixMilli()
@@ -226,12 +220,5 @@ func rawProduce(t *testing.T, cl *kgo.Client, topic string, n int) int16 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp.Records = b
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(context.Background(), cl)
-	if err != nil {
-		t.Fatalf("raw produce: %v", err)
-	}
-	return resp.Topics[0].Partitions[0].ErrorCode
+	return testkit.ProduceBatch(t, cl, topic, 1, b).ErrorCode
 }
