@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -6,27 +6,28 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/stratalog/strata/agent"
+	"github.com/stratalog/strata/internal/testkit"
 	"github.com/stratalog/strata/metastore/postgres"
-	"github.com/stratalog/strata/metastore/postgres/pgtest"
 	"github.com/stratalog/strata/record"
-	"github.com/stratalog/strata/tiering/objstore/s3/s3test"
 	"github.com/stratalog/strata/tiering/segment"
 )
 
 // TestBucketInspectedIndependently: after producing on Postgres + MinIO,
 // an independent S3 client (minio-go) finds the segment objects with valid
-// index footers, and every Postgres segment row points at bytes in them
+// index footers, and every Postgres index row points at bytes in them
 // that hold the offsets the row claims.
 func TestBucketInspectedIndependently(t *testing.T) {
-	pgURL, s3URL := pgtest.URL(t), s3test.URL(t)
-	a := testAgent(t, func(c *Config) { c.MetastoreURL, c.ObjstoreURL = pgURL, s3URL })
-	createTopic(t, a, "inspect", 2, nil)
-	cl := newClient(t, a, kgo.DefaultProduceTopic("inspect"), kgo.RequiredAcks(kgo.AllISRAcks()))
+	pgURL, s3URL := testkit.RemoteBackends(t)
+	a := testkit.StartAgent(t, agent.Config{MetastoreURL: pgURL, ObjstoreURL: s3URL, FlushInterval: 20 * time.Millisecond})
+	testkit.CreateTopic(t, a.Addr(), "inspect", 2, nil)
+	cl := testkit.NewClient(t, a.Addr(), kgo.DefaultProduceTopic("inspect"), kgo.RequiredAcks(kgo.AllISRAcks()))
 	ctx := context.Background()
 	for round := 0; round < 4; round++ {
 		var rs []*kgo.Record
@@ -98,7 +99,7 @@ func TestBucketInspectedIndependently(t *testing.T) {
 		for _, s := range segs {
 			chunks, ok := objects[s.ObjectKey]
 			if !ok {
-				t.Fatalf("segment row points at %s, which is not in the bucket", s.ObjectKey)
+				t.Fatalf("index row points at %s, which is not in the bucket", s.ObjectKey)
 			}
 			inChunk := false
 			for _, c := range chunks {
@@ -121,7 +122,7 @@ func TestBucketInspectedIndependently(t *testing.T) {
 		total += next
 	}
 	if total != 1000 {
-		t.Fatalf("segment rows cover %d offsets, want 1000", total)
+		t.Fatalf("index rows cover %d offsets, want 1000", total)
 	}
 }
 
