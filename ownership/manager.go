@@ -262,6 +262,9 @@ func (m *Manager) passTopic(ctx context.Context, t *partlog.Topic, agents []meta
 		if p == nil {
 			continue
 		}
+		// Retention and DeleteRecords may have run elsewhere (a compactor,
+		// another agent): every agent's log start follows within one pass.
+		p.RaiseLogStart(row.LogStartOffset)
 		desired := PartitionOwner(agents, t.ID(), row.Partition)
 		state, epoch := p.ObserveOwner(row.Owner)
 		held := state == partlog.Owned || state == partlog.Releasing
