@@ -94,6 +94,45 @@ func (c *Cache) Get(key string) ([]byte, bool) {
 	return data, true
 }
 
+// GetAt returns n bytes at off of the entry cached under key, reading
+// only them from disk, and marks the entry most recently used: a read of
+// one chunk of a cached block. A range outside the entry, or an entry
+// whose file cannot be read, is a miss (an unreadable entry is dropped).
+func (c *Cache) GetAt(key string, off, n int64) ([]byte, bool) {
+	c.mu.Lock()
+	el, ok := c.mu.entries[key]
+	if !ok {
+		c.mu.Unlock()
+		c.metrics.miss()
+		return nil, false
+	}
+	c.mu.lru.MoveToFront(el)
+	e := el.Value.(*cacheEntry)
+	c.mu.Unlock()
+	if off < 0 || n < 0 || off > e.size-n {
+		c.metrics.miss()
+		return nil, false
+	}
+
+	// As in Get: an entry evicted meanwhile has lost its file, a miss. A
+	// file removed after Open stays readable through f.
+	f, err := os.Open(e.file)
+	if err != nil {
+		c.drop(el)
+		c.metrics.miss()
+		return nil, false
+	}
+	defer f.Close()
+	data := make([]byte, n)
+	if m, _ := f.ReadAt(data, off); int64(m) != n {
+		c.drop(el)
+		c.metrics.miss()
+		return nil, false
+	}
+	c.metrics.hit()
+	return data, true
+}
+
 // contains reports whether key is cached, without counting a hit or miss
 // or touching its recency.
 func (c *Cache) contains(key string) bool {

@@ -14,27 +14,32 @@ import (
 // ErrClosed is returned by ReadRange after Close.
 var ErrClosed = errors.New("tiering: reader closed")
 
-// maxPrefetches bounds the prefetches in flight per Reader, so read-ahead
-// cannot crowd out the reads a consumer is waiting for.
-const maxPrefetches = 2
-
 // Reader reads byte ranges of objects through a Cache, making one GetRange
-// for any number of concurrent misses of the same range, and prefetches
-// ranges in the background. It is safe for concurrent use.
+// for any number of concurrent misses of the same range, reads segment
+// objects block by block through their footers (segread.go), and reads
+// ahead in the background for sequential readers. It is safe for
+// concurrent use.
 type Reader struct {
-	store objstore.Store
-	cache *Cache // may be nil: no caching, no prefetch
+	store   objstore.Store
+	cache   *Cache // may be nil: no caching, no read-ahead
+	cfg     ReaderConfig
+	footers *footerCache
 
 	// base is cancelled by Close; every fetch stops when it is.
 	base   context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // fetch goroutines
+	wg     sync.WaitGroup // fetch and footer read-ahead goroutines
 
 	mu struct {
 		sync.Mutex
-		closed     bool
-		flights    map[string]*flight // by cache key
-		prefetches int                // flights started by Prefetch, not done
+		closed  bool
+		flights map[string]*flight // by cache key
+		// aheadBytes is the size of the read-ahead flights in flight
+		// that nobody waits for yet; at most aheadBudget().
+		aheadBytes int64
+		// footersAhead are the objects whose footers are being read
+		// ahead (footerAhead), so each is read once.
+		footersAhead map[string]bool
 	}
 }
 
@@ -46,18 +51,41 @@ type flight struct {
 	cancel context.CancelFunc
 
 	// Under Reader.mu.
-	waiters  int // callers waiting; a prefetch counts as one that never leaves
-	prefetch bool
+	waiters int // callers waiting; a read-ahead counts as one that never leaves
+	// ahead is the flight's size while it counts in Reader.mu.aheadBytes:
+	// a read-ahead nobody waits for. A read that joins it sets it to 0, so
+	// a read someone waits for never holds read-ahead budget.
+	ahead int64
 }
 
 // NewReader returns a Reader of store's objects that caches in cache, which
-// may be nil.
+// may be nil, with the default ReaderConfig.
 func NewReader(store objstore.Store, cache *Cache) *Reader {
-	r := &Reader{store: store, cache: cache}
+	cfg := ReaderConfig{}
+	cfg.EnsureDefaults()
+	return newReader(store, cache, cfg)
+}
+
+// NewReaderConfig returns a Reader of store's objects that caches in
+// cache, which may be nil, configured by cfg (zero fields are defaults).
+func NewReaderConfig(store objstore.Store, cache *Cache, cfg ReaderConfig) (*Reader, error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("tiering: reader config: %w", err)
+	}
+	return newReader(store, cache, cfg), nil
+}
+
+func newReader(store objstore.Store, cache *Cache, cfg ReaderConfig) *Reader {
+	r := &Reader{store: store, cache: cache, cfg: cfg, footers: newFooterCache(cfg.FooterCacheBytes)}
 	r.base, r.cancel = context.WithCancel(context.Background())
 	r.mu.flights = make(map[string]*flight)
+	r.mu.footersAhead = make(map[string]bool)
 	return r
 }
+
+// Config returns the Reader's configuration, defaults filled in.
+func (r *Reader) Config() ReaderConfig { return r.cfg }
 
 func cacheKey(objectKey string, pos, size int64) string {
 	// Numbers hold no '@' or '+', so the key parses from the right and two
@@ -71,15 +99,29 @@ func cacheKey(objectKey string, pos, size int64) string {
 // ends stops waiting, and the GetRange is cancelled once no caller waits.
 // The returned slice belongs to the caller.
 func (r *Reader) ReadRange(ctx context.Context, objectKey string, pos, size int64) ([]byte, error) {
-	if pos < 0 || size < 0 {
-		return nil, fmt.Errorf("tiering: read %q [%d,+%d): %w", objectKey, pos, size, objstore.ErrInvalidRange)
+	return r.read(ctx, objectKey, pos, size, 0, size)
+}
+
+// read returns n bytes at off of the range [pos, pos+size) of objectKey,
+// fetching and caching the whole range on a miss: the range is the unit of
+// caching and sharing (a block), the part at off is what the caller needs
+// (a chunk of it).
+func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n int64) ([]byte, error) {
+	if pos < 0 || size < 0 || off < 0 || n < 0 || off > size-n {
+		return nil, fmt.Errorf("tiering: read %q [%d,+%d) at +%d,%d: %w", objectKey, pos, size, off, n, objstore.ErrInvalidRange)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("tiering: read %q: %w", objectKey, err)
 	}
 	ck := cacheKey(objectKey, pos, size)
+	lookup := func() ([]byte, bool) {
+		if off == 0 && n == size {
+			return r.cache.Get(ck)
+		}
+		return r.cache.GetAt(ck, off, n)
+	}
 	if r.cache != nil {
-		if data, ok := r.cache.Get(ck); ok {
+		if data, ok := lookup(); ok {
 			return data, nil
 		}
 	}
@@ -95,12 +137,17 @@ func (r *Reader) ReadRange(ctx context.Context, objectKey string, pos, size int6
 			// lookup above; do not fetch it twice.
 			if r.cache != nil && r.cache.contains(ck) {
 				r.mu.Unlock()
-				if data, ok := r.cache.Get(ck); ok {
+				if data, ok := lookup(); ok {
 					return data, nil
 				}
 				continue // evicted in between
 			}
 			f = r.startLocked(context.WithoutCancel(ctx), ck, objectKey, pos, size, false)
+		} else if f.ahead > 0 {
+			// Someone waits for this read-ahead now: it is a read, and
+			// its budget goes back to read-ahead.
+			r.mu.aheadBytes -= f.ahead
+			f.ahead = 0
 		}
 		f.waiters++
 		r.mu.Unlock()
@@ -111,7 +158,7 @@ func (r *Reader) ReadRange(ctx context.Context, objectKey string, pos, size int6
 				return nil, f.err
 			}
 			// Each caller gets its own copy; the flight's stays unshared.
-			return slices.Clone(f.data), nil
+			return slices.Clone(f.data[off : off+n]), nil
 		case <-ctx.Done():
 			r.mu.Lock()
 			f.waiters--
@@ -132,13 +179,14 @@ func (r *Reader) ReadRange(ctx context.Context, objectKey string, pos, size int6
 // startLocked starts a flight fetching the range; r.mu must be held and the
 // reader open. parent supplies context values only: the fetch is cancelled
 // by Close or when its last waiter leaves.
-func (r *Reader) startLocked(parent context.Context, ck, objectKey string, pos, size int64, prefetch bool) *flight {
+func (r *Reader) startLocked(parent context.Context, ck, objectKey string, pos, size int64, ahead bool) *flight {
 	fctx, cancel := context.WithCancel(parent)
 	stop := context.AfterFunc(r.base, cancel)
-	f := &flight{done: make(chan struct{}), cancel: cancel, prefetch: prefetch}
+	f := &flight{done: make(chan struct{}), cancel: cancel}
 	r.mu.flights[ck] = f
-	if prefetch {
-		r.mu.prefetches++
+	if ahead {
+		f.ahead = size
+		r.mu.aheadBytes += size
 		f.waiters = 1
 	}
 	r.wg.Add(1)
@@ -162,35 +210,52 @@ func (r *Reader) startLocked(parent context.Context, ck, objectKey string, pos, 
 		if r.mu.flights[ck] == f {
 			delete(r.mu.flights, ck)
 		}
-		if f.prefetch {
-			r.mu.prefetches--
-		}
+		r.mu.aheadBytes -= f.ahead
+		f.ahead = 0
 		r.mu.Unlock()
 		close(f.done)
 	}()
 	return f
 }
 
+// aheadBudget is the most bytes of read-ahead in flight: ReadAheadBytes,
+// but at most half the cache, which is where read-ahead lands (so it does
+// not evict itself before it is read).
+func (r *Reader) aheadBudget() int64 {
+	if r.cache == nil || r.cfg.ReadAhead < 0 {
+		return 0
+	}
+	return min(r.cfg.ReadAheadBytes, r.cache.budget/2)
+}
+
 // Prefetch starts fetching a range into the cache in the background, for a
-// read expected soon. It does nothing if the range is cached or already
-// being fetched, if maxPrefetches (2) prefetches are in flight (read-ahead
-// is a hint: dropping it is cheaper than queueing it behind slow GETs), if
-// the Reader has no cache, or after Close. Errors are dropped: the read
-// that follows will retry and report them.
-func (r *Reader) Prefetch(objectKey string, pos, size int64) {
+// read expected soon, and reports whether the range is cached or being
+// fetched now. It starts nothing if the range is cached or already being
+// fetched, if the read-ahead in flight would then exceed its budget
+// (ReadAheadBytes, at most half the cache: read-ahead is a hint, and
+// dropping it is cheaper than queueing it behind slow GETs), if the Reader
+// has no cache, or after Close. Errors are dropped: the read that follows
+// will retry and report them.
+func (r *Reader) Prefetch(objectKey string, pos, size int64) bool {
 	if r.cache == nil || pos < 0 || size < 0 {
-		return
+		return false
 	}
 	ck := cacheKey(objectKey, pos, size)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.mu.closed || r.mu.prefetches >= maxPrefetches || r.mu.flights[ck] != nil || r.cache.contains(ck) {
-		return
+	switch {
+	case r.mu.closed:
+		return false
+	case r.mu.flights[ck] != nil || r.cache.contains(ck):
+		return true
+	case r.mu.aheadBytes+size > r.aheadBudget():
+		return false
 	}
 	r.startLocked(r.base, ck, objectKey, pos, size, true)
+	return true
 }
 
-// Close cancels every fetch in flight, prefetches included, and waits for
+// Close cancels every fetch in flight, read-ahead included, and waits for
 // them to end. ReadRange then returns ErrClosed and Prefetch does nothing.
 func (r *Reader) Close() error {
 	r.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -251,38 +252,65 @@ func TestPrefetchThenReadIsHit(t *testing.T) {
 	}
 }
 
-func TestPrefetchLimitAndJoin(t *testing.T) {
+func TestPrefetchBudgetAndJoin(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	release := f.gate()
 	defer release()
+	// A budget of 250 bytes holds two 100-byte read-aheads.
+	cfg := ReaderConfig{ReadAheadBytes: 250}
+	cfg.EnsureDefaults()
+	r := newReader(f.store, f.cache, cfg)
+	defer r.Close()
+	var started []bool
 	for i := range 4 {
-		f.reader.Prefetch("obj", int64(i*100), 100)
+		started = append(started, r.Prefetch("obj", int64(i*100), 100))
 	}
-	f.reader.Prefetch("obj", 0, 100) // in flight already: skipped
+	if want := []bool{true, true, false, false}; !slices.Equal(started, want) {
+		t.Fatalf("Prefetch started %v, want %v", started, want)
+	}
+	if !r.Prefetch("obj", 0, 100) { // in flight already: reported, not started again
+		t.Fatal("Prefetch of a range in flight = false")
+	}
 	WaitFor(t, "2 prefetch GETs", func() bool { return f.store.Calls(mem.OpGetRange) == 2 })
-	if n := f.reader.inFlight(); n != maxPrefetches {
-		t.Fatalf("%d flights, want %d", n, maxPrefetches)
+	if n := r.inFlight(); n != 2 {
+		t.Fatalf("%d flights, want 2", n)
 	}
 
-	// A read of a range being prefetched joins it.
+	// A read of a range being prefetched joins it, and its bytes no
+	// longer count as read-ahead: a third read-ahead fits.
 	done := make(chan error, 1)
 	go func() {
-		_, err := f.reader.ReadRange(context.Background(), "obj", 0, 100)
+		_, err := r.ReadRange(context.Background(), "obj", 0, 100)
 		done <- err
 	}()
-	WaitFor(t, "read joins prefetch", func() bool { return f.reader.waiters("obj", 0, 100) == 2 })
+	WaitFor(t, "read joins prefetch", func() bool { return r.waiters("obj", 0, 100) == 2 })
+	if r.aheadInFlight() != 100 {
+		t.Fatalf("read-ahead bytes in flight = %d, want 100", r.aheadInFlight())
+	}
+	if !r.Prefetch("obj", 200, 100) {
+		t.Fatal("read-ahead refused with budget free")
+	}
 	release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	WaitFor(t, "prefetches done", func() bool { return f.reader.inFlight() == 0 })
-	if n := f.store.Calls(mem.OpGetRange); n != 2 {
-		t.Fatalf("getrange calls = %d, want 2", n)
+	WaitFor(t, "prefetches done", func() bool { return r.inFlight() == 0 })
+	if n := f.store.Calls(mem.OpGetRange); n != 3 {
+		t.Fatalf("getrange calls = %d, want 3", n)
 	}
-	// Slots are free again.
-	f.reader.Prefetch("obj", 300, 100)
-	WaitFor(t, "third prefetch cached", func() bool { return f.cache.contains(cacheKey("obj", 300, 100)) })
+	if r.aheadInFlight() != 0 {
+		t.Fatalf("read-ahead bytes in flight = %d after all ended", r.aheadInFlight())
+	}
+	// The budget is free again.
+	r.Prefetch("obj", 300, 100)
+	WaitFor(t, "fourth prefetch cached", func() bool { return f.cache.contains(cacheKey("obj", 300, 100)) })
+}
+
+func (r *Reader) aheadInFlight() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.aheadBytes
 }
 
 func TestCloseStopsPrefetches(t *testing.T) {

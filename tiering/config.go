@@ -1,0 +1,82 @@
+package tiering
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ReaderConfig configures a Reader's reads of compacted segment objects
+// and its read-ahead. The zero value of a field means its default.
+type ReaderConfig struct {
+	// BlockBytes is the size read blocks of a segment object aim at: the
+	// object's chunks are grouped, back to back, into blocks of about this
+	// size (from half to one and a half times it; a chunk larger than that
+	// is a block of its own), and a read fetches the whole block holding
+	// its offset with one range GET, which the disk cache then keeps. The
+	// grouping depends only on the object's footer and BlockBytes, so every
+	// read of the same block shares one cache entry and one GET. Default
+	// 16 MiB: with a footer GET per object, 8 MiB blocks cost 144 GETs per
+	// GiB of 64 MiB segments, 16 MiB blocks 80 (see doc.go).
+	BlockBytes int64
+	// ReadAhead is how many blocks (or flush index rows) after the one
+	// being read a sequential reader keeps in flight, across the end of a
+	// segment into the next index row's object. A reader not seen to be
+	// sequential gets one. -1 turns read-ahead off. Default 4.
+	ReadAhead int
+	// ReadAheadBytes bounds the bytes of read-ahead GETs in flight, shared
+	// by every reader of the Reader (that is, by the agent); a read-ahead
+	// that does not fit is dropped, never queued, and never holds up a read
+	// someone waits for. Default 64 MiB; at least twice BlockBytes.
+	ReadAheadBytes int64
+	// FooterCacheBytes bounds the memory of parsed segment footers kept
+	// (least recently used dropped first); about 6 KiB per 64 MiB segment.
+	// Default 16 MiB.
+	FooterCacheBytes int64
+}
+
+// Defaults and bounds of ReaderConfig.
+const (
+	DefaultBlockBytes       = 16 << 20
+	DefaultReadAhead        = 4
+	DefaultReadAheadBytes   = 64 << 20
+	DefaultFooterCacheBytes = 16 << 20
+
+	minBlockBytes = 64 << 10
+	maxBlockBytes = 256 << 20
+	maxReadAhead  = 64
+)
+
+// EnsureDefaults fills every zero field with its default.
+func (c *ReaderConfig) EnsureDefaults() {
+	if c.BlockBytes == 0 {
+		c.BlockBytes = DefaultBlockBytes
+	}
+	if c.ReadAhead == 0 {
+		c.ReadAhead = DefaultReadAhead
+	}
+	if c.ReadAheadBytes == 0 {
+		c.ReadAheadBytes = DefaultReadAheadBytes
+	}
+	if c.FooterCacheBytes == 0 {
+		c.FooterCacheBytes = DefaultFooterCacheBytes
+	}
+}
+
+// Validate reports every invalid setting of a config whose defaults are
+// filled in.
+func (c *ReaderConfig) Validate() error {
+	var errs []error
+	if c.BlockBytes < minBlockBytes || c.BlockBytes > maxBlockBytes {
+		errs = append(errs, fmt.Errorf("read block bytes %d: must be from %d to %d", c.BlockBytes, minBlockBytes, maxBlockBytes))
+	}
+	if c.ReadAhead < -1 || c.ReadAhead > maxReadAhead {
+		errs = append(errs, fmt.Errorf("read-ahead %d: must be from 1 to %d blocks, or -1 for none", c.ReadAhead, maxReadAhead))
+	}
+	if c.ReadAhead > 0 && c.ReadAheadBytes < 2*c.BlockBytes {
+		errs = append(errs, fmt.Errorf("read-ahead bytes %d: must be at least twice the read block bytes %d", c.ReadAheadBytes, c.BlockBytes))
+	}
+	if c.FooterCacheBytes < 0 {
+		errs = append(errs, errors.New("footer cache bytes must not be negative"))
+	}
+	return errors.Join(errs...)
+}
