@@ -138,11 +138,11 @@ func TestSegmentFooterCorrupt(t *testing.T) {
 	badTrailer := seg.span
 	badTrailer.Key = "badtrailer"
 	for name, span := range map[string]Span{
-		"bad trailer":       badTrailer,
-		"wrong partition":   other,
-		"size not object's": short,
+		"bad trailer":        badTrailer,
+		"wrong partition":    other,
+		"size not object's":  short,
 		"not a whole object": notWhole,
-		"too small":         {Key: "good", Size: 31, Segment: true},
+		"too small":          {Key: "good", Size: 31, Segment: true},
 	} {
 		r, _ := testReader(t, store, 4<<20, ReaderConfig{})
 		if _, err := r.Chunks(ctx, span); !errors.Is(err, segment.ErrCorrupt) {
