@@ -16,7 +16,7 @@ func (id TopicID) String() string {
 
 // Normalize checks what a Store can check of a flush without its database
 // and fills in the index rows' defaults (topic, partition, object key),
-// sorting them by offset. Both implementations call it first in
+// sorting them by offset. Every row must point into f.ObjectKey. Both implementations call it first in
 // CommitFlush. It copies f.Partitions and their Rows first: they belong to
 // the caller.
 func (f *Flush) Normalize() error {
@@ -47,6 +47,14 @@ func (f *Flush) Normalize() error {
 			}
 			if row.ObjectKey == "" {
 				row.ObjectKey = f.ObjectKey
+			}
+			if row.ObjectKey != f.ObjectKey {
+				// The objects table must know every object a row
+				// references (live bytes, garbage collection).
+				return fmt.Errorf("%s: index row %d points into %q, not the flush's object", where, j, row.ObjectKey)
+			}
+			if row.Kind != RowFlush && row.Kind != RowSegment {
+				return fmt.Errorf("%s: index row %d has unknown kind %d", where, j, row.Kind)
 			}
 			if row.BaseOffset > row.LastOffset ||
 				row.BaseOffset < pc.PrevHighWatermark || row.LastOffset >= pc.NewHighWatermark {

@@ -11,7 +11,8 @@ import (
 var (
 	// ErrNotFound: the topic, partition or row does not exist.
 	ErrNotFound = errors.New("metastore: not found")
-	// ErrExists: a topic with that name already exists.
+	// ErrExists: a topic with that name already exists, or (Replace) an
+	// object with that key.
 	ErrExists = errors.New("metastore: already exists")
 	// ErrFenced: the writer's ownership epoch (or owner) is stale; another
 	// agent owns the partition now. Nothing was written.
@@ -74,6 +75,9 @@ type IndexRow struct {
 	// range (max timestamp per batch as stored in the batch header).
 	MinTimestamp int64
 	MaxTimestamp int64
+	// Kind says how the bytes at [Pos, Pos+Size) are laid out: a run of
+	// batches in a flush object, or a compacted segment's whole body.
+	Kind RowKind
 }
 
 // ProducerBatch remembers one batch of an idempotent producer so a
@@ -121,6 +125,10 @@ type Flush struct {
 	AgentID    string
 	ObjectKey  string
 	ObjectSize int64
+	// UploadedAt is when the object's PUT finished. A commit more than
+	// MaxCommitDelay later is ErrStaleObject (the zero time is not
+	// checked, for callers with no upload).
+	UploadedAt time.Time
 	Partitions []PartitionCommit
 }
 
@@ -184,9 +192,10 @@ type Catalog interface {
 	// CreateTopic creates the topic and its partitions (unowned, epoch 0,
 	// offsets 0). ErrExists if the name is taken.
 	CreateTopic(ctx context.Context, t Topic) error
-	// DeleteTopic removes the topic, its partitions, index rows and
-	// producer states, and returns what was deleted; the objects become
-	// garbage for later collection. Group offsets, keyed by topic name, are
+	// DeleteTopic removes the topic, its partitions, index rows, leases
+	// and producer states, and returns what was deleted; its objects' live
+	// bytes are recomputed, so those left with none become garbage for
+	// collection. Group offsets, keyed by topic name, are
 	// left alone. ErrNotFound if absent.
 	DeleteTopic(ctx context.Context, name string) (Topic, error)
 	// Topic returns one topic by name. ErrNotFound if absent.
@@ -248,7 +257,8 @@ type LogIndex interface {
 	// SetLogStartOffset raises the partition's log start offset to offset
 	// (DeleteRecords) and returns the new value. It never lowers it, and
 	// an offset above the high watermark is ErrConflict. ErrNotFound if
-	// there is no such partition.
+	// there is no such partition. Index rows wholly below the new log
+	// start are deleted, as by Lifecycle.TrimLog with no lease.
 	SetLogStartOffset(ctx context.Context, id TopicID, partition int32, offset int64) (int64, error)
 }
 
@@ -296,6 +306,7 @@ type Store interface {
 	LogIndex
 	Producers
 	Groups
+	Lifecycle
 
 	Close() error
 }

@@ -114,6 +114,9 @@ func (dialect) PartitionSet(keys []sqlstore.PartitionKey) []any {
 	return []any{ids, parts}
 }
 
+// KeySet passes keys as one text[] parameter.
+func (dialect) KeySet(keys []string) any { return keys }
+
 // uuid is a topic ID as a query parameter.
 func uuid(id metastore.TopicID) pgtype.UUID {
 	return pgtype.UUID{Bytes: id, Valid: true}

@@ -10,7 +10,8 @@ import "github.com/stratalog/strata/metastore/sqlstore"
 var queries = postgresQueries()
 
 func postgresQueries() sqlstore.Queries {
-	q := sqlstore.StandardQueries(" FOR UPDATE")
+	// Key sets are text[] parameters (see dialect.KeySet).
+	q := sqlstore.StandardQueries(" FOR UPDATE", `SELECT unnest($1::text[])`)
 	// SelectCurrentSchema is NULL when search_path names no existing
 	// schema: checked first, it fails usefully where CREATE TABLE would
 	// fail obscurely.
@@ -31,5 +32,11 @@ JOIN unnest($1::uuid[], $2::integer[]) AS f (topic_id, partition)
   ON p.topic_id = f.topic_id AND p.partition = f.partition
 ORDER BY p.topic_id, p.partition
 FOR UPDATE OF p`
+	// COLLATE "C": byte order, the order sqlstore sorts and chunks keys
+	// in, so that every transaction locks objects in one global order.
+	q.LockObjects = `SELECT object_key FROM objects
+WHERE object_key IN (SELECT unnest($1::text[]))
+ORDER BY object_key COLLATE "C"
+FOR UPDATE`
 	return q
 }

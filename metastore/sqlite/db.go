@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -166,6 +167,18 @@ func (dialect) IsUniqueViolation(err error) bool {
 // at a time (under the IMMEDIATE lock, which already excludes every other
 // writer).
 func (dialect) PartitionSet([]sqlstore.PartitionKey) []any { return nil }
+
+// KeySet encodes keys as a JSON array of strings: SQLite takes no array
+// parameters, and json_each reads it back. Object keys are UTF-8 (object
+// stores require it), which JSON carries unchanged.
+func (dialect) KeySet(keys []string) any {
+	b, err := json.Marshal(keys)
+	if err != nil {
+		// Marshalling a []string cannot fail.
+		panic(fmt.Sprintf("sqlite: encode key set: %v", err))
+	}
+	return string(b)
+}
 
 // blobTopicID scans a topic_id BLOB into a TopicID.
 type blobTopicID struct{ id *metastore.TopicID }

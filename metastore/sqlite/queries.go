@@ -14,7 +14,9 @@ var queries = sqliteQueries()
 func sqliteQueries() sqlstore.Queries {
 	// No FOR UPDATE: every write transaction is BEGIN IMMEDIATE, which
 	// holds the database's write lock from its first statement.
-	q := sqlstore.StandardQueries("")
+	// Key sets are JSON arrays of strings (see dialect.KeySet), read back
+	// with the built-in json_each.
+	q := sqlstore.StandardQueries("", `SELECT value FROM json_each($1)`)
 	q.SelectSchemaMigrationsExists = `SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations')`
 	q.InsertClusterID = `INSERT INTO cluster (singleton, cluster_id) VALUES (1, $1)
 ON CONFLICT (singleton) DO NOTHING`

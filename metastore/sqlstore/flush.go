@@ -23,11 +23,18 @@ import (
 // ErrNotFound) and its high watermark must be pc.PrevHighWatermark (else
 // ErrConflict). Its index rows are inserted, its high watermark set to
 // pc.NewHighWatermark and its producer states upserted. The object is
-// recorded in the objects table. The writes go to the database as one
+// recorded in the objects table (kind flush) and its live bytes are
+// recomputed from its rows, so a key committed again (a retried partial
+// commit) adds the new rows' bytes. The writes go to the database as one
 // batch.
 //
+// A non-zero f.UploadedAt more than metastore.MaxCommitDelay ago is
+// ErrStaleObject, checked once the partitions are locked and before
+// anything is written.
+//
 // An index row whose ObjectKey is empty gets f.ObjectKey, and one whose
-// TopicID is zero gets the commit's topic and partition. Rows must lie
+// TopicID is zero gets the commit's topic and partition; every row must
+// point into f.ObjectKey. Rows must lie
 // inside [PrevHighWatermark, NewHighWatermark) and not overlap (they are
 // stored in BaseOffset order whatever their order in pc.Rows); a flush
 // that breaks that, or has an empty AgentID (ErrFenced), is rejected before
@@ -53,12 +60,21 @@ func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
 	slices.SortFunc(keys, comparePartitionKeys)
 	keys = slices.Compact(keys)
 
+	if err := checkUploaded(f.UploadedAt); err != nil {
+		return s.errorf("commit flush %q by %q: %w", f.ObjectKey, f.AgentID, err)
+	}
+
 	err := s.db.Update(ctx, func(tx Tx) error {
 		current, err := s.lockPartitions(ctx, tx, keys)
 		if err != nil {
 			return err
 		}
-		stmts := []Stmt{{s.q.InsertObject, []any{f.ObjectKey, f.ObjectSize, time.Now().UnixNano()}}}
+		// Checked again under the locks, which may have taken a while.
+		if err := checkUploaded(f.UploadedAt); err != nil {
+			return err
+		}
+		now := time.Now().UnixNano()
+		stmts := []Stmt{{s.q.UpsertFlushObject, []any{f.ObjectKey, f.ObjectSize, now}}}
 		for i := range f.Partitions {
 			pc := &f.Partitions[i]
 			where := fmt.Sprintf("%s/%d", pc.TopicID.String(), pc.Partition)
@@ -83,8 +99,7 @@ func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
 
 			id := s.d.TopicID(pc.TopicID)
 			for _, r := range pc.Rows {
-				stmts = append(stmts, Stmt{s.q.InsertIndexRow, []any{id, pc.Partition, r.BaseOffset, r.LastOffset,
-					r.ObjectKey, r.Pos, r.Size, r.MinTimestamp, r.MaxTimestamp}})
+				stmts = append(stmts, s.insertIndexRow(r))
 			}
 			stmts = append(stmts, Stmt{s.q.SetHighWatermark, []any{id, pc.Partition, pc.NewHighWatermark}})
 			for j, ps := range pc.Producers {
@@ -92,6 +107,7 @@ func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
 					ps.Epoch, batches[i][j], ps.LastTimestamp}})
 			}
 		}
+		stmts = append(stmts, s.accountObjects([]string{f.ObjectKey}, now)...)
 		return tx.Batch(ctx, stmts)
 	})
 	if err != nil {
@@ -190,10 +206,20 @@ func (s *Store) MaxTimestampRow(ctx context.Context, id metastore.TopicID, parti
 
 // scanIndexRow reads a row of indexRowColumns.
 func (s *Store) scanIndexRow(row Row) (metastore.IndexRow, error) {
-	var r metastore.IndexRow
+	var (
+		r    metastore.IndexRow
+		kind int16
+	)
 	err := row.Scan(s.d.ScanTopicID(&r.TopicID), &r.Partition, &r.BaseOffset, &r.LastOffset,
-		&r.ObjectKey, &r.Pos, &r.Size, &r.MinTimestamp, &r.MaxTimestamp)
+		&r.ObjectKey, &r.Pos, &r.Size, &r.MinTimestamp, &r.MaxTimestamp, &kind)
+	r.Kind = metastore.RowKind(kind)
 	return r, err
+}
+
+// insertIndexRow is the statement inserting r, in indexRowColumns order.
+func (s *Store) insertIndexRow(r metastore.IndexRow) Stmt {
+	return Stmt{s.q.InsertIndexRow, []any{s.d.TopicID(r.TopicID), r.Partition, r.BaseOffset, r.LastOffset,
+		r.ObjectKey, r.Pos, r.Size, r.MinTimestamp, r.MaxTimestamp, int16(r.Kind)}}
 }
 
 // ProducerStates returns the stored idempotent-producer states of a

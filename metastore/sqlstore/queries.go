@@ -56,11 +56,16 @@ type Queries struct {
 	// their children: a flush that commits first has its index rows
 	// deleted too, one that waits finds no partition and is fenced. Not
 	// needed where DeleteTopic's transaction locks the database.
-	LockTopicPartitions  string `sql:"optional"`
-	DeleteTopicIndexRows string
-	DeleteTopicProducers string
-	DeleteTopicParts     string
-	DeleteTopic          string
+	LockTopicPartitions string `sql:"optional"`
+	// SelectTopicObjectKeys returns the distinct object keys the topic's
+	// index rows point into: the objects whose live bytes DeleteTopic
+	// recomputes.
+	SelectTopicObjectKeys string
+	DeleteTopicIndexRows  string
+	DeleteTopicLeases     string
+	DeleteTopicProducers  string
+	DeleteTopicParts      string
+	DeleteTopic           string
 	// SelectPartitions needs no existence check: a topic always has at
 	// least one partition row, written in the same transaction.
 	SelectPartitions               string
@@ -69,11 +74,22 @@ type Queries struct {
 	ReleasePartition               string // topic_id, partition, owner, epoch
 	SelectPartitionBoundsForUpdate string
 	SetLogStartOffset              string // topic_id, partition, offset
+	// SelectTrimObjectKeys and DeleteIndexRowsBelow: the index rows of a
+	// partition that lie wholly below an offset (topic_id, partition,
+	// offset): their distinct object keys, and their deletion.
+	SelectTrimObjectKeys string
+	DeleteIndexRowsBelow string
 
 	// Flushes, the log index (table segments, one metastore.IndexRow per
 	// row) and producer state.
 
-	InsertObject string
+	// UpsertFlushObject records a flush's object (object_key, size,
+	// created_at) with kind 'flush'. On a key already known (a retried
+	// partial commit) it changes nothing but takes the row's lock, the
+	// first step of the accounting protocol (see LockObjects); if a
+	// concurrent ForgetObjects deletes the row first, it inserts a new
+	// one.
+	UpsertFlushObject string
 	// LockFlushPartitions locks every partition of a flush in key order
 	// in one query, so two flushes sharing partitions queue rather than
 	// deadlock, and returns their topic_id, partition, owner, epoch and
@@ -89,6 +105,48 @@ type Queries struct {
 	SelectIndexRowsFrom      string // topic_id, partition, from offset, limit
 	SelectIndexRowsByTime    string // topic_id, partition, timestamp, limit
 	SelectMaxTimestampRow    string
+
+	// Lifecycle: leases, compaction switches, live-bytes accounting and
+	// garbage collection. Statements taking a key set read it from $1, as
+	// Dialect.KeySet encodes it.
+
+	// SelectLease returns holder, token of a partition's lease (topic_id,
+	// partition).
+	SelectLease string
+	// ClaimLease upserts a lease (topic_id, partition, holder, now,
+	// expires) when it is free, expired or already holder's, keeping the
+	// token for the same holder and incrementing it otherwise, and
+	// returns holder, token, expires; it returns no row when another
+	// holder's lease is unexpired.
+	ClaimLease   string
+	ReleaseLease string // topic_id, partition, holder, token
+	// InsertObject records a compaction output (object_key, kind, size,
+	// created_at); it inserts nothing if the key is known.
+	InsertObject string
+	// SelectIndexRowsSpan returns the partition's index rows that
+	// intersect [$3, $4], ordered by base_offset; DeleteIndexRowsSpan
+	// deletes those that begin in it.
+	SelectIndexRowsSpan string
+	DeleteIndexRowsSpan string
+	// LockObjects locks the objects of the key set in key order (byte
+	// order, the order callers chunk keys in). Every transaction that
+	// adds or removes index rows locks their objects with it before
+	// UpdateLiveBytes, as a statement of its own: under read committed,
+	// UpdateLiveBytes then starts after every other writer of those
+	// objects' rows has committed and sees their rows. Not needed where
+	// write transactions lock the whole database.
+	LockObjects string `sql:"optional"`
+	// UpdateLiveBytes recomputes live_bytes of the key set's objects from
+	// their index rows, and dead_since ($2, unix nanos, where none is
+	// left and it was not already dead).
+	UpdateLiveBytes       string
+	SelectRowCounts       string
+	SelectDeadObjects     string // dead before, limit
+	SelectLowLiveObjects  string // kind, ratio, limit
+	ForgetObjects         string // key set; returns the deleted keys
+	SelectKnownObjects    string // key set
+	SelectObjectStats     string
+	SelectObjectRows      string // object_key
 
 	// Consumer groups and their committed offsets.
 
@@ -112,18 +170,26 @@ const (
 	topicColumns     = `topic_id, name, partitions, replication_factor, configs, created_at`
 	partitionColumns = `topic_id, partition, owner, epoch, high_watermark, log_start_offset`
 	indexRowColumns  = `topic_id, partition, base_offset, last_offset, object_key, pos, size,
-    min_timestamp, max_timestamp`
+    min_timestamp, max_timestamp, kind`
+	objectColumns = `object_key, kind, size, live_bytes, created_at, COALESCE(dead_since, 0)`
 	groupColumns = `name, protocol_type, protocol, state, generation, leader, members, updated_at`
 )
 
 // StandardQueries returns the statements as both backends spell them.
 // forUpdate is appended to the reads that lock the rows they return: "
 // FOR UPDATE" where the database has row locks, "" where every write
-// transaction locks the whole database. The backend fills in the rest:
+// transaction locks the whole database. keySet is a query returning the
+// strings of the key set in parameter $1 (see Dialect.KeySet), used as
+// "IN (keySet)". The backend fills in the rest:
 // SelectSchemaMigrationsExists, InsertClusterID, AllocateProducerID and
 // InsertPartitions have no common spelling, and the optional ones are
 // dialect-specific.
-func StandardQueries(forUpdate string) Queries {
+func StandardQueries(forUpdate, keySet string) Queries {
+	// The live bytes of an object, and whether any row references it.
+	const (
+		liveBytes  = `COALESCE((SELECT SUM(s.size) FROM segments s WHERE s.object_key = objects.object_key), 0)`
+		referenced = `EXISTS (SELECT 1 FROM segments s WHERE s.object_key = objects.object_key)`
+	)
 	return Queries{
 		CreateSchemaMigrations: `CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
@@ -151,7 +217,9 @@ FROM agents WHERE lease_expires > $1 ORDER BY node_id`,
 		InsertTopic:           `INSERT INTO topics (` + topicColumns + `) VALUES ($1, $2, $3, $4, $5, $6)`,
 		UpdateTopicConfigs:    `UPDATE topics SET configs = $2 WHERE name = $1`,
 		UpdateTopicPartitions: `UPDATE topics SET partitions = $2 WHERE topic_id = $1`,
+		SelectTopicObjectKeys: `SELECT DISTINCT object_key FROM segments WHERE topic_id = $1`,
 		DeleteTopicIndexRows:  `DELETE FROM segments WHERE topic_id = $1`,
+		DeleteTopicLeases:     `DELETE FROM leases WHERE topic_id = $1`,
 		DeleteTopicProducers:  `DELETE FROM producer_states WHERE topic_id = $1`,
 		DeleteTopicParts:      `DELETE FROM partitions WHERE topic_id = $1`,
 		DeleteTopic:           `DELETE FROM topics WHERE topic_id = $1`,
@@ -167,14 +235,20 @@ WHERE topic_id = $1 AND partition = $2 AND owner = $3 AND epoch = $4`,
 WHERE topic_id = $1 AND partition = $2` + forUpdate,
 		SetLogStartOffset: `UPDATE partitions SET log_start_offset = $3
 WHERE topic_id = $1 AND partition = $2`,
+		// base_offset < $3 is implied by last_offset < $3; it bounds the
+		// primary-key range scanned.
+		SelectTrimObjectKeys: `SELECT DISTINCT object_key FROM segments
+WHERE topic_id = $1 AND partition = $2 AND base_offset < $3 AND last_offset < $3`,
+		DeleteIndexRowsBelow: `DELETE FROM segments
+WHERE topic_id = $1 AND partition = $2 AND base_offset < $3 AND last_offset < $3`,
 
-		InsertObject: `INSERT INTO objects (object_key, size, created_at) VALUES ($1, $2, $3)
-ON CONFLICT (object_key) DO NOTHING`,
+		UpsertFlushObject: `INSERT INTO objects (object_key, kind, size, live_bytes, created_at)
+VALUES ($1, 'flush', $2, 0, $3)
+ON CONFLICT (object_key) DO UPDATE SET size = objects.size`,
 		SelectPartitionForUpdate: `SELECT owner, epoch, high_watermark FROM partitions
 WHERE topic_id = $1 AND partition = $2` + forUpdate,
-		InsertIndexRow: `INSERT INTO segments (topic_id, partition, base_offset, last_offset,
-    object_key, pos, size, min_timestamp, max_timestamp)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		InsertIndexRow: `INSERT INTO segments (` + indexRowColumns + `)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		SetHighWatermark: `UPDATE partitions SET high_watermark = $3
 WHERE topic_id = $1 AND partition = $2`,
 		UpsertProducerState: `INSERT INTO producer_states (topic_id, partition, producer_id,
@@ -204,6 +278,60 @@ ORDER BY base_offset LIMIT $4`,
 		SelectMaxTimestampRow: `SELECT ` + indexRowColumns + ` FROM segments
 WHERE topic_id = $1 AND partition = $2
 ORDER BY max_timestamp DESC, base_offset ASC LIMIT 1`,
+
+		SelectLease: `SELECT holder, token FROM leases WHERE topic_id = $1 AND partition = $2`,
+		ClaimLease: `INSERT INTO leases (topic_id, partition, holder, token, expires)
+VALUES ($1, $2, $3, 1, $5)
+ON CONFLICT (topic_id, partition) DO UPDATE SET
+    token = CASE WHEN leases.holder = excluded.holder THEN leases.token ELSE leases.token + 1 END,
+    holder = excluded.holder,
+    expires = excluded.expires
+WHERE leases.holder = excluded.holder OR leases.holder = '' OR leases.expires <= $4
+RETURNING holder, token, expires`,
+		ReleaseLease: `UPDATE leases SET holder = '', expires = 0
+WHERE topic_id = $1 AND partition = $2 AND holder = $3 AND token = $4`,
+		InsertObject: `INSERT INTO objects (object_key, kind, size, live_bytes, created_at)
+VALUES ($1, $2, $3, 0, $4)
+ON CONFLICT (object_key) DO NOTHING`,
+		SelectIndexRowsSpan: `SELECT ` + indexRowColumns + ` FROM segments
+WHERE topic_id = $1 AND partition = $2 AND base_offset <= $4 AND last_offset >= $3
+ORDER BY base_offset`,
+		DeleteIndexRowsSpan: `DELETE FROM segments
+WHERE topic_id = $1 AND partition = $2 AND base_offset >= $3 AND base_offset <= $4`,
+		UpdateLiveBytes: `UPDATE objects SET
+    live_bytes = ` + liveBytes + `,
+    dead_since = CASE WHEN ` + referenced + ` THEN NULL ELSE COALESCE(dead_since, $2) END
+WHERE object_key IN (` + keySet + `)`,
+		SelectRowCounts: `SELECT s.topic_id, s.partition,
+    CAST(SUM(CASE WHEN s.kind = 0 THEN 1 ELSE 0 END) AS BIGINT),
+    CAST(SUM(CASE WHEN s.kind = 0 THEN s.size ELSE 0 END) AS BIGINT),
+    CAST(SUM(CASE WHEN s.kind = 1 THEN 1 ELSE 0 END) AS BIGINT),
+    CAST(SUM(CASE WHEN s.kind = 1 THEN s.size ELSE 0 END) AS BIGINT),
+    COALESCE(MIN(CASE WHEN s.kind = 0 THEN o.created_at END), 0)
+FROM segments s LEFT JOIN objects o ON o.object_key = s.object_key
+GROUP BY s.topic_id, s.partition
+ORDER BY s.topic_id, s.partition`,
+		SelectDeadObjects: `SELECT ` + objectColumns + ` FROM objects
+WHERE dead_since IS NOT NULL AND dead_since < $1
+ORDER BY dead_since, object_key LIMIT $2`,
+		// The ratio is cast: Postgres would otherwise type $2 as the
+		// integer it multiplies.
+		SelectLowLiveObjects: `SELECT ` + objectColumns + ` FROM objects
+WHERE kind = $1 AND dead_since IS NULL AND live_bytes < CAST($2 AS DOUBLE PRECISION) * size
+ORDER BY created_at, object_key LIMIT $3`,
+		// Both conditions, not only live_bytes = 0: a referenced object is
+		// never forgotten, whatever the accounting says.
+		ForgetObjects: `DELETE FROM objects
+WHERE object_key IN (` + keySet + `) AND live_bytes = 0 AND NOT ` + referenced + `
+RETURNING object_key`,
+		SelectKnownObjects: `SELECT object_key FROM objects WHERE object_key IN (` + keySet + `)`,
+		SelectObjectStats: `SELECT kind, CASE WHEN dead_since IS NULL THEN 0 ELSE 1 END AS dead,
+    COUNT(*), CAST(SUM(size) AS BIGINT), CAST(SUM(live_bytes) AS BIGINT), MIN(created_at)
+FROM objects
+GROUP BY kind, CASE WHEN dead_since IS NULL THEN 0 ELSE 1 END
+ORDER BY kind, dead`,
+		SelectObjectRows: `SELECT ` + indexRowColumns + ` FROM segments
+WHERE object_key = $1 ORDER BY topic_id, partition, base_offset`,
 
 		// ON CONFLICT DO UPDATE (rather than DO NOTHING) takes the row
 		// lock, changing nothing, and if a concurrent DeleteGroup removes

@@ -10,7 +10,7 @@ import (
 )
 
 func TestStandardQueriesLackOnlyDialectStatements(t *testing.T) {
-	err := StandardQueries("").validate()
+	err := StandardQueries("", "keys").validate()
 	if err == nil {
 		t.Fatal("StandardQueries validates, but backends must spell some statements")
 	}
@@ -25,8 +25,8 @@ func TestStandardQueriesLackOnlyDialectStatements(t *testing.T) {
 }
 
 func TestStandardQueriesForUpdate(t *testing.T) {
-	locking := StandardQueries(" FOR UPDATE")
-	plain := StandardQueries("")
+	locking := StandardQueries(" FOR UPDATE", "keys")
+	plain := StandardQueries("", "keys")
 	for _, q := range []string{locking.SelectTopicForUpdate, locking.SelectPartitionBoundsForUpdate,
 		locking.SelectPartitionForUpdate, locking.LockGroup} {
 		if !strings.HasSuffix(q, " FOR UPDATE") {
@@ -39,8 +39,8 @@ func TestStandardQueriesForUpdate(t *testing.T) {
 }
 
 func TestMap(t *testing.T) {
-	q := StandardQueries("").Map(strings.ToUpper)
-	if q.SelectTopics != strings.ToUpper(StandardQueries("").SelectTopics) {
+	q := StandardQueries("", "keys").Map(strings.ToUpper)
+	if q.SelectTopics != strings.ToUpper(StandardQueries("", "keys").SelectTopics) {
 		t.Errorf("Map did not rewrite SelectTopics: %q", q.SelectTopics)
 	}
 	if q.LockMigrations != "" {
@@ -54,7 +54,7 @@ func TestNewPanicsOnMissingQueries(t *testing.T) {
 			t.Errorf("New with incomplete queries: recovered %v, want a panic naming InsertPartitions", r)
 		}
 	}()
-	New(Config{Name: "test", Queries: StandardQueries("")})
+	New(Config{Name: "test", Queries: StandardQueries("", "keys")})
 }
 
 func TestMergeStatus(t *testing.T) {

@@ -79,6 +79,9 @@ type Dialect interface {
 	// for keys (distinct, in key order). It is only called when that query
 	// is set.
 	PartitionSet(keys []PartitionKey) []any
+	// KeySet returns the $1 argument of the queries that take a set of
+	// object keys (the keySet of StandardQueries).
+	KeySet(keys []string) any
 }
 
 // PartitionKey names one partition; key order is by topic ID bytes, then

@@ -53,10 +53,11 @@ func (s *Store) CreateTopic(ctx context.Context, t metastore.Topic) error {
 	return nil
 }
 
-// DeleteTopic removes the topic, its partitions, index rows and producer
-// states in one transaction and returns the deleted topic. The objects
-// stay in the objects table, garbage once nothing references them; group
-// offsets (keyed by name) stay too.
+// DeleteTopic removes the topic, its partitions, index rows, leases and
+// producer states in one transaction and returns the deleted topic. The
+// objects stay in the objects table with their live bytes recomputed:
+// those no other topic's rows reference are dead, garbage for collection.
+// Group offsets (keyed by name) stay too.
 func (s *Store) DeleteTopic(ctx context.Context, name string) (metastore.Topic, error) {
 	var t metastore.Topic
 	err := s.db.Update(ctx, func(tx Tx) error {
@@ -71,10 +72,16 @@ func (s *Store) DeleteTopic(ctx context.Context, name string) (metastore.Topic, 
 				return err
 			}
 		}
+		keys, err := queryAll(ctx, tx, scanString, s.q.SelectTopicObjectKeys, id)
+		if err != nil {
+			return err
+		}
 		var stmts []Stmt
-		for _, q := range []string{s.q.DeleteTopicIndexRows, s.q.DeleteTopicProducers, s.q.DeleteTopicParts, s.q.DeleteTopic} {
+		for _, q := range []string{s.q.DeleteTopicIndexRows, s.q.DeleteTopicLeases, s.q.DeleteTopicProducers,
+			s.q.DeleteTopicParts, s.q.DeleteTopic} {
 			stmts = append(stmts, Stmt{q, []any{id}})
 		}
+		stmts = append(stmts, s.accountObjects(keys, time.Now().UnixNano())...)
 		return tx.Batch(ctx, stmts)
 	})
 	if err != nil {
@@ -227,28 +234,14 @@ func (s *Store) partitionEpoch(ctx context.Context, tx Tx, tid any, partition in
 // SetLogStartOffset raises the partition's log start offset to offset and
 // returns the new value. It never lowers it (a lower offset returns the
 // current one unchanged); an offset above the high watermark is
-// ErrConflict, a missing partition ErrNotFound. Where there are row
-// locks, the partition's orders it with flushes.
+// ErrConflict, a missing partition ErrNotFound. Index rows wholly below
+// the log start are deleted: it is TrimLog without a lease. Where there
+// are row locks, the partition's orders it with flushes.
 func (s *Store) SetLogStartOffset(ctx context.Context, id metastore.TopicID, partition int32, offset int64) (int64, error) {
-	tid := s.d.TopicID(id)
 	var start int64
 	err := s.db.Update(ctx, func(tx Tx) error {
-		var hwm int64
-		err := tx.QueryRow(ctx, s.q.SelectPartitionBoundsForUpdate, tid, partition).Scan(&hwm, &start)
-		if errors.Is(err, sql.ErrNoRows) {
-			return metastore.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if offset > hwm {
-			return fmt.Errorf("%w: offset %d is above the high watermark %d", metastore.ErrConflict, offset, hwm)
-		}
-		if offset <= start {
-			return nil
-		}
-		start = offset
-		_, err = tx.Exec(ctx, s.q.SetLogStartOffset, tid, partition, offset)
+		var err error
+		start, _, err = s.trimLog(ctx, tx, nil, id, partition, offset)
 		return err
 	})
 	if err != nil {
