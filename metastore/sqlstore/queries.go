@@ -139,14 +139,14 @@ type Queries struct {
 	// UpdateLiveBytes recomputes live_bytes of the key set's objects from
 	// their index rows, and dead_since ($2, unix nanos, where none is
 	// left and it was not already dead).
-	UpdateLiveBytes       string
-	SelectRowCounts       string
-	SelectDeadObjects     string // dead before, limit
-	SelectLowLiveObjects  string // kind, ratio, limit
-	ForgetObjects         string // key set; returns the deleted keys
-	SelectKnownObjects    string // key set
-	SelectObjectStats     string
-	SelectObjectRows      string // object_key
+	UpdateLiveBytes      string
+	SelectRowCounts      string
+	SelectDeadObjects    string // dead before, limit
+	SelectLowLiveObjects string // kind, ratio, limit
+	ForgetObjects        string // key set; returns the deleted keys
+	SelectKnownObjects   string // key set
+	SelectObjectStats    string
+	SelectObjectRows     string // object_key
 
 	// Consumer groups and their committed offsets.
 
@@ -172,7 +172,7 @@ const (
 	indexRowColumns  = `topic_id, partition, base_offset, last_offset, object_key, pos, size,
     min_timestamp, max_timestamp, kind`
 	objectColumns = `object_key, kind, size, live_bytes, created_at, COALESCE(dead_since, 0)`
-	groupColumns = `name, protocol_type, protocol, state, generation, leader, members, updated_at`
+	groupColumns  = `name, protocol_type, protocol, state, generation, leader, members, updated_at`
 )
 
 // StandardQueries returns the statements as both backends spell them.
