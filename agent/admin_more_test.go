@@ -182,22 +182,28 @@ func TestDescribeClusterLogDirsProducers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	// Two dirs: the write-ahead buffer and object storage, where
+	// partition 1 holds the acknowledged record and partition 0 nothing.
+	n := map[string]int{}
 	dirs.Each(func(d kadm.DescribedLogDir) {
 		if d.Err != nil {
 			t.Fatalf("log dir %s: %v", d.Dir, d.Err)
 		}
 		d.Topics.Each(func(p kadm.DescribedLogDirPartition) {
-			if p.Topic == "desc" {
-				n++
-				if p.Size < 0 {
-					t.Fatalf("partition %d size %d", p.Partition, p.Size)
-				}
+			if p.Topic != "desc" {
+				return
+			}
+			n[d.Dir]++
+			if p.Size < 0 {
+				t.Fatalf("partition %d size %d", p.Partition, p.Size)
+			}
+			if d.Dir == "object-storage" && (p.Size > 0) != (p.Partition == 1) {
+				t.Fatalf("object storage holds %d bytes of partition %d", p.Size, p.Partition)
 			}
 		})
 	})
-	if n != 2 {
-		t.Fatalf("log dirs list %d partitions of desc, want 2", n)
+	if len(n) != 2 || n["object-storage"] != 2 {
+		t.Fatalf("log dirs list partitions of desc %v, want 2 in each of two dirs", n)
 	}
 	prods, err := adm.DescribeProducers(ctx, kadm.TopicsSet{"desc": {0: {}, 1: {}}})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/stratalog/strata/agent/kafka"
 	"github.com/stratalog/strata/agent/wal"
+	"github.com/stratalog/strata/compaction"
 	"github.com/stratalog/strata/flush"
 	"github.com/stratalog/strata/group"
 	"github.com/stratalog/strata/internal/redact"
@@ -59,6 +60,7 @@ type Agent struct {
 
 	groups *group.Coordinator
 	srv    *kafka.Server
+	life   *compaction.Service // nil when NoCompaction
 
 	ln      net.Listener
 	adminLn net.Listener
@@ -196,6 +198,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		DataDir: cfg.DataDir, MaxRequestBytes: cfg.MaxRequestBytes, AutoCreateTopics: cfg.AutoCreateTopics,
 		DefaultPartitions: cfg.DefaultPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 		FlushBytes: cfg.FlushBytes, FlushInterval: cfg.FlushInterval, CacheBytes: cfg.CacheBytes,
+		RetentionMs: cfg.Compaction.RetentionMs, RetentionBytes: cfg.Compaction.RetentionBytes,
 		Logger: a.log, Registerer: cfg.Registerer,
 	}, kafka.Deps{Meta: a.meta, Registry: a.reg, Ownership: a.own, Groups: a.groups})
 	if cfg.AdminListen != "off" {
@@ -203,8 +206,26 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 			return nil, err
 		}
 	}
+	if !cfg.NoCompaction {
+		cc := cfg.Compaction
+		cc.Holder = a.agentID
+		cc.Owns = func(ref metastore.PartitionRef) bool {
+			return a.reg.Partition(ref.TopicID, ref.Partition).Status().Serving
+		}
+		cc.OnLogStart = func(ref metastore.PartitionRef, start int64) {
+			if p := a.reg.Partition(ref.TopicID, ref.Partition); p != nil {
+				p.RaiseLogStart(start)
+			}
+		}
+		if a.life, err = compaction.New(cc, a.meta, a.objs, compaction.NewMetrics(cfg.Registerer), a.log); err != nil {
+			return nil, err
+		}
+	}
 	a.flusher.Start()
 	a.own.Start()
+	if a.life != nil {
+		a.life.Start()
+	}
 	ok = true
 	a.log.Info("agent started", "agent_id", a.agentID, "node_id", a.nodeID, "listen", a.ln.Addr().String(),
 		"advertise", adv, "metastore", redact.URL(cfg.MetastoreURL), "objstore", redact.URL(cfg.ObjstoreURL))
@@ -297,6 +318,9 @@ func (a *Agent) stop(ctx context.Context, graceful bool) error {
 		a.closing.Store(true)
 		a.srv.Close()
 		a.groups.Close()
+		if a.life != nil {
+			a.life.Stop()
+		}
 		if graceful {
 			// Hand partitions over only when nothing buffered is left:
 			// otherwise this agent must recover it at its next start.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/stratalog/strata/compaction"
 	"github.com/stratalog/strata/group"
 )
 
@@ -78,6 +79,14 @@ type Config struct {
 	GroupMinSessionTimeout time.Duration
 	GroupMaxSessionTimeout time.Duration
 
+	// Compaction configures the storage lifecycle (compaction, retention,
+	// garbage collection) the agent runs for the partitions it owns.
+	// Holder, Owns and OnLogStart are set by the agent.
+	Compaction compaction.Config
+	// NoCompaction turns the agent's lifecycle jobs off (when `strata
+	// compactor` processes run them instead).
+	NoCompaction bool
+
 	// Logger receives the agent's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the agent's metrics. Default: a new registry,
@@ -137,6 +146,7 @@ func (c *Config) EnsureDefaults() {
 	if c.GroupMaxSessionTimeout == 0 {
 		c.GroupMaxSessionTimeout = group.DefaultMaxSessionTimeout
 	}
+	c.Compaction.EnsureDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -155,6 +165,11 @@ func (c *Config) EnsureDefaults() {
 // Validate reports the first invalid setting.
 func (c *Config) Validate() error {
 	var errs []error
+	cc := c.Compaction
+	cc.Holder = "agent"
+	if err := cc.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen %q: %v", c.Listen, err))
 	}

@@ -111,7 +111,7 @@ func (srv *Server) createFromRequest(ctx context.Context, rt kmsg.CreateTopicsRe
 	out.NumPartitions = parts
 	out.ReplicationFactor = rf
 	for _, name := range topicConfigNames {
-		e := describeTopicConfig(name, configs, false)
+		e := srv.describeTopicConfig(name, configs, false)
 		cfg := kmsg.NewCreateTopicsResponseTopicConfig()
 		cfg.Name, cfg.Value, cfg.ReadOnly, cfg.Source = e.Name, e.Value, e.ReadOnly, int8(e.Source)
 		out.Configs = append(out.Configs, cfg)

@@ -51,7 +51,7 @@ func handleDescribeConfigs(c *conn, req kmsg.Request, f *inflight) {
 				if !wanted(name) {
 					continue
 				}
-				e := describeTopicConfig(name, t.Configs(), r.IncludeSynonyms)
+				e := srv.describeTopicConfig(name, t.Configs(), r.IncludeSynonyms)
 				if r.IncludeDocumentation {
 					doc := topicConfigDefs[name].doc
 					e.Documentation = &doc
@@ -89,11 +89,11 @@ func handleDescribeConfigs(c *conn, req kmsg.Request, f *inflight) {
 
 // describeTopicConfig describes one known topic config given the topic's
 // explicit configs.
-func describeTopicConfig(name string, explicit map[string]string, synonyms bool) kmsg.DescribeConfigsResponseResourceConfig {
+func (srv *Server) describeTopicConfig(name string, explicit map[string]string, synonyms bool) kmsg.DescribeConfigsResponseResourceConfig {
 	d := topicConfigDefs[name]
 	e := kmsg.NewDescribeConfigsResponseResourceConfig()
 	e.Name, e.ConfigType = name, d.typ
-	def := d.def
+	def := srv.topicDefault(name)
 	if v, ok := explicit[name]; ok {
 		v := v
 		e.Value, e.Source = &v, kmsg.ConfigSourceDynamicTopicConfig
@@ -107,6 +107,19 @@ func describeTopicConfig(name string, explicit map[string]string, synonyms bool)
 		e.ConfigSynonyms = append(e.ConfigSynonyms, kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{Name: d.brokerSynonym, Value: &def, Source: kmsg.ConfigSourceDefaultConfig})
 	}
 	return e
+}
+
+// topicDefault is the value a topic config has when the topic does not
+// set it: the agent's broker setting where it has one, else Kafka's
+// default.
+func (srv *Server) topicDefault(name string) string {
+	switch {
+	case name == "retention.ms" && srv.cfg.RetentionMs != 0:
+		return strconv.FormatInt(srv.cfg.RetentionMs, 10)
+	case name == "retention.bytes" && srv.cfg.RetentionBytes != 0:
+		return strconv.FormatInt(srv.cfg.RetentionBytes, 10)
+	}
+	return topicConfigDefs[name].def
 }
 
 type brokerConfig struct {
@@ -126,8 +139,8 @@ func (srv *Server) brokerConfigs() []brokerConfig {
 		{"default.replication.factor", i(int64(srv.cfg.DefaultReplicationFactor)), kmsg.ConfigTypeInt},
 		{"log.cleanup.policy", "delete", kmsg.ConfigTypeList},
 		{"log.message.timestamp.type", "CreateTime", kmsg.ConfigTypeString},
-		{"log.retention.bytes", "-1", kmsg.ConfigTypeLong},
-		{"log.retention.ms", topicConfigDefs["retention.ms"].def, kmsg.ConfigTypeLong},
+		{"log.retention.bytes", srv.topicDefault("retention.bytes"), kmsg.ConfigTypeLong},
+		{"log.retention.ms", srv.topicDefault("retention.ms"), kmsg.ConfigTypeLong},
 		{"message.max.bytes", i(defaultMaxMessageBytes), kmsg.ConfigTypeInt},
 		{"min.insync.replicas", "1", kmsg.ConfigTypeInt},
 		{"num.partitions", i(int64(srv.cfg.DefaultPartitions)), kmsg.ConfigTypeInt},

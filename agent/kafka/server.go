@@ -49,6 +49,12 @@ type Config struct {
 	FlushBytes    int64
 	FlushInterval time.Duration
 	CacheBytes    int64
+	// RetentionMs and RetentionBytes are the broker defaults of
+	// retention.ms and retention.bytes (log.retention.ms,
+	// log.retention.bytes) that DescribeConfigs reports for topics without
+	// their own. Zero means Kafka's defaults, 7 days and -1.
+	RetentionMs    int64
+	RetentionBytes int64
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the request-layer metrics. Default: a new
@@ -65,6 +71,7 @@ type Store interface {
 	AddPartitions(ctx context.Context, name string, total int32) (metastore.Topic, error)
 	SetLogStartOffset(ctx context.Context, id metastore.TopicID, partition int32, offset int64) (int64, error)
 	NextProducerID(ctx context.Context) (int64, error)
+	RowCounts(ctx context.Context) ([]metastore.PartitionRows, error)
 }
 
 // Deps are the subsystems the handlers call.

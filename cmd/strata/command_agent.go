@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +59,8 @@ or in a YAML file given with --config.`,
 	f.String("agent-id", "", "agent ID in the metastore (default: generated once, kept in <data-dir>/agent-id)")
 	f.String("rack", "", "rack reported to clients")
 	f.Duration("lease-ttl", 3*time.Second, "agent registration lease")
+	f.Bool("compaction", true, "run compaction, retention and garbage collection for the partitions this agent owns")
+	addLifecycleFlags(f)
 	f.String("log-level", "info", "debug, info, warn or error")
 	f.String("log-format", "text", "text or json")
 	return cmd
@@ -70,65 +71,12 @@ or in a YAML file given with --config.`,
 // value came from (see origins).
 func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, origins, error) {
 	var cfg agent.Config
-	if err := v.BindPFlags(flags); err != nil {
-		return cfg, origins{}, err
+	st, err := loadSettings(v, flags)
+	from := st.from
+	if err != nil {
+		return cfg, from, err
 	}
-	v.SetEnvPrefix("STRATA")
-	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
-	v.AutomaticEnv()
-	from := origins{v: v, flags: flags}
-	if path := v.GetString("config"); path != "" {
-		from.file = path
-		v.SetConfigFile(path)
-		v.SetConfigType("yaml")
-		if err := v.ReadInConfig(); err != nil {
-			return cfg, from, fmt.Errorf("config file %s: %v", path, err)
-		}
-		known := map[string]bool{}
-		flags.VisitAll(func(f *pflag.Flag) { known[f.Name] = true })
-		for _, k := range v.AllKeys() {
-			if !known[k] {
-				return cfg, from, fmt.Errorf("config file %s: unknown key %q", path, k)
-			}
-		}
-	}
-	var errs []error
-	bad := func(name string, err error) {
-		errs = append(errs, fmt.Errorf("%s: %v", from.of(name), err))
-	}
-	size := func(name string) int64 {
-		n, err := parseBytes(v.GetString(name))
-		if err != nil {
-			bad(name, err)
-		}
-		return n
-	}
-	dur := func(name string) time.Duration {
-		d, err := time.ParseDuration(v.GetString(name))
-		if err != nil {
-			bad(name, errors.New(strings.TrimPrefix(err.Error(), "time: ")))
-		}
-		return d
-	}
-	// Flags are parsed by pflag already; these catch a bad value from the
-	// environment or the file, which viper's GetBool/GetInt32 would turn
-	// into false or 0 without a word.
-	boolean := func(name string) bool {
-		s := fmt.Sprint(v.Get(name))
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			bad(name, fmt.Errorf("%q is not true or false", s))
-		}
-		return b
-	}
-	int32Of := func(name string) int32 {
-		s := fmt.Sprint(v.Get(name))
-		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
-		if err != nil {
-			bad(name, fmt.Errorf("%q is not a whole number", s))
-		}
-		return int32(n)
-	}
+	size, dur, boolean := st.size, st.dur, st.boolean
 	cfg = agent.Config{
 		DataDir:           v.GetString("data-dir"),
 		Listen:            v.GetString("listen"),
@@ -142,16 +90,19 @@ func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, origins, e
 		TailBytes:         size("tail-bytes"),
 		BufferBytes:       size("buffer-bytes"),
 		AutoCreateTopics:  boolean("auto-create-topics"),
-		DefaultPartitions: int32Of("default-partitions"),
+		DefaultPartitions: int32(st.integer("default-partitions", 32)),
 		AgentID:           v.GetString("agent-id"),
 		Rack:              v.GetString("rack"),
 		LeaseTTL:          dur("lease-ttl"),
+		Compaction:        lifecycleConfig(st),
+		NoCompaction:      !boolean("compaction"),
 	}
 	mrb := size("max-request-bytes")
 	if mrb > 1<<30 {
-		bad("max-request-bytes", fmt.Errorf("%d is above 1GiB", mrb))
+		st.bad("max-request-bytes", fmt.Errorf("%d is above 1GiB", mrb))
 	}
 	cfg.MaxRequestBytes = int32(min(mrb, 1<<30))
+	errs := st.errs
 	logger, err := newLogger(from, v.GetString("log-level"), v.GetString("log-format"))
 	if err != nil {
 		errs = append(errs, err)

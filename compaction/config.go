@@ -1,0 +1,162 @@
+package compaction
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/stratalog/strata/metastore"
+)
+
+// Config configures a Service. The zero value of every field means its
+// default (see EnsureDefaults); README's configuration table gives the
+// reasons for the defaults.
+type Config struct {
+	// Holder names this compactor in partition leases: the agent ID, or
+	// "compactor-<host>-<pid>" for `strata compactor`. Required.
+	Holder string
+
+	// TargetSegmentBytes is the size segments are cut at (64 MiB).
+	TargetSegmentBytes int64
+	// ChunkBytes is the sparse index interval inside a segment: one
+	// footer entry (offsets, timestamps, position) per this many bytes of
+	// batches (1 MiB): a reader fetches a segment in whole chunks.
+	ChunkBytes int64
+	// MaxLag is how long flush data may wait before it is compacted
+	// however little there is (2 min), so data is in per-partition
+	// segments within MaxLag + Interval of being written.
+	MaxLag time.Duration
+	// MergeCount: see PlanConfig (4).
+	MergeCount int
+	// Interval is how often compaction looks for work (15 s).
+	Interval time.Duration
+	// MaxJobs bounds concurrent compaction jobs (2).
+	MaxJobs int
+	// MaxBytesInFlight bounds the input bytes of running jobs (256 MiB);
+	// a job larger than it runs alone.
+	MaxBytesInFlight int64
+	// MaxRequestsPerSecond bounds this compactor's object-store requests
+	// (GET, PUT, DELETE batches; 200). Negative means unlimited.
+	MaxRequestsPerSecond float64
+	// LeaseTTL is how long a partition lease lasts unless renewed (2 min);
+	// a job must finish within it.
+	LeaseTTL time.Duration
+	// RewriteLiveRatio: flush objects whose live share falls below it
+	// (0.5) have their remaining rows compacted at once, without waiting
+	// for MaxLag.
+	RewriteLiveRatio float64
+
+	// RetentionCheckInterval is how often retention is enforced (30 s;
+	// Kafka's log.retention.check.interval.ms is 5 min).
+	RetentionCheckInterval time.Duration
+	// RetentionMs and RetentionBytes are the broker defaults for topics
+	// without retention.ms / retention.bytes (7 days, -1 = no limit).
+	RetentionMs    int64
+	RetentionBytes int64
+
+	// GCGrace is how long a dead object stays before it is deleted
+	// (2 min): longer than a read that resolved it may take; later
+	// readers re-resolve.
+	GCGrace time.Duration
+	// GCInterval is how often dead objects are collected (30 s).
+	GCInterval time.Duration
+	// OrphanAge is how old an object unknown to the metastore must be
+	// before the sweeper deletes it (1 h; at least 2 ×
+	// metastore.MaxCommitDelay, so no commit can still be coming).
+	OrphanAge time.Duration
+	// SweepInterval is how often the bucket is listed for orphans
+	// (10 min).
+	SweepInterval time.Duration
+
+	// Owns, if set, limits compaction and retention to the partitions it
+	// returns true for (an agent compacts the partitions it owns). Nil
+	// means every partition (`strata compactor`).
+	Owns func(metastore.PartitionRef) bool
+	// OnLogStart, if set, is told when retention moves a partition's log
+	// start, so an agent serving it updates its view at once.
+	OnLogStart func(ref metastore.PartitionRef, logStart int64)
+	// GC turns garbage collection and the orphan sweep on (true by
+	// default through EnsureDefaults unless NoGC).
+	NoGC bool
+	// Now is the clock (time.Now if nil); tests move it forward to age
+	// objects and leases.
+	Now func() time.Time
+	// CrashAt names a step at which the process kills itself with
+	// SIGKILL ("after-put", "after-switch", "gc-before-delete",
+	// "gc-after-delete"): fault injection for the crash tests only.
+	CrashAt string
+}
+
+// EnsureDefaults fills in zero fields.
+func (c *Config) EnsureDefaults() {
+	def := func(p *int64, v int64) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	dur := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	def(&c.TargetSegmentBytes, 64<<20)
+	def(&c.ChunkBytes, 1<<20)
+	dur(&c.MaxLag, 2*time.Minute)
+	if c.MergeCount == 0 {
+		c.MergeCount = 4
+	}
+	dur(&c.Interval, 15*time.Second)
+	if c.MaxJobs == 0 {
+		c.MaxJobs = 2
+	}
+	def(&c.MaxBytesInFlight, 256<<20)
+	if c.MaxRequestsPerSecond == 0 {
+		c.MaxRequestsPerSecond = 200
+	}
+	dur(&c.LeaseTTL, 2*time.Minute)
+	if c.RewriteLiveRatio == 0 {
+		c.RewriteLiveRatio = 0.5
+	}
+	dur(&c.RetentionCheckInterval, 30*time.Second)
+	def(&c.RetentionMs, 7*24*3600*1000)
+	def(&c.RetentionBytes, -1)
+	dur(&c.GCGrace, 2*time.Minute)
+	dur(&c.GCInterval, 30*time.Second)
+	dur(&c.OrphanAge, time.Hour)
+	dur(&c.SweepInterval, 10*time.Minute)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports the first bad setting.
+func (c *Config) Validate() error {
+	switch {
+	case c.Holder == "":
+		return errors.New("compaction: empty holder")
+	case c.TargetSegmentBytes < 1<<20:
+		return fmt.Errorf("compaction: target segment bytes %d < 1 MiB", c.TargetSegmentBytes)
+	case c.ChunkBytes < 4<<10 || c.ChunkBytes > c.TargetSegmentBytes:
+		return fmt.Errorf("compaction: chunk bytes %d outside [4 KiB, target segment bytes]", c.ChunkBytes)
+	case c.MaxLag < 0, c.Interval <= 0, c.LeaseTTL <= 0, c.RetentionCheckInterval <= 0,
+		c.GCGrace < 0, c.GCInterval <= 0, c.SweepInterval <= 0:
+		return errors.New("compaction: negative or zero interval")
+	case c.MergeCount < 2:
+		return fmt.Errorf("compaction: merge count %d < 2", c.MergeCount)
+	case c.MaxJobs < 1:
+		return fmt.Errorf("compaction: max jobs %d < 1", c.MaxJobs)
+	case c.MaxBytesInFlight < 1:
+		return fmt.Errorf("compaction: max bytes in flight %d < 1", c.MaxBytesInFlight)
+	case c.RewriteLiveRatio < 0 || c.RewriteLiveRatio > 1:
+		return fmt.Errorf("compaction: rewrite live ratio %g outside [0, 1]", c.RewriteLiveRatio)
+	case c.RetentionMs < -1 || c.RetentionBytes < -1:
+		return errors.New("compaction: retention below -1")
+	case c.OrphanAge < 2*metastore.MaxCommitDelay:
+		return fmt.Errorf("compaction: orphan age %s is less than twice the maximum commit delay %s", c.OrphanAge, metastore.MaxCommitDelay)
+	}
+	return nil
+}
+
+func (c *Config) planConfig() PlanConfig {
+	return PlanConfig{TargetBytes: c.TargetSegmentBytes, MaxLag: c.MaxLag, MergeCount: c.MergeCount}
+}

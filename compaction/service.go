@@ -1,0 +1,324 @@
+package compaction
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/time/rate"
+
+	"github.com/stratalog/strata/metastore"
+	"github.com/stratalog/strata/tiering/objstore"
+)
+
+// Store is the part of the metastore the lifecycle jobs use.
+type Store interface {
+	metastore.Lifecycle
+	Topics(ctx context.Context) ([]metastore.Topic, error)
+	Partitions(ctx context.Context, id metastore.TopicID) ([]metastore.Partition, error)
+	IndexRows(ctx context.Context, id metastore.TopicID, partition int32, fromOffset int64, limit int) ([]metastore.IndexRow, error)
+	IndexRowsByTime(ctx context.Context, id metastore.TopicID, partition int32, ts int64, limit int) ([]metastore.IndexRow, error)
+}
+
+// Service runs the storage lifecycle: compaction, retention, garbage
+// collection and the orphan sweep, each on its own interval. It is safe
+// to run several Services (in agents and `strata compactor`s) on one
+// metastore and bucket: partition leases and fenced switches keep them
+// from ever both installing a result, and garbage collection only ever
+// deletes what the metastore says is dead.
+type Service struct {
+	cfg     Config
+	meta    Store
+	objs    objstore.Store
+	log     *slog.Logger
+	metrics *Metrics
+	limit   *rate.Limiter
+	jobs    *semaphore.Weighted // MaxJobs
+	bytes   *semaphore.Weighted // MaxBytesInFlight
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a Service; Start runs it. m may be nil (unregistered
+// metrics); log may be nil.
+func New(cfg Config, meta Store, objs objstore.Store, m *Metrics, log *slog.Logger) (*Service, error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	lim := rate.NewLimiter(rate.Inf, 0)
+	if cfg.MaxRequestsPerSecond > 0 {
+		lim = rate.NewLimiter(rate.Limit(cfg.MaxRequestsPerSecond), max(1, int(cfg.MaxRequestsPerSecond/10)))
+	}
+	s := &Service{
+		cfg: cfg, meta: meta, objs: objs, log: log.With("component", "compaction"), metrics: m, limit: lim,
+		jobs:  semaphore.NewWeighted(int64(cfg.MaxJobs)),
+		bytes: semaphore.NewWeighted(cfg.MaxBytesInFlight),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now() }
+
+// Config returns the effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Start runs the passes in the background until Stop.
+func (s *Service) Start() {
+	s.every(s.cfg.Interval, "compaction", func(ctx context.Context) error { _, err := s.CompactOnce(ctx); return err })
+	s.every(s.cfg.RetentionCheckInterval, "retention", func(ctx context.Context) error { _, err := s.RetainOnce(ctx); return err })
+	if !s.cfg.NoGC {
+		s.every(s.cfg.GCInterval, "gc", func(ctx context.Context) error { _, err := s.CollectOnce(ctx); return err })
+		s.every(s.cfg.SweepInterval, "sweep", func(ctx context.Context) error { _, err := s.SweepOnce(ctx); return err })
+	}
+	s.every(15*time.Second, "stats", s.UpdateStats)
+}
+
+// Stop ends the passes and waits for running jobs; a job cut short leaves
+// nothing behind but an orphan for the sweeper.
+func (s *Service) Stop() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+func (s *Service) every(d time.Duration, name string, fn func(context.Context) error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			if err := fn(s.ctx); err != nil && s.ctx.Err() == nil {
+				s.log.Warn(name+" pass failed", "err", err)
+			}
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// crash kills the process at the named step when configured to (crash
+// tests only).
+func (s *Service) crash(step string) {
+	if s.cfg.CrashAt == step {
+		s.log.Warn("crashing on purpose", "step", step)
+		_ = syscall.Kill(syscall.Getpid(), syscall.SIGKILL)
+		time.Sleep(time.Hour)
+	}
+}
+
+// Object-store requests, paced by MaxRequestsPerSecond.
+
+func (s *Service) wait(ctx context.Context) error { return s.limit.Wait(ctx) }
+
+func (s *Service) put(ctx context.Context, key string, data []byte) error {
+	if err := s.wait(ctx); err != nil {
+		return err
+	}
+	return s.objs.Put(ctx, key, data)
+}
+
+func (s *Service) getRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
+	if err := s.wait(ctx); err != nil {
+		return nil, err
+	}
+	return s.objs.GetRange(ctx, key, off, n)
+}
+
+func (s *Service) deleteKeys(ctx context.Context, keys []string) error {
+	for len(keys) > 0 {
+		n := min(len(keys), objstore.MaxBatchDelete)
+		if err := s.wait(ctx); err != nil {
+			return err
+		}
+		if err := objstore.DeleteKeys(ctx, s.objs, keys[:n]); err != nil {
+			return err
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+func (s *Service) deleteQuietly(ctx context.Context, key string) {
+	if err := s.deleteKeys(context.WithoutCancel(ctx), []string{key}); err != nil {
+		s.log.Warn("delete discarded output", "object", key, "err", err)
+	}
+}
+
+// owned reports whether this Service works on the partition.
+func (s *Service) owned(ref metastore.PartitionRef) bool {
+	return s.cfg.Owns == nil || s.cfg.Owns(ref)
+}
+
+// CompactOnce runs one compaction pass: it plans every partition this
+// Service works on and runs the jobs (at most MaxJobs at once, within
+// MaxBytesInFlight), and returns how many jobs installed a segment.
+func (s *Service) CompactOnce(ctx context.Context) (int, error) {
+	counts, err := s.meta.RowCounts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	urgent, err := s.lowLivePartitions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		mu     sync.Mutex
+		done   int
+		errs   []error
+		wg     sync.WaitGroup
+		now    = s.now()
+		target = s.cfg.TargetSegmentBytes
+	)
+	for _, pr := range counts {
+		if !s.owned(pr.PartitionRef) {
+			continue
+		}
+		lagged := !pr.OldestFlush.IsZero() && now.Sub(pr.OldestFlush) >= s.cfg.MaxLag
+		smallSegments := pr.SegmentRows >= 2 && pr.SegmentBytes < pr.SegmentRows*target/2
+		if pr.FlushBytes < target/2 && !lagged && !urgent[pr.PartitionRef] && !smallSegments {
+			continue // nothing the planner would do
+		}
+		if err := s.jobs.Acquire(ctx, 1); err != nil {
+			return done, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.jobs.Release(1)
+			n, err := s.compactPartition(ctx, pr, urgent[pr.PartitionRef])
+			mu.Lock()
+			defer mu.Unlock()
+			done += n
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return done, errors.Join(errs...)
+}
+
+// lowLivePartitions returns the partitions with rows in flush objects
+// that are mostly dead: compacting their rows now frees those objects.
+func (s *Service) lowLivePartitions(ctx context.Context) (map[metastore.PartitionRef]bool, error) {
+	objs, err := s.meta.LowLiveObjects(ctx, metastore.ObjectFlush, s.cfg.RewriteLiveRatio, 100)
+	if err != nil {
+		return nil, err
+	}
+	out := map[metastore.PartitionRef]bool{}
+	for _, o := range objs {
+		rows, err := s.meta.ObjectRows(ctx, o.Key)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out[metastore.PartitionRef{TopicID: r.TopicID, Partition: r.Partition}] = true
+		}
+	}
+	return out, nil
+}
+
+// compactPartition claims the partition's lease, plans it and runs its
+// jobs one after another.
+func (s *Service) compactPartition(ctx context.Context, pr metastore.PartitionRows, urgent bool) (int, error) {
+	ref := pr.PartitionRef
+	lease, err := s.meta.ClaimLease(ctx, s.cfg.Holder, ref.TopicID, ref.Partition, s.now(), s.cfg.LeaseTTL)
+	if errors.Is(err, metastore.ErrConflict) || errors.Is(err, metastore.ErrNotFound) {
+		return 0, nil // someone else's, or deleted
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err := s.meta.ReleaseLease(context.WithoutCancel(ctx), lease); err != nil {
+			s.log.Warn("release lease", "topic", ref.TopicID, "partition", ref.Partition, "err", err)
+		}
+	}()
+	rows, err := s.meta.IndexRows(ctx, ref.TopicID, ref.Partition, 0, 0)
+	if err != nil {
+		return 0, err
+	}
+	in := PlanInput{Ref: ref, Rows: rows, OldestFlush: pr.OldestFlush, Now: s.now()}
+	if urgent {
+		in.OldestFlush = in.Now.Add(-s.cfg.MaxLag)
+	}
+	done := 0
+	for _, job := range Plan(in, s.cfg.planConfig()) {
+		if lease.Expires.Sub(s.now()) < s.cfg.LeaseTTL/2 {
+			if lease, err = s.meta.ClaimLease(ctx, s.cfg.Holder, ref.TopicID, ref.Partition, s.now(), s.cfg.LeaseTTL); err != nil {
+				return done, nil // lost it: the next holder replans
+			}
+		}
+		weight := min(job.Bytes, s.cfg.MaxBytesInFlight)
+		if err := s.bytes.Acquire(ctx, weight); err != nil {
+			return done, err
+		}
+		start := s.now()
+		res, err := s.runJob(ctx, lease, job)
+		s.bytes.Release(weight)
+		if errors.Is(err, errLost) {
+			s.metrics.jobs.WithLabelValues("lost").Inc()
+			s.log.Info("compaction job lost its race", "topic", ref.TopicID, "partition", ref.Partition,
+				"from", job.Inputs[0].BaseOffset, "err", err)
+			return done, nil
+		}
+		if err != nil {
+			s.metrics.jobs.WithLabelValues("failed").Inc()
+			return done, fmt.Errorf("compaction job %s/%d from %d: %w", ref.TopicID, ref.Partition, job.Inputs[0].BaseOffset, err)
+		}
+		done++
+		s.metrics.jobs.WithLabelValues("ok").Inc()
+		s.metrics.bytesRewritten.Add(float64(res.InputBytes))
+		s.log.Info("compacted", "topic", ref.TopicID, "partition", ref.Partition, "why", job.Why,
+			"from", job.Inputs[0].BaseOffset, "to", job.Inputs[len(job.Inputs)-1].LastOffset,
+			"inputs", len(job.Inputs), "input_bytes", res.InputBytes, "segment", res.Key,
+			"segment_bytes", res.Output, "chunks", res.Chunks, "batches", res.Batches,
+			"seconds", s.now().Sub(start).Seconds())
+	}
+	return done, nil
+}
+
+// RunOnce runs every job once, in order: compaction, retention, garbage
+// collection and the orphan sweep (the last two unless NoGC), then
+// refreshes the gauges. It returns the jobs' errors joined.
+func (s *Service) RunOnce(ctx context.Context) error {
+	var errs []error
+	if n, err := s.CompactOnce(ctx); err != nil {
+		errs = append(errs, err)
+	} else {
+		s.log.Info("compaction pass", "jobs", n)
+	}
+	if _, err := s.RetainOnce(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if !s.cfg.NoGC {
+		if _, err := s.CollectOnce(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		if _, err := s.SweepOnce(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := s.UpdateStats(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
