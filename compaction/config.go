@@ -83,7 +83,8 @@ type Config struct {
 	Now func() time.Time
 	// CrashAt names a step at which the process kills itself with
 	// SIGKILL ("after-put", "after-switch", "gc-before-delete",
-	// "gc-after-delete"): fault injection for the crash tests only.
+	// "gc-after-delete", "retention-before-trim", "retention-after-trim"):
+	// fault injection for the crash tests only.
 	CrashAt string
 }
 

@@ -136,10 +136,12 @@ func (s *Service) retainPartition(ctx context.Context, topic string, ref metasto
 	if start <= p.LogStartOffset {
 		return false, nil
 	}
+	s.crash("retention-before-trim")
 	newStart, deleted, err := s.meta.TrimLog(ctx, nil, ref.TopicID, ref.Partition, start)
 	if err != nil {
 		return false, err
 	}
+	s.crash("retention-after-trim")
 	s.metrics.retentionRows.Add(float64(deleted))
 	s.metrics.retentionTrims.Inc()
 	s.log.Info("retention", "topic", topic, "partition", ref.Partition, "log_start", newStart,
