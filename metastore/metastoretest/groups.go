@@ -66,6 +66,7 @@ func testSetLogStartOffset(t *testing.T, s metastore.Store) {
 			t.Errorf("SetLogStartOffset(%x/%d): err = %v, want ErrNotFound", tc.id, tc.p, err)
 		}
 	}
+	CheckAccounting(t, s)
 }
 
 func testAddPartitions(t *testing.T, s metastore.Store) {

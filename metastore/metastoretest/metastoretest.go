@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"Groups", testGroups},
 		{"DeleteGroup", testDeleteGroup},
 	}
+	tests = append(tests, lifecycleTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -971,6 +972,7 @@ func testDeleteTopicRemovesData(t *testing.T, s metastore.Store) {
 	})
 	checkIndexRows(t, s, again.ID, 0, 0, 0, nil)
 	checkProducers(t, s, again.ID, 0, nil)
+	CheckAccounting(t, s)
 }
 
 // ms returns the time at unix milliseconds m.
