@@ -10,6 +10,12 @@
 // Metered wraps any Store with Prometheus counters; package open opens one
 // by URL.
 //
+// Two optional interfaces, in the manner of io.WriterTo: BatchDeleter
+// (DeleteBatch, up to MaxBatchDelete keys a request: S3 DeleteObjects; fs
+// and mem too) and UploadAborter (AbortStaleUploads: S3's incomplete
+// multipart uploads). DeleteKeys deletes any number of keys, batched where
+// the store can. A failed key of a batch is a KeyError.
+//
 // # Caveats
 //
 // Keys follow one rule set for every implementation (internal/objkey).

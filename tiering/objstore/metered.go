@@ -46,6 +46,8 @@ const (
 	iStat
 	iList
 	iDelete
+	iDeleteBatch
+	iAbortUploads
 )
 
 func (s *metered) Put(ctx context.Context, key string, data []byte) error {
@@ -91,5 +93,41 @@ func (s *metered) Delete(ctx context.Context, key string) error {
 	start := time.Now()
 	err := s.s.Delete(ctx, key)
 	s.done(iDelete, start, 0, err)
+	if err == nil {
+		s.m.deletedSum.Add(1)
+		s.m.deleted.Inc()
+	}
 	return err
+}
+
+// DeleteBatch implements BatchDeleter (see Metered).
+func (s *metered) DeleteBatch(ctx context.Context, keys []string) error {
+	bd, ok := s.s.(BatchDeleter)
+	if !ok {
+		return deleteEach(ctx, s, keys) // counted by Delete
+	}
+	start := time.Now()
+	err := bd.DeleteBatch(ctx, keys)
+	s.done(iDeleteBatch, start, 0, err)
+	if n := len(keys) - failedKeys(err, len(keys)); n > 0 {
+		s.m.deletedSum.Add(int64(n))
+		s.m.deleted.Add(float64(n))
+	}
+	return err
+}
+
+// AbortStaleUploads implements UploadAborter (see Metered).
+func (s *metered) AbortStaleUploads(ctx context.Context, olderThan time.Time) (int, error) {
+	ua, ok := s.s.(UploadAborter)
+	if !ok {
+		return 0, nil
+	}
+	start := time.Now()
+	n, err := ua.AbortStaleUploads(ctx, olderThan)
+	s.done(iAbortUploads, start, 0, err)
+	if n > 0 {
+		s.m.abortedSum.Add(int64(n))
+		s.m.aborted.Add(float64(n))
+	}
+	return n, err
 }

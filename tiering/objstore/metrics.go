@@ -16,9 +16,15 @@ const (
 	OpStat     = "stat"
 	OpList     = "list"
 	OpDelete   = "delete"
+	// OpDeleteBatch counts DeleteBatch requests, one per request whatever
+	// its number of keys.
+	OpDeleteBatch = "delete_batch"
+	// OpAbortUploads counts AbortStaleUploads calls (each lists and aborts
+	// as many uploads as it finds).
+	OpAbortUploads = "abort_uploads"
 )
 
-var metricOps = [...]string{OpPut, OpGet, OpGetRange, OpStat, OpList, OpDelete}
+var metricOps = [...]string{OpPut, OpGet, OpGetRange, OpStat, OpList, OpDelete, OpDeleteBatch, OpAbortUploads}
 
 func metricOpIndex(op string) int {
 	for i, o := range metricOps {
@@ -37,6 +43,10 @@ type Metrics struct {
 	bytes    *prometheus.CounterVec
 	errors   *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// deleted counts keys deleted by delete and delete_batch; aborted,
+	// multipart uploads aborted.
+	deleted, aborted       prometheus.Counter
+	deletedSum, abortedSum atomic.Int64
 
 	// Per op, indexed like metricOps.
 	count    [len(metricOps)]atomic.Int64
@@ -73,8 +83,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			// 1 ms to ~16 s: local disk to a slow S3 PUT of a large object.
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15),
 		}, []string{"op"}),
+		deleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "strata", Subsystem: "objstore", Name: "deleted_keys_total",
+			Help: "Keys deleted by delete and delete_batch requests (a missing key counts: deleting it succeeds); keys a batch failed are not counted.",
+		}),
+		aborted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "strata", Subsystem: "objstore", Name: "aborted_uploads_total",
+			Help: "Incomplete multipart uploads aborted by abort_uploads.",
+		}),
 	}
 	if reg != nil {
+		m.deleted = register(reg, m.deleted)
+		m.aborted = register(reg, m.aborted)
 		m.requests = register(reg, m.requests)
 		m.bytes = register(reg, m.bytes)
 		m.errors = register(reg, m.errors)
@@ -130,3 +150,11 @@ func (m *Metrics) Errors(op string) int64 {
 	}
 	return 0
 }
+
+// DeletedKeys returns how many keys Metered stores using m have deleted,
+// by Delete and DeleteBatch.
+func (m *Metrics) DeletedKeys() int64 { return m.deletedSum.Load() }
+
+// AbortedUploads returns how many multipart uploads Metered stores using m
+// have aborted.
+func (m *Metrics) AbortedUploads() int64 { return m.abortedSum.Load() }

@@ -29,7 +29,10 @@ type Store struct {
 	root string // absolute, cleaned
 }
 
-var _ objstore.Store = (*Store)(nil)
+var (
+	_ objstore.Store        = (*Store)(nil)
+	_ objstore.BatchDeleter = (*Store)(nil)
+)
 
 // Open returns a Store rooted at dir, creating dir if needed and removing
 // temporary files left by an earlier crash.
@@ -337,21 +340,79 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("fs: delete %q: %w", key, err)
 	}
-	fi, err := os.Lstat(p)
+	removed, err := remove(p)
+	if err == nil && removed {
+		err = syncDir(filepath.Dir(p))
+	}
 	if err != nil {
-		if errors.Is(err, iofs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-			return nil
-		}
-		return fmt.Errorf("fs: delete %q: %w", key, err)
-	}
-	if fi.IsDir() {
-		return nil // not an object
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, iofs.ErrNotExist) {
-		return fmt.Errorf("fs: delete %q: %w", key, err)
-	}
-	if err := syncDir(filepath.Dir(p)); err != nil {
 		return fmt.Errorf("fs: delete %q: %w", key, err)
 	}
 	return nil
+}
+
+// DeleteBatch implements objstore.BatchDeleter: it removes the files one
+// by one, then syncs each directory it removed from once, where Delete
+// syncs after every file. An invalid key or a failed removal is a
+// *objstore.KeyError; the other keys are deleted. A failed directory sync
+// fails the keys removed from that directory: their removal may not
+// survive a crash.
+func (s *Store) DeleteBatch(ctx context.Context, keys []string) error {
+	if len(keys) > objstore.MaxBatchDelete {
+		return fmt.Errorf("fs: delete batch of %d keys: more than %d", len(keys), objstore.MaxBatchDelete)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("fs: delete batch of %d keys: %w", len(keys), err)
+	}
+	var errs []error
+	dirs := map[string][]string{} // directory → keys removed from it
+	for i, key := range keys {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("fs: delete batch: %d keys not deleted: %w", len(keys)-i, err))
+			break
+		}
+		p, err := s.path(key)
+		if err != nil {
+			errs = append(errs, &objstore.KeyError{Key: key, Err: err})
+			continue
+		}
+		removed, err := remove(p)
+		if err != nil {
+			errs = append(errs, &objstore.KeyError{Key: key, Err: fmt.Errorf("fs: %w", err)})
+			continue
+		}
+		if removed {
+			d := filepath.Dir(p)
+			dirs[d] = append(dirs[d], key)
+		}
+	}
+	for d, removed := range dirs {
+		if err := syncDir(d); err != nil {
+			for _, key := range removed {
+				errs = append(errs, &objstore.KeyError{Key: key, Err: fmt.Errorf("fs: %w", err)})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// remove removes the object file at p and reports whether there was one.
+// A missing file, or a directory (not an object), is not an error.
+func remove(p string) (bool, error) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		if errors.Is(err, iofs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return false, nil
+		}
+		return false, err
+	}
+	if fi.IsDir() {
+		return false, nil // not an object
+	}
+	if err := os.Remove(p); err != nil {
+		if errors.Is(err, iofs.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
 }

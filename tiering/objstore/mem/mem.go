@@ -26,9 +26,12 @@ const (
 	OpStat     = "stat"
 	OpList     = "list"
 	OpDelete   = "delete"
+	// OpDeleteBatch is DeleteBatch; the fault function is called once
+	// per key, and a fault fails that key only.
+	OpDeleteBatch = "delete_batch"
 )
 
-var ops = [...]string{OpPut, OpGet, OpGetRange, OpStat, OpList, OpDelete}
+var ops = [...]string{OpPut, OpGet, OpGetRange, OpStat, OpList, OpDelete, OpDeleteBatch}
 
 func opIndex(op string) int {
 	for i, o := range ops {
@@ -56,7 +59,10 @@ type Store struct {
 	}
 }
 
-var _ objstore.Store = (*Store)(nil)
+var (
+	_ objstore.Store        = (*Store)(nil)
+	_ objstore.BatchDeleter = (*Store)(nil)
+)
 
 // New returns an empty Store.
 func New() *Store {
@@ -211,4 +217,39 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	delete(s.mu.objects, key)
 	s.mu.Unlock()
 	return nil
+}
+
+// DeleteBatch implements objstore.BatchDeleter: one call, counted once,
+// deletes every key the fault function lets through under one lock. An
+// invalid or faulted key is a *objstore.KeyError; the others are deleted.
+func (s *Store) DeleteBatch(ctx context.Context, keys []string) error {
+	s.calls[opIndex(OpDeleteBatch)].Add(1)
+	if len(keys) > objstore.MaxBatchDelete {
+		return fmt.Errorf("mem: delete batch of %d keys: more than %d", len(keys), objstore.MaxBatchDelete)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mem: delete batch of %d keys: %w", len(keys), err)
+	}
+	f := s.fault.Load()
+	var errs []error
+	ok := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if reason := objkey.Check(k); reason != "" {
+			errs = append(errs, &objstore.KeyError{Key: k, Err: fmt.Errorf("%w %q: %s", ErrInvalidKey, k, reason)})
+			continue
+		}
+		if f != nil {
+			if err := (*f)(OpDeleteBatch, k); err != nil {
+				errs = append(errs, &objstore.KeyError{Key: k, Err: err})
+				continue
+			}
+		}
+		ok = append(ok, k)
+	}
+	s.mu.Lock()
+	for _, k := range ok {
+		delete(s.mu.objects, k)
+	}
+	s.mu.Unlock()
+	return errors.Join(errs...)
 }

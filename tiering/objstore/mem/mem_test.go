@@ -3,6 +3,8 @@ package mem
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -76,9 +78,10 @@ func TestCalls(t *testing.T) {
 	s.Stat(ctx, "a")
 	s.List(ctx, "")
 	s.Delete(ctx, "a")
+	s.DeleteBatch(ctx, []string{"x", "y", "z"}) // one call, whatever the keys
 	s.SetFault(func(op, key string) error { return errors.New("down") })
 	s.Get(ctx, "b") // faulted calls count too
-	want := map[string]int64{OpPut: 2, OpGet: 3, OpGetRange: 1, OpStat: 1, OpList: 1, OpDelete: 1, "nope": 0}
+	want := map[string]int64{OpPut: 2, OpGet: 3, OpGetRange: 1, OpStat: 1, OpList: 1, OpDelete: 1, OpDeleteBatch: 1, "nope": 0}
 	for op, n := range want {
 		if got := s.Calls(op); got != n {
 			t.Errorf("Calls(%q) = %d, want %d", op, got, n)
@@ -87,5 +90,50 @@ func TestCalls(t *testing.T) {
 	s.ResetCalls()
 	if got := s.Calls(OpGet); got != 0 {
 		t.Errorf("Calls(get) after ResetCalls = %d", got)
+	}
+}
+
+// TestDeleteBatchFault: DeleteBatch asks the fault function once per key,
+// and a faulted key fails alone.
+func TestDeleteBatchFault(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := New()
+	for _, k := range []string{"a", "b", "c"} {
+		s.Put(ctx, k, []byte(k))
+	}
+	errDown := errors.New("injected")
+	var seen []string
+	s.SetFault(func(op, key string) error {
+		seen = append(seen, op+" "+key)
+		if key == "b" {
+			return errDown
+		}
+		return nil
+	})
+	err := s.DeleteBatch(ctx, []string{"a", "b", "c"})
+	var ke *objstore.KeyError
+	if !errors.Is(err, errDown) || !errors.As(err, &ke) || ke.Key != "b" {
+		t.Fatalf("DeleteBatch err = %v, want a KeyError for b", err)
+	}
+	if want := []string{"delete_batch a", "delete_batch b", "delete_batch c"}; !slices.Equal(seen, want) {
+		t.Fatalf("fault saw %q, want %q", seen, want)
+	}
+	s.SetFault(nil)
+	list, _ := s.List(ctx, "")
+	if len(list) != 1 || list[0].Key != "b" {
+		t.Fatalf("List after DeleteBatch = %v, want only b", list)
+	}
+	// DeleteKeys uses DeleteBatch, MaxBatchDelete keys a call.
+	s.ResetCalls()
+	var many []string
+	for i := range 2*objstore.MaxBatchDelete + 1 {
+		many = append(many, fmt.Sprintf("x/%d", i))
+	}
+	if err := objstore.DeleteKeys(ctx, s, many); err != nil {
+		t.Fatal(err)
+	}
+	if d, b := s.Calls(OpDelete), s.Calls(OpDeleteBatch); d != 0 || b != 3 {
+		t.Fatalf("DeleteKeys made %d Delete and %d DeleteBatch calls, want 0 and 3", d, b)
 	}
 }

@@ -20,8 +20,11 @@
 // missing objects (errors.Is objstore.ErrNotExist), deletes, sorted prefix
 // listing, invalid keys, a 20 MiB object, that data is not aliased, that
 // concurrent Puts to one key leave exactly one of the written values (and
-// that readers never see a mix), and that an already-cancelled context
-// makes every operation fail with context.Canceled.
+// that readers never see a mix), that an already-cancelled context
+// makes every operation fail with context.Canceled, DeleteBatch where the
+// store is an objstore.BatchDeleter (missing and repeated keys, an invalid
+// key failing alone as an objstore.KeyError, the size limit), and
+// objstore.DeleteKeys over more keys than one batch takes.
 //
 // # Caveats
 //

@@ -33,6 +33,8 @@ func Run(t *testing.T, newStore func(t *testing.T) objstore.Store) {
 		{"ConcurrentDistinctKeys", testConcurrentDistinct},
 		{"ConcurrentSameKey", testConcurrentSameKey},
 		{"CancelledContext", testCancelled},
+		{"DeleteBatch", testDeleteBatch},
+		{"DeleteKeys", testDeleteKeys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -418,5 +420,114 @@ func testCancelled(t *testing.T, s objstore.Store) {
 	}
 	if got := mustGet(t, s, "present"); string(got) != "data" {
 		t.Errorf("Get(present) after cancelled Delete = %q, want %q", got, "data")
+	}
+}
+
+// keys lists the store's keys under prefix.
+func keys(t *testing.T, s objstore.Store, prefix string) []string {
+	t.Helper()
+	list, err := s.List(context.Background(), prefix)
+	if err != nil {
+		t.Fatalf("List(%q): %v", prefix, err)
+	}
+	var out []string
+	for _, o := range list {
+		out = append(out, o.Key)
+	}
+	return out
+}
+
+// testDeleteBatch checks DeleteBatch where the store has it: present,
+// missing and repeated keys, an invalid key failing alone, the size
+// limit, and a cancelled context deleting nothing.
+func testDeleteBatch(t *testing.T, s objstore.Store) {
+	bd, ok := s.(objstore.BatchDeleter)
+	if !ok {
+		t.Skip("not a BatchDeleter")
+	}
+	ctx := context.Background()
+	for _, k := range []string{"b/1", "b/2", "b/3", "b/4", "keep/1"} {
+		put(t, s, k, []byte(k))
+	}
+	if err := bd.DeleteBatch(ctx, nil); err != nil {
+		t.Fatalf("DeleteBatch(nil): %v", err)
+	}
+	if err := bd.DeleteBatch(ctx, []string{"b/1", "never/was", "b/2", "b/1", "b"}); err != nil {
+		t.Fatalf("DeleteBatch(present, missing, repeated): %v", err)
+	}
+	if got, want := keys(t, s, ""), []string{"b/3", "b/4", "keep/1"}; !slices.Equal(got, want) {
+		t.Fatalf("List after DeleteBatch = %q, want %q", got, want)
+	}
+
+	// An invalid key fails by itself, named; the valid keys go.
+	err := bd.DeleteBatch(ctx, []string{"b/3", "a/../b", "b/4"})
+	var ke *objstore.KeyError
+	if !errors.As(err, &ke) || ke.Key != "a/../b" {
+		t.Fatalf("DeleteBatch with an invalid key: err = %v, want a KeyError for it", err)
+	}
+	if got, want := keys(t, s, ""), []string{"keep/1"}; !slices.Equal(got, want) {
+		t.Fatalf("List after DeleteBatch with an invalid key = %q, want %q", got, want)
+	}
+
+	if err := bd.DeleteBatch(ctx, make([]string, objstore.MaxBatchDelete+1)); err == nil {
+		t.Errorf("DeleteBatch of %d keys = nil, want an error", objstore.MaxBatchDelete+1)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := bd.DeleteBatch(cctx, []string{"keep/1"}); !errors.Is(err, context.Canceled) {
+		t.Errorf("DeleteBatch with cancelled context: err = %v, want context.Canceled", err)
+	}
+	if got := mustGet(t, s, "keep/1"); string(got) != "keep/1" {
+		t.Errorf("Get(keep/1) after cancelled DeleteBatch = %q", got)
+	}
+}
+
+// testDeleteKeys deletes more keys than one batch takes, missing ones
+// among them, through DeleteKeys (batched or not, as the store allows).
+func testDeleteKeys(t *testing.T, s objstore.Store) {
+	ctx := context.Background()
+	const n = objstore.MaxBatchDelete + 50
+	var (
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 16)
+		errs = make(chan error, n)
+		del  []string
+	)
+	for i := range n {
+		k := fmt.Sprintf("many/%02d/%04d", i%7, i)
+		del = append(del, k)
+		if i%10 == 9 {
+			// Every tenth key was never written.
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := s.Put(ctx, k, []byte{byte(i)}); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("Put: %v", err)
+	}
+	put(t, s, "many-keep", []byte("x"))
+	put(t, s, "many/keep", []byte("y"))
+	if got := len(keys(t, s, "many/")); got != n-n/10+1 {
+		t.Fatalf("List(many/) = %d keys before DeleteKeys, want %d", got, n-n/10+1)
+	}
+	if err := objstore.DeleteKeys(ctx, s, del); err != nil {
+		t.Fatalf("DeleteKeys(%d keys): %v", len(del), err)
+	}
+	if got, want := keys(t, s, "many"), []string{"many-keep", "many/keep"}; !slices.Equal(got, want) {
+		if len(got) > 5 {
+			got = append(got[:5], "...")
+		}
+		t.Fatalf("List after DeleteKeys = %q, want %q", got, want)
+	}
+	if err := objstore.DeleteKeys(ctx, s, del); err != nil {
+		t.Fatalf("DeleteKeys again (all missing): %v", err)
 	}
 }

@@ -47,7 +47,15 @@
 //   - Multipart uploads carry a full-object CRC32 (ChecksumType
 //     FULL_OBJECT), which the server checks at Complete. AWS S3 and MinIO
 //     support it; an older S3-compatible server may refuse such uploads.
-//   - A failed abort leaves an incomplete upload behind, invisible to
-//     readers but billed; a bucket lifecycle rule that aborts incomplete
-//     multipart uploads after a day cleans those up.
+//   - A failed abort, or a Put cancelled while the upload was being
+//     created and whose creation did not answer within 5 s more, leaves
+//     an incomplete upload behind, invisible to readers but billed.
+//     AbortStaleUploads aborts those older than a cut-off; so does a
+//     bucket lifecycle rule that aborts incomplete multipart uploads after
+//     a day.
+//   - DeleteBatch is one DeleteObjects request (quiet mode); keys the
+//     answer fails with a transient code are sent again, a few times.
+//     AbortStaleUploads lists the whole bucket's uploads and keeps those
+//     under PREFIX, because MinIO reads a non-empty Prefix of
+//     ListMultipartUploads as an exact object name.
 package s3

@@ -46,6 +46,9 @@ const (
 	partSize = 8 << 20
 	// partConcurrency bounds the parts of one Put in flight at once.
 	partConcurrency = 4
+	// createGrace is how long CreateMultipartUpload may go on once the
+	// Put is cancelled, to learn the upload's ID and abort it.
+	createGrace = 5 * time.Second
 
 	// maxAttempts bounds the SDK's attempts per request, the first included.
 	maxAttempts = 7
@@ -59,6 +62,12 @@ const (
 	// bodyAttempts bounds the GETs made when reading a body fails midway
 	// (the SDK retries a request until its headers arrive, not after).
 	bodyAttempts = 3
+
+	// batchAttempts bounds the DeleteObjects requests one DeleteBatch
+	// makes: a request that succeeds may still fail some keys with a
+	// transient code (InternalError, SlowDown), which the SDK does not
+	// retry since the answer is a 200; those keys are sent again.
+	batchAttempts = 3
 )
 
 // Store is an objstore.Store in an S3 bucket. It is safe for concurrent
@@ -74,7 +83,11 @@ type Store struct {
 	backoff   jitterBackoff // between GETs whose body broke off
 }
 
-var _ objstore.Store = (*Store)(nil)
+var (
+	_ objstore.Store         = (*Store)(nil)
+	_ objstore.BatchDeleter  = (*Store)(nil)
+	_ objstore.UploadAborter = (*Store)(nil)
+)
 
 // Open returns a Store for the bucket and prefix rawURL names (see the
 // package doc). It reads the AWS configuration but makes no request.
@@ -202,7 +215,14 @@ func (s *Store) Put(ctx context.Context, key string, data []byte) error {
 // aborts the upload if any part or the completion fails. Errors are
 // already converted.
 func (s *Store) putMultipart(ctx context.Context, k string, data []byte) (err error) {
-	created, err := s.client.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{
+	// Create outlives a cancel of ctx by up to createGrace: cut short, it
+	// may leave an upload the server created but whose ID we never
+	// learnt, open (and billed) until AbortStaleUploads. With the ID, the
+	// abort below runs as for any other failure.
+	cctx, cancelCreate := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelCreate()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(createGrace, cancelCreate) })
+	created, err := s.client.CreateMultipartUpload(cctx, &awss3.CreateMultipartUploadInput{
 		Bucket:            aws.String(s.bucket),
 		Key:               aws.String(k),
 		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
@@ -211,6 +231,7 @@ func (s *Store) putMultipart(ctx context.Context, k string, data []byte) (err er
 		// of the whole object is checked against it as for a single PUT.
 		ChecksumType: types.ChecksumTypeFullObject,
 	})
+	stop()
 	if err != nil {
 		return fmt.Errorf("create multipart upload: %w", convert(ctx, err))
 	}

@@ -60,7 +60,7 @@ func withPrefix(t *testing.T, rawURL, elem string) string {
 
 // newStore opens a store under a prefix of its own (test name plus random
 // suffix), so parallel tests and repeated runs never share keys, and
-// removes what the test left there when it ends.
+// removes what the test left there when it ends, open uploads included.
 func newStore(t *testing.T) *Store {
 	t.Helper()
 	var b [6]byte
@@ -82,6 +82,9 @@ func newStore(t *testing.T) *Store {
 			if err := s.Delete(ctx, o.Key); err != nil {
 				t.Errorf("cleanup: %v", err)
 			}
+		}
+		if _, err := s.AbortStaleUploads(ctx, time.Now().Add(time.Hour)); err != nil {
+			t.Errorf("cleanup: %v", err)
 		}
 	})
 	return s
@@ -144,15 +147,8 @@ func TestMultipart(t *testing.T) {
 		}
 	}
 	// No upload is left open.
-	out, err := s.client.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{
-		Bucket: aws.String(s.bucket),
-		Prefix: aws.String(s.prefix),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.Uploads) != 0 {
-		t.Errorf("%d multipart uploads left open", len(out.Uploads))
+	if ups := openUploads(t, s); len(ups) != 0 {
+		t.Errorf("%d multipart uploads left open", len(ups))
 	}
 }
 
@@ -197,15 +193,8 @@ func TestMultipartCancelled(t *testing.T) {
 	if !midUpload {
 		t.Error("no cancel landed while parts were uploading")
 	}
-	out, err := s.client.ListMultipartUploads(context.Background(), &awss3.ListMultipartUploadsInput{
-		Bucket: aws.String(s.bucket),
-		Prefix: aws.String(s.prefix),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.Uploads) != 0 {
-		t.Errorf("%d multipart uploads left open after cancelled Puts", len(out.Uploads))
+	if ups := openUploads(t, s); len(ups) != 0 {
+		t.Errorf("%d multipart uploads left open after cancelled Puts", len(ups))
 	}
 }
 
