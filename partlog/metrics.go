@@ -11,6 +11,7 @@ type metrics struct {
 	highWatermark  *prometheus.GaugeVec // topic, partition
 	walDiscarded   prometheus.Counter
 	tailHits       prometheus.Counter
+	reresolved     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -30,8 +31,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Buffered batches discarded because the agent no longer held their partition's epoch (or the topic was deleted)."}),
 		tailHits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "fetch", Name: "tail_hits_total",
 			Help: "Fetch reads served from the in-memory tail."}),
+		reresolved: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "fetch", Name: "reresolved_total",
+			Help: "Reads that found their object deleted (its index row compacted or trimmed since it was looked up) and asked the metastore again."}),
 	}
 	reg.MustRegister(m.produceBytes, m.produceRecords, m.produceBatches, m.bufferedBytes,
-		m.highWatermark, m.walDiscarded, m.tailHits)
+		m.highWatermark, m.walDiscarded, m.tailHits, m.reresolved)
 	return m
 }

@@ -67,6 +67,8 @@ type Partition struct {
 
 	// rows caches the last index-row lookup for sequential readers.
 	rows rowLookup
+	// streams tells sequential readers, which get full read-ahead.
+	streams readStreams
 	tail tailChunks
 }
 
