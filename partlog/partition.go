@@ -69,7 +69,7 @@ type Partition struct {
 	rows rowLookup
 	// streams tells sequential readers, which get full read-ahead.
 	streams readStreams
-	tail tailChunks
+	tail    tailChunks
 }
 
 // Topic is the partition's topic.
