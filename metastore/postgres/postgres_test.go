@@ -15,6 +15,7 @@ import (
 	"github.com/stratalog/strata/metastore"
 	"github.com/stratalog/strata/metastore/metastoretest"
 	"github.com/stratalog/strata/metastore/postgres/pgtest"
+	"github.com/stratalog/strata/metastore/sqlstore"
 )
 
 // openTest opens a store on a fresh schema.
@@ -206,6 +207,44 @@ func TestMigrateAndStatus(t *testing.T) {
 		},
 		Open: func(ctx context.Context) (metastore.Store, error) {
 			s, err := Open(ctx, url, Options{NoMigrate: true})
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		},
+	})
+}
+
+func TestLifecycleUpgrade(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	pool, err := newPool(t.Context(), url, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	metastoretest.RunLifecycleUpgrade(t, metastoretest.Upgrade{
+		MigrateTo: func(ctx context.Context, version int) error {
+			all, err := migrations()
+			if err != nil {
+				return err
+			}
+			var ms []metastore.MigrationFile
+			for _, m := range all {
+				if m.Version <= version {
+					ms = append(ms, m)
+				}
+			}
+			_, err = sqlstore.Schema{DB: &db{pool: pool}, Queries: queries, Migrations: ms}.Migrate(ctx)
+			return err
+		},
+		Exec: func(ctx context.Context, sql string, args ...any) error {
+			_, err := pool.Exec(ctx, sql, args...)
+			return err
+		},
+		TopicID: func(id metastore.TopicID) any { return uuid(id) },
+		Open: func(ctx context.Context) (metastore.Store, error) {
+			s, err := Open(ctx, url, Options{})
 			if err != nil {
 				return nil, err
 			}
