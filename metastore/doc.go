@@ -9,9 +9,11 @@
 // Store is the sum of role interfaces, one per concern: Cluster (cluster
 // ID, agent registrations), Catalog (topics, configs, partitions),
 // Ownership (Claim, Release), LogIndex (flushes, the log index, log
-// bounds), Producers (idempotent-producer state and IDs) and Groups
-// (consumer groups and their offsets). Code that needs only part of the
-// metastore should ask for that role.
+// bounds), Producers (idempotent-producer state and IDs), Groups
+// (consumer groups and their offsets) and Lifecycle (compaction leases
+// and switches, log trimming, and the objects' live bytes that garbage
+// collection reads). Code that needs only part of the metastore should
+// ask for that role.
 //
 // Implementations live in sub-packages and are chosen by URL scheme in
 // metastore/open: sqlite://PATH (metastore/sqlite, embedded, one machine)
@@ -26,4 +28,11 @@
 //
 // Writes for a partition are fenced by the owner's epoch: a stale writer
 // gets ErrFenced and must not acknowledge anything it tried to write.
+// Rewrites of a partition's log index (Replace, TrimLog) are fenced by a
+// compaction Lease the same way.
+//
+// Every object an index row points into has an object row, and an
+// object's LiveBytes is always the sum of the sizes of the rows that
+// point into it: an object is garbage only once no row does, and
+// ForgetObjects never removes one that a row still references.
 package metastore

@@ -18,7 +18,15 @@
 // differently and rewrites the placeholders if its driver wants another
 // form (Queries.Map). Row locks are part of the query text: forUpdate is
 // " FOR UPDATE" where the database locks rows, "" where a write
-// transaction locks the whole database (SQLite's BEGIN IMMEDIATE).
+// transaction locks the whole database (SQLite's BEGIN IMMEDIATE). Sets
+// of object keys are one parameter, encoded by Dialect.KeySet and read by
+// the backend's keySet query (a JSON array with json_each in SQLite, a
+// text[] in Postgres), passed at most keyChunk keys at a time.
+//
+// Objects' live bytes are recomputed from their index rows, never added
+// and subtracted, at the end of every transaction that adds or removes
+// rows (the accounting protocol in lifecycle.go); lock order is partition
+// rows, then object rows in key order.
 //
 // # Caveats
 //
