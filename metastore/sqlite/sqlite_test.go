@@ -486,11 +486,12 @@ func TestObjectsOutliveTopics(t *testing.T) {
 	}
 }
 
-// IndexRows and MaxTimestampRow are on the fetch path: they must seek, not
-// scan the partition.
+// IndexRows and MaxTimestampRow are on the fetch path, and a switch reads
+// its inputs' span under the partition's lock: they must seek, not scan
+// the partition.
 func TestIndexRowsQueryPlan(t *testing.T) {
 	s := openTemp(t)
-	for _, q := range []string{queries.SelectIndexRowsFrom, queries.SelectMaxTimestampRow} {
+	for _, q := range []string{queries.SelectIndexRowsFrom, queries.SelectMaxTimestampRow, queries.SelectIndexRowsSpan} {
 		rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, []byte{1}, 0, 5, 10)
 		if err != nil {
 			t.Fatal(err)

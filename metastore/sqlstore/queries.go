@@ -293,8 +293,15 @@ WHERE topic_id = $1 AND partition = $2 AND holder = $3 AND token = $4`,
 		InsertObject: `INSERT INTO objects (object_key, kind, size, live_bytes, created_at)
 VALUES ($1, $2, $3, 0, $4)
 ON CONFLICT (object_key) DO NOTHING`,
+		// Seeks like SelectIndexRowsFrom: no row before the last one
+		// beginning at or before $3 can reach it.
 		SelectIndexRowsSpan: `SELECT ` + indexRowColumns + ` FROM segments
-WHERE topic_id = $1 AND partition = $2 AND base_offset <= $4 AND last_offset >= $3
+WHERE topic_id = $1 AND partition = $2
+  AND base_offset >= COALESCE((
+        SELECT base_offset FROM segments
+        WHERE topic_id = $1 AND partition = $2 AND base_offset <= $3
+        ORDER BY base_offset DESC LIMIT 1), $3)
+  AND base_offset <= $4 AND last_offset >= $3
 ORDER BY base_offset`,
 		DeleteIndexRowsSpan: `DELETE FROM segments
 WHERE topic_id = $1 AND partition = $2 AND base_offset >= $3 AND base_offset <= $4`,
