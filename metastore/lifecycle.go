@@ -162,7 +162,10 @@ type Lifecycle interface {
 	LowLiveObjects(ctx context.Context, kind ObjectKind, ratio float64, limit int) ([]Object, error)
 	// ForgetObjects removes the given objects' rows, but only those that
 	// still have no live bytes (a referenced object is never forgotten),
-	// and returns the keys it removed.
+	// and returns the keys it removed. Forgotten keys are remembered for
+	// MaxCommitDelay: CommitFlush refuses them (ErrStaleObject), as it
+	// refuses a dead object's key, so garbage collection never deletes an
+	// object a late commit then references.
 	ForgetObjects(ctx context.Context, keys []string) ([]string, error)
 	// KnownObjects returns which of keys the metastore has an object row
 	// for (live or dead); unknown keys are absent from the map. Any

@@ -35,6 +35,7 @@ var lifecycleTests = []struct {
 	{"CommitFlushRowOfOtherObject", testCommitFlushRowOfOtherObject},
 	{"StaleUpload", testStaleUpload},
 	{"ForgetObjects", testForgetObjects},
+	{"CommitFlushDeadObject", testCommitFlushDeadObject},
 	{"KnownObjects", testKnownObjects},
 	{"DeadAndLowLiveObjects", testDeadAndLowLiveObjects},
 	{"ObjectStats", testObjectStats},
@@ -949,6 +950,36 @@ func testForgetObjects(t *testing.T, s metastore.Store) {
 	}
 	if got, err := s.ForgetObjects(ctx, nil); err != nil || len(got) != 0 {
 		t.Fatalf("ForgetObjects(nil) = %q, %v", got, err)
+	}
+	CheckAccounting(t, s)
+}
+
+// testCommitFlushDeadObject: a retried partial commit naming an object
+// that died in between (its other rows trimmed or compacted away), or that
+// garbage collection already forgot, is refused as stale: GC may be
+// deleting it or has, so it must never be referenced again.
+func testCommitFlushDeadObject(t *testing.T, s metastore.Store) {
+	ctx := t.Context()
+	tp := replaceFixture(t, s)
+	if _, _, err := s.TrimLog(ctx, nil, tp.ID, 0, 15); err != nil { // obj-2 dies
+		t.Fatal(err)
+	}
+	f := metastore.Flush{AgentID: "a", ObjectKey: "obj-2", ObjectSize: 200, UploadedAt: time.Now(),
+		Partitions: []metastore.PartitionCommit{pcommit(tp.ID, 1, 1, 5, 8, row(5, 7, 0, 10))}}
+	if err := s.CommitFlush(ctx, f); !errors.Is(err, metastore.ErrStaleObject) {
+		t.Fatalf("CommitFlush naming a dead object: err = %v, want ErrStaleObject", err)
+	}
+	if got, err := s.ForgetObjects(ctx, []string{"obj-2"}); err != nil || len(got) != 1 {
+		t.Fatalf("ForgetObjects = %q, %v", got, err)
+	}
+	if err := s.CommitFlush(ctx, f); !errors.Is(err, metastore.ErrStaleObject) {
+		t.Fatalf("CommitFlush naming a forgotten object: err = %v, want ErrStaleObject", err)
+	}
+	checkUnknown(t, s, "obj-2")
+	// Under a new key the same rows commit.
+	f.ObjectKey = "obj-2-again"
+	if err := s.CommitFlush(ctx, f); err != nil {
+		t.Fatal(err)
 	}
 	CheckAccounting(t, s)
 }

@@ -73,6 +73,20 @@ func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
 		if err := checkUploaded(f.UploadedAt); err != nil {
 			return err
 		}
+		// A retried partial commit must not bring back an object that
+		// died in between (its other partitions' rows compacted or
+		// trimmed away): garbage collection may be deleting it.
+		dead, err := queryAll(ctx, tx, scanString, s.q.SelectDeadObjectForUpdate, f.ObjectKey)
+		if err != nil {
+			return err
+		}
+		forgotten, err := queryAll(ctx, tx, scanString, s.q.SelectForgotten, f.ObjectKey)
+		if err != nil {
+			return err
+		}
+		if len(dead)+len(forgotten) > 0 {
+			return fmt.Errorf("%w: object %s is dead", metastore.ErrStaleObject, f.ObjectKey)
+		}
 		now := time.Now().UnixNano()
 		stmts := []Stmt{{s.q.UpsertFlushObject, []any{f.ObjectKey, f.ObjectSize, now}}}
 		for i := range f.Partitions {

@@ -338,7 +338,14 @@ func (s *Store) ForgetObjects(ctx context.Context, keys []string) ([]string, err
 			}
 			forgotten = append(forgotten, got...)
 		}
-		return nil
+		// Remembered for as long as a retried flush commit may still
+		// name them (see SelectDeadObjectForUpdate).
+		now := time.Now()
+		stmts := []Stmt{{s.q.PurgeForgotten, []any{now.Add(-metastore.MaxCommitDelay).UnixNano()}}}
+		for _, k := range forgotten {
+			stmts = append(stmts, Stmt{s.q.InsertForgotten, []any{k, now.UnixNano()}})
+		}
+		return tx.Batch(ctx, stmts)
 	})
 	if err != nil {
 		return nil, s.errorf("forget %d objects: %w", len(keys), err)

@@ -47,3 +47,12 @@ CREATE TABLE leases (
     PRIMARY KEY (topic_id, partition),
     FOREIGN KEY (topic_id, partition) REFERENCES partitions (topic_id, partition)
 );
+
+-- Objects garbage collection deleted and forgot, kept for
+-- metastore.MaxCommitDelay: a flush commit retried with one of these keys
+-- (its object is gone from the bucket) is refused as stale, never
+-- recorded anew.
+CREATE TABLE forgotten_objects (
+    object_key   TEXT   PRIMARY KEY,
+    forgotten_at BIGINT NOT NULL -- unix nanoseconds
+);
