@@ -143,7 +143,7 @@ type Queries struct {
 	SelectRowCounts      string
 	SelectDeadObjects    string // dead before, limit
 	SelectLowLiveObjects string // kind, ratio, limit
-	ForgetObjects string // key set; returns the deleted keys
+	ForgetObjects        string // key set; returns the deleted keys
 	// InsertForgotten records a forgotten key (object_key, forgotten_at);
 	// PurgeForgotten drops those forgotten before $1.
 	InsertForgotten string
@@ -154,9 +154,9 @@ type Queries struct {
 	// collection may be deleting it, or has).
 	SelectDeadObjectForUpdate string // object_key
 	SelectForgotten           string // object_key
-	SelectKnownObjects   string // key set
-	SelectObjectStats    string
-	SelectObjectRows     string // object_key
+	SelectKnownObjects        string // key set
+	SelectObjectStats         string
+	SelectObjectRows          string // object_key
 
 	// Consumer groups and their committed offsets.
 
@@ -346,7 +346,7 @@ ON CONFLICT (object_key) DO NOTHING`,
 		PurgeForgotten: `DELETE FROM forgotten_objects WHERE forgotten_at < $1`,
 		SelectDeadObjectForUpdate: `SELECT object_key FROM objects
 WHERE object_key = $1 AND dead_since IS NOT NULL` + forUpdate,
-		SelectForgotten: `SELECT object_key FROM forgotten_objects WHERE object_key = $1`,
+		SelectForgotten:    `SELECT object_key FROM forgotten_objects WHERE object_key = $1`,
 		SelectKnownObjects: `SELECT object_key FROM objects WHERE object_key IN (` + keySet + `)`,
 		SelectObjectStats: `SELECT kind, CASE WHEN dead_since IS NULL THEN 0 ELSE 1 END AS dead,
     COUNT(*), CAST(SUM(size) AS BIGINT), CAST(SUM(live_bytes) AS BIGINT), MIN(created_at)
