@@ -16,7 +16,7 @@ func (f *Flusher) commit(ctx context.Context, pl *plan) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	fl := metastore.Flush{AgentID: f.cfg.AgentID, ObjectKey: pl.key, ObjectSize: int64(len(pl.obj))}
+	fl := metastore.Flush{AgentID: f.cfg.AgentID, ObjectKey: pl.key, ObjectSize: int64(len(pl.obj)), UploadedAt: pl.uploadedAt}
 	for _, pf := range pending {
 		id, index := pf.p.TopicID(), pf.p.Index()
 		pc := metastore.PartitionCommit{
@@ -50,6 +50,21 @@ func (f *Flusher) commit(ctx context.Context, pl *plan) error {
 			return fmt.Errorf("commit %s: %v; reconcile: %w", pl.key, err, rerr)
 		}
 		return fmt.Errorf("commit %s: %w (retrying the partitions still owned)", pl.key, err)
+	case errors.Is(err, metastore.ErrStaleObject):
+		// Uploaded too long ago: the caller uploads the bytes again under
+		// a new key. Reconcile first, under this key: an earlier attempt
+		// whose answer was lost may have committed some partitions (the
+		// metastore checks the upload's age before the high watermarks),
+		// and those rows point at this key. Only a reconciled plan may
+		// change key: the error wraps ErrStaleObject only then. (An
+		// attempt still running in the database after its caller gave up
+		// could land later, under this key, while the tail is given the
+		// new one: reads of those rows then miss the tail and GET this
+		// object, which the metastore now knows, so the sweeper keeps it.)
+		if rerr := f.reconcile(ctx, pending, pl.key); rerr != nil {
+			return fmt.Errorf("commit %s: %v; reconcile: %w", pl.key, err, rerr)
+		}
+		return fmt.Errorf("commit %s: %w", pl.key, err)
 	default:
 		return fmt.Errorf("commit %s: %w", pl.key, err)
 	}

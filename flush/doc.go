@@ -25,7 +25,11 @@
 // the metastore: partitions still owned and unchanged are retried,
 // partitions whose epoch moved are dropped (counted), and partitions an
 // earlier attempt already committed (an answer lost in transit) are
-// published.
+// published. A commit refused because the object was uploaded more than
+// metastore.MaxCommitDelay earlier (ErrStaleObject: the orphan sweeper
+// may delete such an object) is reconciled the same way, then the same
+// bytes are uploaded under a new key and the rest committed with that,
+// before any later plan; the old object is left to the sweeper.
 //
 // # Caveats
 //

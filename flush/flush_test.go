@@ -1,8 +1,13 @@
 package flush_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"maps"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -260,5 +265,207 @@ func TestFailedCommitsRetry(t *testing.T) {
 	objs, err := r.objs.List(context.Background(), "")
 	if err != nil || len(objs) != 1 {
 		t.Fatalf("objects %v (%v), want the one object built once", objs, err)
+	}
+}
+
+// objectOffsets reads the partition's index rows and, through each row's
+// object and byte range in the object store, the offsets of the batches
+// stored there; it returns the offsets read (in order) and the rows.
+func (r *rig) objectOffsets(topic string, i int32) ([]int64, []metastore.IndexRow) {
+	r.t.Helper()
+	ctx := context.Background()
+	rows, err := r.meta.IndexRows(ctx, r.topics[topic].ID, i, 0, 0)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var offsets []int64
+	for _, row := range rows {
+		data, err := r.objs.GetRange(ctx, row.ObjectKey, row.Pos, row.Size)
+		if err != nil {
+			r.t.Fatalf("row %+v: %v", row, err)
+		}
+		for len(data) > 0 {
+			batch, rest, err := record.Next(data)
+			if err != nil {
+				r.t.Fatalf("row %+v: %v", row, err)
+			}
+			h, err := record.ParseHeader(batch)
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			for o := h.BaseOffset; o <= h.LastOffset(); o++ {
+				offsets = append(offsets, o)
+			}
+			data = rest
+		}
+	}
+	return offsets, rows
+}
+
+// dense reports whether offsets are exactly 0..n-1.
+func dense(offsets []int64, n int64) bool {
+	if int64(len(offsets)) != n {
+		return false
+	}
+	for i, o := range offsets {
+		if o != int64(i) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestStaleCommitUploadsAgain: the metastore refuses a plan's commit
+// because its object was uploaded too long ago (ErrStaleObject); the
+// flusher uploads the same bytes under a new key and commits that before
+// the plan queued behind it. Every record is committed once, the rows
+// point at the new object, and none at the refused one.
+func TestStaleCommitUploadsAgain(t *testing.T) {
+	r := newRig(t, map[string]int32{"t": 2})
+	ctx := context.Background()
+	var (
+		mu       sync.Mutex
+		staleKey string   // the first plan's first key: always refused
+		calls    []string // object key of each commit attempt
+		uploaded = map[string]time.Time{}
+	)
+	r.meta.StaleObjects(func(fl metastore.Flush) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if staleKey == "" {
+			staleKey = fl.ObjectKey
+		}
+		calls = append(calls, fl.ObjectKey)
+		uploaded[fl.ObjectKey] = fl.UploadedAt
+		return fl.ObjectKey == staleKey
+	})
+	// Two plans in the pipeline: the first is refused, the second waits.
+	release := r.meta.HoldCommits()
+	r.appendN("t", 0, 3)
+	r.appendN("t", 1, 2)
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		done <- r.fl.FlushAll(ctx)
+	}()
+	w := r.reg.WAL()
+	testkit.Await(t, 5*time.Second, "the first generation sealed", func() bool { return w.OpenBytes() == 0 })
+	r.appendN("t", 0, 4)
+	testkit.Await(t, 5*time.Second, "the second generation sealed", func() bool { return w.OpenBytes() == 0 })
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+
+	mu.Lock()
+	attempts, uploadedAt, refused := slices.Clone(calls), maps.Clone(uploaded), staleKey
+	mu.Unlock()
+	if len(attempts) != 3 || attempts[0] != refused || attempts[1] == refused || attempts[2] == refused || attempts[1] == attempts[2] {
+		t.Fatalf("commit attempts %q, want the refused key %q, its new copy, then the second plan", attempts, refused)
+	}
+	newKey, secondKey := attempts[1], attempts[2]
+	if n := r.meta.Commits(); n != 2 {
+		t.Fatalf("%d commits reached the metastore, want 2 (the copy and the second plan)", n)
+	}
+	if at, again := uploadedAt[refused], uploadedAt[newKey]; at.IsZero() || !again.After(at) || time.Since(again) > time.Minute {
+		t.Errorf("UploadedAt of the refused object %v and of its copy %v: want both set, the copy's later", at, again)
+	}
+	// The copy is the same bytes under the new key; the refused object
+	// is left for the orphan sweeper.
+	old, err := r.objs.Get(ctx, refused)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := r.objs.Get(ctx, newKey)
+	if err != nil || !bytes.Equal(cp, old) {
+		t.Fatalf("the new object holds %d bytes (%v), want the refused object's %d", len(cp), err, len(old))
+	}
+
+	for i, n := range []int64{7, 2} {
+		p := int32(i)
+		if got := r.stored("t", p).HighWatermark; got != n {
+			t.Fatalf("partition %d: stored high watermark %d, want %d", p, got, n)
+		}
+		if got := r.part("t", p).HighWatermark(); got != n {
+			t.Fatalf("partition %d: high watermark %d, want %d", p, got, n)
+		}
+		offsets, rows := r.objectOffsets("t", p)
+		if !dense(offsets, n) {
+			t.Fatalf("partition %d: offsets read through the index %v, want 0..%d once each", p, offsets, n-1)
+		}
+		for _, row := range rows {
+			want := newKey
+			if row.BaseOffset >= 3 {
+				want = secondKey
+			}
+			if row.ObjectKey != want {
+				t.Errorf("partition %d: row %d-%d points at %q, want %q", p, row.BaseOffset, row.LastOffset, row.ObjectKey, want)
+			}
+		}
+	}
+	if r.reg.Buffered() != 0 {
+		t.Fatalf("buffered bytes after flush: %d", r.reg.Buffered())
+	}
+	// The chain goes on from there.
+	r.appendN("t", 1, 1)
+	r.flushAll()
+	if got := r.stored("t", 1).HighWatermark; got != 3 {
+		t.Fatalf("after the next flush: high watermark %d, want 3", got)
+	}
+}
+
+// TestStaleAfterAmbiguousCommit: a commit succeeds but its answer is
+// lost, and the retry is refused as stale (the metastore checks the
+// upload's age first). The flusher must find the committed partitions
+// and publish them under the key their rows point at, not upload again.
+func TestStaleAfterAmbiguousCommit(t *testing.T) {
+	r := newRig(t, map[string]int32{"t": 1})
+	var (
+		mu    sync.Mutex
+		calls []string
+	)
+	r.meta.AmbiguousCommits(1)
+	r.meta.StaleObjects(func(fl metastore.Flush) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, fl.ObjectKey)
+		// Every later attempt with the first key; a copy would pass.
+		return len(calls) > 1 && fl.ObjectKey == calls[0]
+	})
+	r.appendN("t", 0, 4)
+	r.flushAll()
+	mu.Lock()
+	if len(calls) != 2 || calls[0] != calls[1] {
+		t.Fatalf("commit attempts %q, want one key twice: committed, then refused, and no copy", calls)
+	}
+	key := calls[0]
+	mu.Unlock()
+	if got := r.part("t", 0).HighWatermark(); got != 4 {
+		t.Fatalf("high watermark %d, want 4", got)
+	}
+	offsets, rows := r.objectOffsets("t", 0)
+	if !dense(offsets, 4) {
+		t.Fatalf("offsets read through the index %v, want 0..3", offsets)
+	}
+	for _, row := range rows {
+		if row.ObjectKey != key {
+			t.Fatalf("row points at %q, want %q", row.ObjectKey, key)
+		}
+	}
+	if objs, err := r.objs.List(context.Background(), ""); err != nil || len(objs) != 1 {
+		t.Fatalf("objects %v (%v), want only the committed one", objs, err)
+	}
+	// Reading through the index finds the published tail chunk: it was
+	// published under the key the rows hold.
+	r.objs.SetFault(func(op, key string) error {
+		if op == mem.OpGetRange || op == mem.OpGet {
+			return errors.New("injected: the tail should have served this")
+		}
+		return nil
+	})
+	defer r.objs.SetFault(nil)
+	if _, err := r.part("t", 0).Read(context.Background(), 0, 1<<20, 4); err != nil {
+		t.Fatalf("read: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package flush
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -172,26 +173,56 @@ func (f *Flusher) upload(ctx context.Context, pl *plan) {
 	if len(pl.pending()) == 0 {
 		return
 	}
+	pl.upErr = f.put(ctx, pl)
+}
+
+// put PUTs pl.obj under pl.key, retrying with backoff, and sets
+// pl.uploadedAt when it succeeds; it fails only when ctx ends.
+func (f *Flusher) put(ctx context.Context, pl *plan) error {
 	backoff := 50 * time.Millisecond
 	for {
 		err := f.objs.Put(ctx, pl.key, pl.obj)
 		if err == nil {
-			return
+			pl.uploadedAt = time.Now()
+			return nil
 		}
 		if ctx.Err() != nil {
-			pl.upErr = ctx.Err()
-			return
+			return ctx.Err()
 		}
 		f.failed()
 		f.log.Warn("upload failed; retrying", "object", pl.key, "bytes", len(pl.obj), "err", err, "backoff", backoff)
 		select {
 		case <-ctx.Done():
-			pl.upErr = ctx.Err()
-			return
+			return ctx.Err()
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 2*time.Second)
 	}
+}
+
+// reupload puts the plan's object again under a new key, after the
+// metastore refused to commit the old one as uploaded too long ago
+// (metastore.ErrStaleObject): the orphan sweeper may delete an object
+// that old which no commit references. The bytes are the same (nothing
+// in a segment object names its key); the rows the next commit attempt
+// builds point at the new key. The old object is left to the sweeper,
+// which deletes it only if the metastore does not know it, so a copy an
+// earlier, ambiguous attempt did commit stays. It runs in the committer,
+// so later plans still commit after this one. It returns false if ctx
+// ended first.
+func (f *Flusher) reupload(ctx context.Context, pl *plan) bool {
+	if len(pl.pending()) == 0 {
+		return true
+	}
+	old, uploadedAt := pl.key, pl.uploadedAt
+	pl.key = segment.ObjectKey(f.cfg.AgentID, f.seq.Add(1), time.Now())
+	f.log.Warn("commit refused: object uploaded too long ago; uploading it again under a new key",
+		"object", old, "uploaded_ago", time.Since(uploadedAt).Round(time.Millisecond), "new_object", pl.key, "bytes", len(pl.obj))
+	if err := f.put(ctx, pl); err != nil {
+		return false
+	}
+	f.metrics.reuploads.Inc()
+	return true
 }
 
 // commitLoop takes plans in seal order and commits each (with retries)
@@ -221,6 +252,13 @@ func (f *Flusher) commitLoop() {
 				break
 			}
 			f.failed()
+			if errors.Is(err, metastore.ErrStaleObject) {
+				// Not the store failing: commit the new copy at once.
+				if !f.reupload(ctx, pl) {
+					return
+				}
+				continue
+			}
 			f.log.Warn("commit failed; retrying", "object", pl.key, "err", err, "backoff", backoff)
 			select {
 			case <-ctx.Done():

@@ -9,6 +9,7 @@ type metrics struct {
 	flushSeconds prometheus.Histogram
 	flushErrors  prometheus.Counter
 	failing      prometheus.Gauge
+	reuploads    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -24,7 +25,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Failed upload or commit attempts (retried)."}),
 		failing: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "flush", Name: "failing_seconds",
 			Help: "How long uploads or commits have been failing without a success in between (0 when healthy)."}),
+		reuploads: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "flush", Name: "reuploads_total",
+			Help: "Objects uploaded again under a new key because their commit came more than the metastore's maximum commit delay after the upload."}),
 	}
-	reg.MustRegister(m.flushes, m.flushBytes, m.flushSeconds, m.flushErrors, m.failing)
+	reg.MustRegister(m.flushes, m.flushBytes, m.flushSeconds, m.flushErrors, m.failing, m.reuploads)
 	return m
 }

@@ -65,7 +65,8 @@ func (pf *partFlush) nextOffset() int64 {
 }
 
 // plan is everything needed to upload and commit one sealed generation;
-// it is built once and retried as a whole.
+// it is built once and retried as a whole. key changes only when a commit
+// is refused as stale (the same bytes are uploaded again under a new key).
 type plan struct {
 	gen      *wal.Gen
 	key      string
@@ -74,6 +75,10 @@ type plan struct {
 	sealed   time.Time
 	uploaded chan struct{} // closed once the object is in the store
 	upErr    error         // set before uploaded is closed if ctx ended first
+	// uploadedAt is when the PUT of key finished (set before uploaded is
+	// closed, then by the committer alone): the commit's
+	// metastore.Flush.UploadedAt.
+	uploadedAt time.Time
 }
 
 func (pl *plan) pending() []*partFlush {

@@ -3,6 +3,7 @@ package testkit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/stratalog/strata/metastore"
@@ -11,14 +12,16 @@ import (
 // ErrInjected is the error injected commits fail with.
 var ErrInjected = errors.New("testkit: injected metastore failure")
 
-// FaultStore is a metastore.Store whose CommitFlush can be held, failed
-// or made ambiguous.
+// FaultStore is a metastore.Store whose CommitFlush can be held, failed,
+// made ambiguous or refused as stale. Its faults apply in that order: a
+// held commit is then failed, refused or committed.
 type FaultStore struct {
 	metastore.Store
 	mu        sync.Mutex
 	hold      chan struct{} // non-nil while commits are held
 	fail      int
 	ambiguous int
+	stale     func(metastore.Flush) bool
 	commits   int
 }
 
@@ -60,6 +63,17 @@ func (f *FaultStore) AmbiguousCommits(n int) {
 	f.mu.Unlock()
 }
 
+// StaleObjects makes CommitFlush refuse every flush that stale reports
+// true for with metastore.ErrStaleObject, writing nothing, as the real
+// store refuses an object uploaded more than metastore.MaxCommitDelay
+// before the commit; a test cannot wait that long. stale is called
+// without the lock held; nil removes the fault.
+func (f *FaultStore) StaleObjects(stale func(metastore.Flush) bool) {
+	f.mu.Lock()
+	f.stale = stale
+	f.mu.Unlock()
+}
+
 // Commits counts CommitFlush calls that reached the real store.
 func (f *FaultStore) Commits() int {
 	f.mu.Lock()
@@ -85,6 +99,12 @@ func (f *FaultStore) CommitFlush(ctx context.Context, fl metastore.Flush) error 
 		f.mu.Unlock()
 		return ErrInjected
 	}
+	stale := f.stale
+	f.mu.Unlock()
+	if stale != nil && stale(fl) {
+		return fmt.Errorf("testkit: commit flush %q: %w", fl.ObjectKey, metastore.ErrStaleObject)
+	}
+	f.mu.Lock()
 	ambiguous := f.ambiguous > 0
 	if ambiguous {
 		f.ambiguous--
