@@ -203,10 +203,12 @@ func (p *Partition) readAhead(s tiering.Span, offset int64, next []metastore.Ind
 
 // Read returns whole record batches from the batch holding offset up to
 // maxBytes (but always at least one batch), never reaching hwm (the high
-// watermark the caller checked offset against). An offset found to be
-// below the log start while reading (the metastore's, which Read then
-// adopts) ends the read with what it has, possibly nothing, and no error:
-// the caller's next look at LogStart tells the client.
+// watermark the caller checked offset against). The result may share
+// memory with the tail or the read path: the caller must not modify it.
+// An offset found to be below the log start while reading (the
+// metastore's, which Read then adopts) ends the read with what it has,
+// possibly nothing, and no error: the caller's next look at LogStart tells
+// the client.
 func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int, hwm int64) ([]byte, error) {
 	from := offset
 	sequential := p.streams.sequential(offset)
@@ -225,34 +227,52 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int, hwm in
 			}
 			return nil, err
 		}
-		progressed := false
-		for len(data) > 0 {
-			b, rest, err := record.Next(data)
+		// Take the run of batches data[take:end] wanted from this chunk,
+		// then append it whole, or use it as it is if it is all there is
+		// (no copy: data is never modified, and the cap keeps appends off
+		// the bytes after it).
+		take, end, pos := -1, 0, 0
+		done, progressed := false, false
+		var bad error
+		for pos < len(data) && !done {
+			b, _, err := record.Next(data[pos:])
 			if err != nil {
-				return out, fmt.Errorf("partlog: stored data of %s/%d near offset %d: %w", p.topic.name, p.index, offset, err)
+				bad = fmt.Errorf("partlog: stored data of %s/%d near offset %d: %w", p.topic.name, p.index, offset, err)
+				break
 			}
-			data = rest
 			h, err := record.ParseHeader(b)
 			if err != nil {
-				return out, fmt.Errorf("partlog: stored batch of %s/%d: %w", p.topic.name, p.index, err)
+				bad = fmt.Errorf("partlog: stored batch of %s/%d: %w", p.topic.name, p.index, err)
+				break
 			}
-			if h.LastOffset() < offset {
+			start := pos
+			pos += len(b)
+			switch have := len(out) + end - max(take, 0); {
+			case h.LastOffset() < offset:
+				continue
+			case h.BaseOffset >= hwm, have > 0 && have+len(b) > maxBytes:
+				done = true
 				continue
 			}
-			if h.BaseOffset >= hwm {
-				return out, nil
+			if take < 0 {
+				take = start
 			}
-			if len(out) > 0 && len(out)+len(b) > maxBytes {
-				return out, nil
-			}
-			out = append(out, b...)
+			end = pos
 			offset = h.LastOffset() + 1
 			progressed = true
-			if len(out) >= maxBytes {
-				return out, nil
+			done = len(out)+end-take >= maxBytes
+		}
+		if take >= 0 {
+			if out == nil {
+				out = data[take:end:end]
+			} else {
+				out = append(out, data[take:end]...)
 			}
 		}
-		if !progressed {
+		if bad != nil {
+			return out, bad
+		}
+		if done || !progressed {
 			return out, nil
 		}
 	}

@@ -1,6 +1,7 @@
 package tiering
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -40,7 +41,21 @@ type Reader struct {
 		// footersAhead are the objects whose footers are being read
 		// ahead (footerAhead), so each is read once.
 		footersAhead map[string]bool
+		// hot holds the blocks fetched last in memory as well as in the
+		// cache, least recently used evicted first, so a sequential
+		// reader takes its chunks without a disk read or a copy. Their
+		// bytes count in the read-ahead budget with aheadBytes:
+		// hotBytes + aheadBytes <= aheadBudget().
+		hot      map[string]*list.Element // of *hotBlock, by cache key
+		hotLRU   list.List                // front = most recently used
+		hotBytes int64
 	}
+}
+
+// hotBlock is a block's bytes held in memory; never modified.
+type hotBlock struct {
+	ck   string
+	data []byte
 }
 
 // flight is one GetRange, shared by every caller that wants its range.
@@ -56,6 +71,8 @@ type flight struct {
 	// a read-ahead nobody waits for. A read that joins it sets it to 0, so
 	// a read someone waits for never holds read-ahead budget.
 	ahead int64
+	// block: the range is a segment's read block, kept hot once fetched.
+	block bool
 }
 
 // NewReader returns a Reader of store's objects that caches in cache, which
@@ -81,6 +98,7 @@ func newReader(store objstore.Store, cache *Cache, cfg ReaderConfig) *Reader {
 	r.base, r.cancel = context.WithCancel(context.Background())
 	r.mu.flights = make(map[string]*flight)
 	r.mu.footersAhead = make(map[string]bool)
+	r.mu.hot = make(map[string]*list.Element)
 	return r
 }
 
@@ -99,14 +117,26 @@ func cacheKey(objectKey string, pos, size int64) string {
 // ends stops waiting, and the GetRange is cancelled once no caller waits.
 // The returned slice belongs to the caller.
 func (r *Reader) ReadRange(ctx context.Context, objectKey string, pos, size int64) ([]byte, error) {
-	return r.read(ctx, objectKey, pos, size, 0, size)
+	return r.read(ctx, objectKey, pos, size, 0, size, ownCopy)
 }
+
+// readMode says who owns what read returns, and whether the range is a
+// block to keep hot.
+type readMode uint8
+
+const (
+	ownCopy     readMode = iota // the caller's own copy
+	sharedRange                 // may be shared with other readers: never modify it
+	sharedBlock                 // sharedRange, of a segment's read block
+)
 
 // read returns n bytes at off of the range [pos, pos+size) of objectKey,
 // fetching and caching the whole range on a miss: the range is the unit of
 // caching and sharing (a block), the part at off is what the caller needs
-// (a chunk of it).
-func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n int64) ([]byte, error) {
+// (a chunk of it). A shared result may be a slice of bytes others read
+// too (a hot block, a flight's data), capped at its length.
+func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n int64, mode readMode) ([]byte, error) {
+	shared := mode != ownCopy
 	if pos < 0 || size < 0 || off < 0 || n < 0 || off > size-n {
 		return nil, fmt.Errorf("tiering: read %q [%d,+%d) at +%d,%d: %w", objectKey, pos, size, off, n, objstore.ErrInvalidRange)
 	}
@@ -114,6 +144,11 @@ func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n i
 		return nil, fmt.Errorf("tiering: read %q: %w", objectKey, err)
 	}
 	ck := cacheKey(objectKey, pos, size)
+	if shared {
+		if data := r.hotGet(ck); data != nil {
+			return data[off : off+n : off+n], nil
+		}
+	}
 	lookup := func() ([]byte, bool) {
 		if off == 0 && n == size {
 			return r.cache.Get(ck)
@@ -143,6 +178,7 @@ func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n i
 				continue // evicted in between
 			}
 			f = r.startLocked(context.WithoutCancel(ctx), ck, objectKey, pos, size, false)
+			f.block = mode == sharedBlock
 		} else if f.ahead > 0 {
 			// Someone waits for this read-ahead now: it is a read, and
 			// its budget goes back to read-ahead.
@@ -156,6 +192,9 @@ func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n i
 		case <-f.done:
 			if f.err != nil {
 				return nil, f.err
+			}
+			if shared {
+				return f.data[off : off+n : off+n], nil
 			}
 			// Each caller gets its own copy; the flight's stays unshared.
 			return slices.Clone(f.data[off : off+n]), nil
@@ -212,17 +251,20 @@ func (r *Reader) startLocked(parent context.Context, ck, objectKey string, pos, 
 		}
 		r.mu.aheadBytes -= f.ahead
 		f.ahead = 0
+		if err == nil && f.block {
+			r.hotPutLocked(ck, data)
+		}
 		r.mu.Unlock()
 		close(f.done)
 	}()
 	return f
 }
 
-// aheadBudget is the most bytes of read-ahead in flight: ReadAheadBytes,
-// but at most half the cache, which is where read-ahead lands (so it does
-// not evict itself before it is read).
+// aheadBudget is the most bytes of read-ahead in flight and hot blocks
+// together: ReadAheadBytes, but at most half the cache, which is where
+// read-ahead lands (so it does not evict itself before it is read).
 func (r *Reader) aheadBudget() int64 {
-	if r.cache == nil || r.cfg.ReadAhead < 0 {
+	if r.cache == nil {
 		return 0
 	}
 	return min(r.cfg.ReadAheadBytes, r.cache.budget/2)
@@ -237,6 +279,11 @@ func (r *Reader) aheadBudget() int64 {
 // has no cache, or after Close. Errors are dropped: the read that follows
 // will retry and report them.
 func (r *Reader) Prefetch(objectKey string, pos, size int64) bool {
+	return r.prefetch(objectKey, pos, size, false)
+}
+
+// prefetch is Prefetch; a block is kept hot once fetched.
+func (r *Reader) prefetch(objectKey string, pos, size int64, block bool) bool {
 	if r.cache == nil || pos < 0 || size < 0 {
 		return false
 	}
@@ -246,13 +293,53 @@ func (r *Reader) Prefetch(objectKey string, pos, size int64) bool {
 	switch {
 	case r.mu.closed:
 		return false
-	case r.mu.flights[ck] != nil || r.cache.contains(ck):
+	case r.mu.hot[ck] != nil || r.mu.flights[ck] != nil || r.cache.contains(ck):
 		return true
 	case r.mu.aheadBytes+size > r.aheadBudget():
 		return false
 	}
-	r.startLocked(r.base, ck, objectKey, pos, size, true)
+	f := r.startLocked(r.base, ck, objectKey, pos, size, true)
+	f.block = block
+	r.hotTrimLocked()
 	return true
+}
+
+// hotGet returns the bytes of a hot block and marks it most recently
+// used, or nil.
+func (r *Reader) hotGet(ck string) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	el, ok := r.mu.hot[ck]
+	if !ok {
+		return nil
+	}
+	r.mu.hotLRU.MoveToFront(el)
+	return el.Value.(*hotBlock).data
+}
+
+// hotPutLocked keeps a fetched block in memory, evicting the least
+// recently used hot blocks to stay within the read-ahead budget (the
+// block itself, if read-ahead in flight leaves no room).
+func (r *Reader) hotPutLocked(ck string, data []byte) {
+	if _, ok := r.mu.hot[ck]; ok {
+		return
+	}
+	r.mu.hot[ck] = r.mu.hotLRU.PushFront(&hotBlock{ck: ck, data: data})
+	r.mu.hotBytes += int64(len(data))
+	r.hotTrimLocked()
+}
+
+// hotTrimLocked evicts hot blocks, least recently used first, until they
+// and the read-ahead in flight fit the budget: read-ahead, which will be
+// read, displaces blocks that were.
+func (r *Reader) hotTrimLocked() {
+	for r.mu.hotBytes > 0 && r.mu.hotBytes+r.mu.aheadBytes > r.aheadBudget() {
+		el := r.mu.hotLRU.Back()
+		b := el.Value.(*hotBlock)
+		r.mu.hotLRU.Remove(el)
+		delete(r.mu.hot, b.ck)
+		r.mu.hotBytes -= int64(len(b.data))
+	}
 }
 
 // Close cancels every fetch in flight, read-ahead included, and waits for

@@ -44,8 +44,10 @@ func Gone(err error) bool { return errors.Is(err, objstore.ErrNotExist) }
 // in the same block while the total stays within maxBytes. A segment read
 // fetches the footer once (then kept in memory) and the whole block holding
 // the chunk as one range GET, which the cache keeps for the next reads of
-// the block; without a cache that can hold blocks, just the chunks. The
-// returned slice belongs to the caller.
+// the block (and memory too, for a while: hot blocks share the read-ahead
+// budget); without a cache that can hold blocks, just the chunks. The
+// returned slice of a flush span belongs to the caller; that of a segment
+// span may be shared with other readers and must not be modified.
 func (r *Reader) Read(ctx context.Context, s Span, offset int64, maxBytes int) ([]byte, error) {
 	if !s.Segment {
 		return r.ReadRange(ctx, s.Key, s.Pos, s.Size)
@@ -79,9 +81,10 @@ func (r *Reader) Chunks(ctx context.Context, s Span) ([]segment.Chunk, error) {
 }
 
 // ReadChunk returns the bytes of chunk i of a segment span (an index into
-// Chunks): from its block if that is cached or being fetched, else with a
-// range GET of the chunk alone. It serves lookups (by timestamp) that need
-// one chunk, not a sequential read.
+// Chunks): from its block if that is in memory, cached or being fetched,
+// else with a range GET of the chunk alone. It serves lookups (by
+// timestamp) that need one chunk, not a sequential read. The slice may be
+// shared; do not modify it.
 func (r *Reader) ReadChunk(ctx context.Context, s Span, i int) ([]byte, error) {
 	f, err := r.footer(ctx, s)
 	if err != nil {
@@ -102,9 +105,9 @@ func (r *Reader) readInBlock(ctx context.Context, key string, b block, pos, n in
 	var data []byte
 	var err error
 	if r.blockReads(b.size) && (!onlyIfShared || r.known(key, b.pos, b.size)) {
-		data, err = r.read(ctx, key, b.pos, b.size, pos-b.pos, n)
+		data, err = r.read(ctx, key, b.pos, b.size, pos-b.pos, n, sharedBlock)
 	} else {
-		data, err = r.read(ctx, key, pos, n, 0, n)
+		data, err = r.read(ctx, key, pos, n, 0, n, sharedRange)
 	}
 	if Gone(err) {
 		r.footers.drop(key)
@@ -119,12 +122,12 @@ func (r *Reader) blockReads(size int64) bool {
 	return r.cache != nil && size <= r.cache.budget/8
 }
 
-// known reports whether the range is cached or being fetched.
+// known reports whether the range is in memory, cached or being fetched.
 func (r *Reader) known(key string, pos, size int64) bool {
 	ck := cacheKey(key, pos, size)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.mu.flights[ck] != nil || r.cache.contains(ck)
+	return r.mu.hot[ck] != nil || r.mu.flights[ck] != nil || r.cache.contains(ck)
 }
 
 // footer returns the parsed footer of a segment span, from memory or with
@@ -231,7 +234,7 @@ func (r *Reader) ReadAhead(s Span, offset int64, next []Span, sequential bool) {
 func (r *Reader) prefetchBlocks(key string, f *footer, from, n int) int {
 	for b := from; b < len(f.blocks) && n > 0; b++ {
 		blk := f.blocks[b]
-		if !r.blockReads(blk.size) || !r.Prefetch(key, blk.pos, blk.size) {
+		if !r.blockReads(blk.size) || !r.prefetch(key, blk.pos, blk.size, true) {
 			return 0
 		}
 		n--

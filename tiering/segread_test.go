@@ -450,6 +450,65 @@ func TestReadAheadBudget(t *testing.T) {
 	if r.aheadInFlight() != 0 {
 		t.Fatalf("read-ahead bytes %d after all ended", r.aheadInFlight())
 	}
+	if hot := r.hotInMemory(); hot > budget {
+		t.Fatalf("%d bytes of hot blocks, budget %d", hot, budget)
+	}
+}
+
+func (r *Reader) hotInMemory() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.hotBytes
+}
+
+// TestHotBlocks: the chunks of a block just fetched come from memory, not
+// the disk cache, within the shared budget; what Read returns is capped so
+// an append cannot reach the block's other bytes.
+func TestHotBlocks(t *testing.T) {
+	t.Parallel()
+	store := mem.New()
+	seg := putSeg(t, store, "seg", 0, 40, 4<<10)
+	const budget = 48 << 10 // three 16 KiB blocks
+	r, cache := testReader(t, store, 64<<20, ReaderConfig{BlockBytes: 16 << 10, ReadAhead: -1, ReadAheadBytes: budget})
+	ctx := context.Background()
+	for i := range seg.chunks {
+		got, err := r.Read(ctx, seg.span, seg.chunks[i].FirstOffset, 1)
+		if err != nil || !bytes.Equal(got, seg.chunkData(i)) {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+		if cap(got) != len(got) {
+			t.Fatalf("chunk %d: cap %d beyond len %d", i, cap(got), len(got))
+		}
+		_ = append(got, 'x')
+		if hot := r.hotInMemory(); hot > budget {
+			t.Fatalf("%d bytes of hot blocks, budget %d", hot, budget)
+		}
+	}
+	if hits := cache.Metrics().Hits(); hits != 0 {
+		t.Fatalf("%d disk cache hits: chunks of hot blocks were read from disk", hits)
+	}
+	// The last three blocks are still hot, the first went to disk only.
+	for i, want := range map[int]int64{0: 1, 39: 0} {
+		before := cache.Metrics().Hits()
+		got, err := r.Read(ctx, seg.span, seg.chunks[i].FirstOffset, 1)
+		if err != nil || !bytes.Equal(got, seg.chunkData(i)) {
+			t.Fatalf("chunk %d again: %v", i, err)
+		}
+		if n := cache.Metrics().Hits() - before; n != want {
+			t.Fatalf("chunk %d again: %d disk cache hits, want %d", i, n, want)
+		}
+	}
+	// ReadRange's result is the caller's own, even of a hot block's range.
+	f := r.footers.get("seg")
+	b := f.blocks[9]
+	own, err := r.ReadRange(ctx, "seg", b.pos, b.size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own[0] ^= 0xff
+	if got, _ := r.Read(ctx, seg.span, seg.chunks[b.first].FirstOffset, 1); !bytes.Equal(got, seg.chunkData(b.first)) {
+		t.Fatal("a write to ReadRange's result reached a hot block")
+	}
 }
 
 // TestReadAheadAcrossSegments: a sequential reader near a segment's end
