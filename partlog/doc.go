@@ -31,6 +31,17 @@
 // object storage and indexed, so nothing a consumer sees can vanish or be
 // renumbered. The flusher alone advances the high watermark.
 //
+// Reads look index rows up 32 at a time and keep the run for sequential
+// readers; a row is a flush row (read whole) or a compacted segment
+// (read block by block through tiering.Reader). Compaction replaces rows
+// and garbage collection later deletes their objects, so a kept row can
+// name an object that is gone: the read that finds it so drops the run,
+// asks the metastore again, and reads the row that holds the offset now;
+// if the offset is now below the log start (re-read from the metastore:
+// retention may have run in another process), Read returns what it has,
+// without error, and LogStart tells the request layer OFFSET_OUT_OF_RANGE.
+// A read that continues where an earlier one ended gets full read-ahead.
+//
 // # Caveats
 //
 // Topic and partition snapshots: a Topic's partition list and configs are
