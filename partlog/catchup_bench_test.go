@@ -39,13 +39,11 @@ func BenchmarkCatchUp(b *testing.B) {
 		name string
 		cfg  tiering.ReaderConfig
 	}{
-		{"block=8MiB", tiering.ReaderConfig{BlockBytes: 8 << 20}},
-		{"block=12MiB", tiering.ReaderConfig{BlockBytes: 12 << 20}},
-		{"block=12MiB,ahead=3", tiering.ReaderConfig{BlockBytes: 12 << 20, ReadAhead: 3}},
+		{"defaults", tiering.ReaderConfig{}}, // 16 MiB blocks, 4 ahead, 128 MiB
+		{"block=8MiB,budget=64MiB", tiering.ReaderConfig{BlockBytes: 8 << 20, ReadAheadBytes: 64 << 20}},
 		{"block=12MiB,budget=96MiB", tiering.ReaderConfig{BlockBytes: 12 << 20, ReadAheadBytes: 96 << 20}},
-		{"block=16MiB", tiering.ReaderConfig{BlockBytes: 16 << 20}},
-		{"block=16MiB,budget=128MiB", tiering.ReaderConfig{BlockBytes: 16 << 20, ReadAheadBytes: 128 << 20}},
-		{"block=12MiB,ahead=off", tiering.ReaderConfig{BlockBytes: 12 << 20, ReadAhead: -1}},
+		{"block=16MiB,budget=64MiB", tiering.ReaderConfig{BlockBytes: 16 << 20, ReadAheadBytes: 64 << 20}},
+		{"ahead=off", tiering.ReaderConfig{ReadAhead: -1}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var raw, read time.Duration

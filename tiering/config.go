@@ -15,18 +15,24 @@ type ReaderConfig struct {
 	// its offset with one range GET, which the disk cache then keeps. The
 	// grouping depends only on the object's footer and BlockBytes, so every
 	// read of the same block shares one cache entry and one GET. Default
-	// 16 MiB: with a footer GET per object, 8 MiB blocks cost 144 GETs per
-	// GiB of 64 MiB segments, 16 MiB blocks 80 (see doc.go).
+	// 16 MiB: with the footer's GET, a 64 MiB segment then costs 5 GETs,
+	// 80 per GiB (8 MiB blocks: 9 per segment, 144 per GiB; BenchmarkCatchUp
+	// in package partlog measures both).
 	BlockBytes int64
 	// ReadAhead is how many blocks (or flush index rows) after the one
 	// being read a sequential reader keeps in flight, across the end of a
 	// segment into the next index row's object. A reader not seen to be
 	// sequential gets one. -1 turns read-ahead off. Default 4.
 	ReadAhead int
-	// ReadAheadBytes bounds the bytes of read-ahead GETs in flight, shared
-	// by every reader of the Reader (that is, by the agent); a read-ahead
-	// that does not fit is dropped, never queued, and never holds up a read
-	// someone waits for. Default 64 MiB; at least twice BlockBytes.
+	// ReadAheadBytes bounds the memory of read-ahead — GETs in flight that
+	// nobody waits for yet, and blocks just fetched kept in memory for the
+	// reads of their chunks — shared by every reader of the Reader (that
+	// is, by the agent), and at most half the disk cache. A read-ahead that
+	// does not fit is dropped, never queued, and never holds up a read
+	// someone waits for. Default 128 MiB: one sequential reader's block and
+	// the 4 read ahead, with room for a second reader (at 64 MiB, 4 blocks
+	// of 16 MiB ahead push out the block being read, and the catch-up
+	// benchmark lost a third of its speed). At least twice BlockBytes.
 	ReadAheadBytes int64
 	// FooterCacheBytes bounds the memory of parsed segment footers kept
 	// (least recently used dropped first); about 6 KiB per 64 MiB segment.
@@ -38,7 +44,7 @@ type ReaderConfig struct {
 const (
 	DefaultBlockBytes       = 16 << 20
 	DefaultReadAhead        = 4
-	DefaultReadAheadBytes   = 64 << 20
+	DefaultReadAheadBytes   = 128 << 20
 	DefaultFooterCacheBytes = 16 << 20
 
 	minBlockBytes = 64 << 10

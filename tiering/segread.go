@@ -41,7 +41,7 @@ func Gone(err error) bool { return errors.Is(err, objstore.ErrNotExist) }
 // Read returns stored record batches holding offset. For a flush span that
 // is the span's whole bytes; for a segment span, the chunk holding offset
 // (the first whose last offset is at or after it) and the chunks after it
-// in the same block while the total stays within maxBytes. A segment read
+// in the same block until they hold maxBytes. A segment read
 // fetches the footer once (then kept in memory) and the whole block holding
 // the chunk as one range GET, which the cache keeps for the next reads of
 // the block (and memory too, for a while: hot blocks share the read-ahead
@@ -62,8 +62,11 @@ func (r *Reader) Read(ctx context.Context, s Span, offset int64, maxBytes int) (
 	}
 	b := f.blocks[f.blockOf(i)]
 	c := f.chunks[i]
+	// Enough chunks to hold maxBytes past the chunk's start, if the block
+	// has them, so a reader that starts inside the chunk still finds
+	// maxBytes in one slice: no copying them together.
 	n := c.Size
-	for j := i + 1; j < b.end && n+f.chunks[j].Size <= int64(maxBytes); j++ {
+	for j := i + 1; j < b.end && n < int64(maxBytes); j++ {
 		n += f.chunks[j].Size
 	}
 	return r.readInBlock(ctx, s.Key, b, c.Pos, n, false)

@@ -245,9 +245,9 @@ func TestSegmentReadMaxBytes(t *testing.T) {
 	seg := putSeg(t, store, "seg", 0, 40, 4<<10)
 	r, _ := testReader(t, store, 4<<20, ReaderConfig{BlockBytes: 16 << 10, ReadAhead: -1})
 	ctx := context.Background()
-	// Blocks are 4 chunks: a read at chunk 5 with room for 3 chunks gets
+	// Blocks are 4 chunks: a read in chunk 5 wanting 3 chunks' bytes gets
 	// chunks 5 and 6 and 7 ...
-	got, err := r.Read(ctx, seg.span, seg.chunks[5].FirstOffset+3, 3*4<<10)
+	got, err := r.Read(ctx, seg.span, seg.chunks[5].FirstOffset+3, 2*4<<10+1)
 	if err != nil {
 		t.Fatal(err)
 	}
