@@ -32,7 +32,7 @@ import (
 	"github.com/stratalog/strata/tiering/objstore/fs"
 )
 
-var allScenarios = []string{"produce", "latency", "e2e", "tail", "catchup", "trickle"}
+var allScenarios = []string{"produce", "latency", "e2e", "tail", "catchup", "trickle", "lifecycle"}
 var allTargets = []string{strataEmbedded, strataRemote, kafkaPeer}
 
 var began = time.Now()
@@ -94,6 +94,14 @@ type config struct {
 	kafkaLib            string
 	crossCheck          bool
 	work                string
+
+	// Storage lifecycle: the produce runs' agent --compaction-interval
+	// ("" = the agent's default), and scenario lifecycle's duration, rate,
+	// sampling interval and topic retention.ms.
+	produceCompactionInterval string
+	lifeTime, lifeSample      time.Duration
+	lifeRateMBs               float64
+	lifeRetentionMs           int64
 }
 
 func main() {
@@ -117,6 +125,11 @@ func main() {
 	flag.StringVar(&c.repo, "repo", "", "the Strata repository (default: found above the working directory)")
 	flag.StringVar(&c.work, "work", "", "working directory for data dirs, logs and services (default: a temp dir, removed afterwards)")
 	flag.BoolVar(&c.crossCheck, "cross-check", true, "run Kafka's ProducerPerformance against each target in scenario produce")
+	flag.StringVar(&c.produceCompactionInterval, "produce-compaction-interval", "1s", "the agent's --compaction-interval in scenario produce, so compaction runs during runs shorter than its 15s default (\"\": the default)")
+	flag.DurationVar(&c.lifeTime, "lifecycle-time", 10*time.Minute, "duration of the steady produce of scenario lifecycle")
+	flag.Float64Var(&c.lifeRateMBs, "lifecycle-rate", 10, "MB/s produced in scenario lifecycle")
+	flag.DurationVar(&c.lifeSample, "lifecycle-sample", 10*time.Second, "how often scenario lifecycle counts the bucket and the metastore")
+	flag.Int64Var(&c.lifeRetentionMs, "lifecycle-retention-ms", 120000, "retention.ms of scenario lifecycle's topic")
 	flag.Parse()
 
 	if c.smoke {
@@ -124,6 +137,7 @@ func main() {
 		c.mb, c.catchupMB, c.limitMB = 8, 8, 8
 		c.latencyDur, c.trickle = time.Second, 2*time.Second
 		c.crossCheck = false
+		c.lifeTime, c.lifeSample, c.lifeRateMBs = 3*time.Second, time.Second, 2
 	}
 	c.scenarios = pickList(*scen, allScenarios, "scenario")
 	c.targets = pickList(*targ, allTargets, "target")
@@ -225,6 +239,8 @@ type Result struct {
 	Durability map[string]map[string]string `json:"durability"`
 	Notes      []string                     `json:"notes,omitempty"`
 	Seconds    float64                      `json:"seconds"`
+	// Lifecycle is scenario lifecycle's samples per target.
+	Lifecycle map[string][]lifeSample `json:"lifecycle,omitempty"`
 
 	latencies map[string][]float64 // plot series -> sorted ms
 }
@@ -243,8 +259,11 @@ type Row struct {
 	Value       float64 `json:"value"`
 	LowerBetter bool    `json:"lower_is_better,omitempty"`
 	LimitKey    string  `json:"limit,omitempty"`
-	VsPeer      float64 `json:"ratio_to_kafka,omitempty"`
-	VsLimit     float64 `json:"ratio_to_limit,omitempty"`
+	// PeerMetric names Kafka's metric (same scenario) this row is compared
+	// with, when it is not Metric itself (a Strata-only variant of it).
+	PeerMetric string  `json:"peer_metric,omitempty"`
+	VsPeer     float64 `json:"ratio_to_kafka,omitempty"`
+	VsLimit    float64 `json:"ratio_to_limit,omitempty"`
 }
 
 type CrossRow struct {
@@ -293,12 +312,15 @@ func run(c config) *Result {
 			"catch-up":          fmt.Sprintf("%d MiB", c.catchupMB),
 			"fixed-rate runs":   c.latencyDur.String(),
 			"trickle":           fmt.Sprintf("1 record/s for %s", c.trickle),
+			"lifecycle":         fmt.Sprintf("%.1f MB/s for %s to a topic with retention.ms=%d, sampled every %s; agent flags at their defaults", c.lifeRateMBs, c.lifeTime, c.lifeRetentionMs, c.lifeSample),
+			"produce agents":    produceAgentSizes(c),
 			"limit runs":        fmt.Sprintf("%d MiB each", c.limitMB),
 			"scenarios":         strings.Join(c.scenarios, ","),
 			"targets":           strings.Join(c.targets, ","),
 			"franz-go producer": "linger 5ms (0 in fixed-rate runs), batch max 1 MiB, 100000 buffered records, idempotent only at acks=all",
 		},
 		Durability: map[string]map[string]string{},
+		Lifecycle:  map[string][]lifeSample{},
 		latencies:  map[string][]float64{},
 	}
 	defer func() { res.Seconds = time.Since(began).Seconds() }()
@@ -377,7 +399,7 @@ func run(c config) *Result {
 			}
 		}
 		for _, t := range targets {
-			if s == "trickle" && t.name == kafkaPeer {
+			if (s == "trickle" || s == "lifecycle") && t.name == kafkaPeer {
 				continue // no object store: nothing to count
 			}
 			logf("scenario %s on %s", s, t.name)
@@ -436,40 +458,35 @@ func (r *Result) remoteURL(targets []*target) string {
 }
 
 func runScenario(c config, res *Result, t *target, s string, peaks map[string]float64) {
-	p := t.start(false)
-	rssProcs := []*proc{p}
-	defer func() {
-		rss := 0.0
-		for _, q := range rssProcs {
-			rss = max(rss, q.peakRSS())
-			q.stop()
-		}
-		res.add(Row{Scenario: "rss", Target: t.name, Metric: "agent/broker peak RSS (VmHWM), scenario " + s, Unit: "MiB", Value: rss, LowerBetter: true})
-	}()
+	t.fresh(s)
 	isStrata := t.name != kafkaPeer
+	var args []string // extra agent flags of this scenario
+	switch {
+	case isStrata && s == "catchup":
+		// No compaction while writing or reading: the first read is of
+		// flush objects only, the second of what `strata compactor --once`
+		// made of them.
+		args = []string{"--compaction=false"}
+	case isStrata && s == "produce" && c.produceCompactionInterval != "":
+		args = []string{"--compaction-interval", c.produceCompactionInterval}
+	}
+	p := t.start(false, args...)
+	rssProcs := []*proc{p}
+	peak := 0.0
+	// retire records a process's peak RSS for this scenario and stops it.
+	retire := func(q *proc) { peak = max(peak, q.peakRSS()); q.stop() }
+	defer func() {
+		for _, q := range rssProcs {
+			retire(q)
+		}
+		res.add(Row{Scenario: "rss", Target: t.name, Metric: "agent/broker peak RSS (VmHWM), scenario " + s, Unit: "MiB", Value: peak, LowerBetter: true})
+	}()
 	n := (c.mb << 20) / c.recSize
 	label := t.name + " " + s
 	switch s {
 	case "produce":
-		for _, acks := range []string{"1", "all"} {
-			topic := createTopic(p.addr, int32(c.partitions))
-			puts := p.counter("strata_objstore_requests_total", `op="put"`)
-			r := produceRun{addr: p.addr, topic: topic, acks: acks, n: n, recSize: c.recSize, linger: 5 * time.Millisecond, label: label + " acks=" + acks}.run()
-			mbs := float64(n*c.recSize) / r.seconds / 1e6
-			lk := "fsync"
-			if acks == "all" && isStrata {
-				lk = storeKey(t.name) + " PUT 8MiB x4"
-			}
-			res.add(Row{Scenario: s, Target: t.name, Metric: "acks=" + acks + " throughput", Unit: "MB/s", Value: mbs, LimitKey: lk})
-			if acks == "all" {
-				peaks[t.name] = mbs
-			}
-			if isStrata {
-				time.Sleep(500 * time.Millisecond) // the last flush
-				d := p.counter("strata_objstore_requests_total", `op="put"`) - puts
-				res.add(Row{Scenario: "puts", Target: t.name, Metric: "acks=" + acks + " PUTs/GiB at saturation", Unit: "PUTs/GiB", Value: d / (float64(n*c.recSize) / gib), LowerBetter: true})
-			}
-		}
+		on := produceSet(c, res, t, p, "", label)
+		peaks[t.name] = on["all"]
 		if c.crossCheck && c.kafkaLib != "" {
 			for _, acks := range []string{"1", "all"} {
 				topic := createTopic(p.addr, int32(c.partitions))
@@ -481,6 +498,17 @@ func runScenario(c config, res *Result, t *target, s string, peaks map[string]fl
 				}
 				logf("  => ProducerPerformance %s acks=%s: %.1f MB/s, p50 %.0f ms, p99 %.0f ms", t.name, acks, pp.MBs, pp.P50Ms, pp.P99Ms)
 				res.CrossCheck = append(res.CrossCheck, CrossRow{Target: t.name, Acks: acks, ppResult: pp})
+			}
+		}
+		if isStrata {
+			// The same runs on a fresh agent with its lifecycle jobs off.
+			retire(p)
+			logf("  %s: the same runs on an agent with --compaction=false", label)
+			q := t.start(false, append(args, "--compaction=false")...)
+			rssProcs = []*proc{q}
+			off := produceSet(c, res, t, q, ", --compaction=false", label+" --compaction=false")
+			for _, acks := range []string{"1", "all"} {
+				res.add(Row{Scenario: s, Target: t.name, Metric: "acks=" + acks + " throughput, compaction on ÷ off", Unit: "×", Value: on[acks] / off[acks]})
 			}
 		}
 	case "latency":
@@ -551,29 +579,26 @@ func runScenario(c config, res *Result, t *target, s string, peaks map[string]fl
 	case "catchup":
 		m := (c.catchupMB << 20) / c.recSize
 		topic := createTopic(p.addr, int32(c.partitions))
+		puts := p.counter("strata_objstore_requests_total", `op="put"`)
 		produceRun{addr: p.addr, topic: topic, acks: "all", n: m, recSize: c.recSize, linger: 5 * time.Millisecond, label: label + " write"}.run()
-		logf("  %s: restarting %s", label, map[bool]string{true: "a fresh agent on an empty data dir, same metastore and object store", false: "the broker on its data dir"}[isStrata])
+		if isStrata {
+			rssProcs = nil
+			catchupStrata(c, res, t, p, topic, m, p.counter("strata_objstore_requests_total", `op="put"`)-puts, args, label, retire)
+			return
+		}
+		logf("  %s: restarting the broker on its data dir", label)
 		p.stop()
 		rssProcs = nil
 		res.Notes = appendOnce(res.Notes, dropCaches())
-		p = t.start(!isStrata)
+		p = t.start(true)
 		rssProcs = []*proc{p}
-		gets := p.counter("strata_objstore_requests_total", `op="get`)
 		var bytes int64
 		start := time.Now()
 		got, _, last := consume(p.addr, topic, "", m, 10*time.Minute, label+" read", make(chan struct{}), func(r *kgo.Record) { bytes += int64(len(r.Value)) })
 		if got < m {
 			fatalf("%s: read %d of %d records", label, got, m)
 		}
-		lk := ""
-		if isStrata {
-			lk = storeKey(t.name) + " GET 8MiB x4"
-		}
-		res.add(Row{Scenario: s, Target: t.name, Metric: "cold read from offset 0", Unit: "MB/s", Value: float64(bytes) / last.Sub(start).Seconds() / 1e6, LimitKey: lk})
-		if isStrata {
-			d := p.counter("strata_objstore_requests_total", `op="get`) - gets
-			res.add(Row{Scenario: s, Target: t.name, Metric: "object GETs per GiB read cold", Unit: "GETs/GiB", Value: d / (float64(bytes) / gib), LowerBetter: true})
-		}
+		res.add(Row{Scenario: s, Target: t.name, Metric: "cold read from offset 0", Unit: "MB/s", Value: float64(bytes) / last.Sub(start).Seconds() / 1e6})
 	case "trickle":
 		topic := createTopic(p.addr, int32(c.partitions))
 		puts := p.counter("strata_objstore_requests_total", `op="put"`)
@@ -583,6 +608,8 @@ func runScenario(c config, res *Result, t *target, s string, peaks map[string]fl
 		d := p.counter("strata_objstore_requests_total", `op="put"`) - puts
 		res.add(Row{Scenario: "puts", Target: t.name, Metric: "PUTs/GiB at a trickle (1 record/s)", Unit: "PUTs/GiB", Value: d / (float64(m*c.recSize) / gib), LowerBetter: true})
 		res.add(Row{Scenario: "puts", Target: t.name, Metric: "PUTs per hour at a trickle (1 record/s)", Unit: "PUTs/h", Value: d / (c.trickle.Seconds() + 1) * 3600, LowerBetter: true})
+	case "lifecycle":
+		lifecycle(c, res, t, p, label)
 	}
 }
 
@@ -630,7 +657,11 @@ func computeRatios(res *Result) {
 	}
 	for i := range res.Rows {
 		r := &res.Rows[i]
-		if v := peer[r.Scenario+"|"+r.Metric]; v > 0 && r.Target != kafkaPeer {
+		pm := r.Metric
+		if r.PeerMetric != "" {
+			pm = r.PeerMetric
+		}
+		if v := peer[r.Scenario+"|"+pm]; v > 0 && r.Target != kafkaPeer {
 			r.VsPeer = r.Value / v
 		}
 		if l := res.limit(r.LimitKey); l > 0 {

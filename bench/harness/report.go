@@ -34,12 +34,19 @@ func writeResults(c config, res *Result) error {
 	if err := plotBars(res, bars); err != nil {
 		return fmt.Errorf("throughput plot: %w", err)
 	}
-	md := markdown(res, filepath.Base(cdf), filepath.Base(bars))
+	life := ""
+	if len(res.Lifecycle) > 0 {
+		life = base + "-lifecycle.png"
+		if err := plotLifecycle(res, life); err != nil {
+			return fmt.Errorf("lifecycle plot: %w", err)
+		}
+	}
+	md := markdown(res, filepath.Base(cdf), filepath.Base(bars), filepath.Base(life))
 	if err := os.WriteFile(base+".md", []byte(md), 0o644); err != nil {
 		return err
 	}
 	fmt.Print(md)
-	logf("wrote %s.md, %s.json, %s, %s", base, base, cdf, bars)
+	logf("wrote %s.md, %s.json, %s, %s %s", base, base, cdf, bars, life)
 	return nil
 }
 
@@ -73,7 +80,7 @@ func (r *Result) targetsPresent() []string {
 	return ts
 }
 
-func markdown(res *Result, cdf, bars string) string {
+func markdown(res *Result, cdf, bars, life string) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w("# Strata vs Apache Kafka, %s (%s)\n\n", res.Date, res.Name)
@@ -121,15 +128,37 @@ func markdown(res *Result, cdf, bars string) string {
 		vals[k][r.Target] = r
 	}
 	rank := func(s string) int {
-		return slices.Index([]string{"produce", "latency", "e2e", "tail", "catchup", "puts", "rss"}, s)
+		return slices.Index([]string{"produce", "latency", "e2e", "tail", "catchup", "compaction", "lifecycle", "puts", "rss"}, s)
 	}
 	slices.SortStableFunc(order, func(a, b key) int { return rank(a.s) - rank(b.s) })
+	// A Strata row compared with a Kafka metric of another name shows that
+	// figure in its kafka column; Kafka's own row is then left out.
+	peerOf := map[key]Row{}
+	referenced := map[key]bool{}
+	for _, r := range res.Rows {
+		if r.PeerMetric == "" {
+			continue
+		}
+		pk := key{r.Scenario, r.PeerMetric}
+		if pr, ok := vals[pk][kafkaPeer]; ok {
+			peerOf[key{r.Scenario, r.Metric}] = pr
+			referenced[pk] = true
+		}
+	}
 	for _, k := range order {
+		if referenced[k] && len(vals[k]) == 1 {
+			if _, ok := vals[k][kafkaPeer]; ok {
+				continue
+			}
+		}
 		w("| %s | %s |", k.s, k.m)
 		var lims []string
 		unit := ""
 		for _, t := range ts {
 			r, ok := vals[k][t]
+			if !ok && t == kafkaPeer {
+				r, ok = peerOf[k]
+			}
 			if ok {
 				unit = r.Unit
 				if r.LimitKey != "" && r.Target != kafkaPeer && !slices.Contains(lims, r.LimitKey) {
@@ -167,6 +196,9 @@ func markdown(res *Result, cdf, bars string) string {
 		}
 	}
 	w("\n## Plots\n\n![latency CDF](%s)\n\n![throughput](%s)\n", cdf, bars)
+	if life != "" {
+		w("\n![lifecycle: bucket and live bytes over time](%s)\n", life)
+	}
 	return b.String()
 }
 
@@ -190,6 +222,11 @@ func plotCDF(res *Result, path string) error {
 		names = append(names, k)
 	}
 	slices.Sort(names)
+	if len(names) == 0 {
+		// No latency scenario ran: an empty plot (a log axis needs data).
+		p.X.Scale, p.X.Tick.Marker = plot.LinearScale{}, plot.DefaultTicks{}
+		p.X.Min, p.X.Max = 0.01, 1000
+	}
 	colors := map[string]int{}
 	for _, t := range allTargets {
 		colors[t] = len(colors)
@@ -226,11 +263,13 @@ func plotCDF(res *Result, path string) error {
 
 // plotBars draws the throughput figures per target, with the limits.
 func plotBars(res *Result, path string) error {
-	metrics := []struct{ scenario, metric, label, limit string }{
-		{"produce", "acks=1 throughput", "produce acks=1", "fsync"},
-		{"produce", "acks=all throughput", "produce acks=all", "PUT 8MiB x4"},
-		{"tail", "tail consumer throughput", "tail consumer", ""},
-		{"catchup", "cold read from offset 0", "cold catch-up", "GET 8MiB x4"},
+	// metric is Strata's; kafka, if set, is Kafka's figure to draw beside.
+	metrics := []struct{ scenario, metric, kafka, label, limit string }{
+		{"produce", "acks=1 throughput", "", "produce acks=1", "fsync"},
+		{"produce", "acks=all throughput", "", "produce acks=all", "PUT 8MiB x4"},
+		{"tail", "tail consumer throughput", "", "tail consumer", ""},
+		{"catchup", "cold read from offset 0, flush objects (before compaction)", "cold read from offset 0", "catch-up, flush objects", "GET 8MiB x4"},
+		{"catchup", "cold read from offset 0, compacted segments", "cold read from offset 0", "catch-up, compacted", "GET 8MiB x4"},
 	}
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Throughput (MB/s), %s (%s)", res.Date, res.Name)
@@ -260,8 +299,12 @@ func plotBars(res *Result, path string) error {
 				vals[i] = res.limit(k)
 				continue
 			}
+			metric := m.metric
+			if s == kafkaPeer && m.kafka != "" {
+				metric = m.kafka
+			}
 			for _, r := range res.Rows {
-				if r.Target == s && r.Scenario == m.scenario && r.Metric == m.metric {
+				if r.Target == s && r.Scenario == m.scenario && r.Metric == metric {
 					vals[i] = r.Value
 				}
 			}
@@ -289,5 +332,45 @@ func plotBars(res *Result, path string) error {
 	}
 	p.NominalX(labels...)
 	p.Y.Min, p.Y.Max = 0, top*1.45 // room for the legend
+	return p.Save(10*vg.Inch, 6*vg.Inch, path)
+}
+
+// plotLifecycle draws scenario lifecycle's samples: bytes in the bucket
+// (solid) and live bytes (dashed) over time, per target.
+func plotLifecycle(res *Result, path string) error {
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("Scenario lifecycle: bucket bytes and live bytes, %s (%s)", res.Date, res.Name)
+	p.X.Label.Text = "seconds since the produce started"
+	p.Y.Label.Text = "MiB"
+	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Add(plotter.NewGrid())
+	for _, t := range res.targetsPresent() {
+		ss := res.Lifecycle[t]
+		if len(ss) == 0 {
+			continue
+		}
+		for _, kind := range []string{"bucket", "live"} {
+			xy := make(plotter.XYs, len(ss))
+			for i, s := range ss {
+				v := s.BucketBytes
+				if kind == "live" {
+					v = s.LiveBytes
+				}
+				xy[i] = plotter.XY{X: s.Seconds, Y: float64(v) / (1 << 20)}
+			}
+			l, err := plotter.NewLine(xy)
+			if err != nil {
+				return err
+			}
+			l.Color = plotutil.Color(slices.Index(allTargets, t))
+			l.Width = vg.Points(1.5)
+			if kind == "live" {
+				l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+			}
+			p.Add(l)
+			p.Legend.Add(t+" "+kind+" bytes", l)
+		}
+	}
 	return p.Save(10*vg.Inch, 6*vg.Inch, path)
 }

@@ -43,12 +43,18 @@ func newClient(opts ...kgo.Opt) *kgo.Client {
 var topicSeq atomic.Int64
 
 func createTopic(addr string, partitions int32) string {
+	return createTopicWith(addr, partitions, nil)
+}
+
+// createTopicWith creates a topic with the given topic configs (e.g.
+// retention.ms).
+func createTopicWith(addr string, partitions int32, configs map[string]*string) string {
 	topic := fmt.Sprintf("bench-%d-%d", time.Now().Unix(), topicSeq.Add(1))
 	cl := newClient(kgo.SeedBrokers(addr))
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, -1, nil, topic)
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, -1, configs, topic)
 	if err == nil {
 		err = resp.Err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -30,9 +32,19 @@ const (
 // data dir unless keep is set), so every scenario gets its own peak RSS.
 type target struct {
 	name       string
-	objURL     string            // Strata: its object store
 	durability map[string]string // acks mode -> what an acknowledged record survives
-	startFn    func(keep bool) (*proc, error)
+	startFn    func(keep bool, args []string) (*proc, error)
+
+	// Strata only: the binary and the storage of the current scenario.
+	// Every scenario gets a fresh metastore and bucket prefix (fresh), so
+	// no agent compacts, retains or lists an earlier scenario's data.
+	bin             string
+	env             []string
+	root            string
+	baseMeta, base  string // "" (embedded) or the Postgres URL and S3 URL of the run
+	metaURL, objURL string // the current scenario's
+	storageSeq      int
+	compactorSeq    int
 }
 
 // proc is one running broker process.
@@ -142,7 +154,8 @@ func (p *proc) stop() {
 }
 
 // counter sums the Prometheus samples of name whose labels contain label
-// (e.g. `op="put"`) from the agent's /metrics. Kafka has none: 0.
+// (e.g. `op="put"`; "" for all) from the agent's /metrics. Kafka has
+// none: 0.
 func (p *proc) counter(name, label string) float64 {
 	if p.admin == "" {
 		return 0
@@ -158,7 +171,7 @@ func (p *proc) counter(name, label string) float64 {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, label) {
+		if !(strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ")) || !strings.Contains(line, label) {
 			continue
 		}
 		f := strings.Fields(line)
@@ -181,34 +194,81 @@ func tail(path string, n int) string {
 // backends, kept in root (outside the agent's data dir) so a fresh agent
 // with an empty data dir sees the same data (cold catch-up).
 func strataTarget(name, bin, root, metastore, objstore string, env []string) *target {
-	if metastore == "" {
-		metastore = "sqlite://" + filepath.Join(root, "meta.db")
-		objstore = "file://" + filepath.Join(root, "objects")
-	}
-	n := 0
-	return &target{
-		name:   name,
-		objURL: objstore,
+	t := &target{
+		name: name, bin: bin, env: env, root: root, baseMeta: metastore, base: objstore,
 		durability: map[string]string{
 			"1":   "fsync'd to the agent's local write-ahead buffer",
 			"all": "in object storage and committed in the metastore",
 		},
-		startFn: func(bool) (*proc, error) {
-			n++
-			dataDir := filepath.Join(root, fmt.Sprintf("agent-%02d", n))
-			addr := fmt.Sprintf("127.0.0.1:%d", freePort())
-			admin := fmt.Sprintf("127.0.0.1:%d", freePort())
-			p, err := launch(bin, []string{"agent", "--data-dir", dataDir, "--listen", addr, "--admin-listen", admin,
-				"--metastore", metastore, "--objstore", objstore, "--log-level", "warn"}, env,
-				filepath.Join(root, fmt.Sprintf("agent-%02d.log", n)))
-			if err != nil {
-				return nil, err
-			}
-			p.addr, p.admin = addr, admin
-			p.stopExtra = func() { os.RemoveAll(dataDir) }
-			return p, nil
-		},
 	}
+	t.metaURL, t.objURL = metastore, objstore
+	if metastore == "" {
+		t.metaURL = "sqlite://" + filepath.Join(root, "meta.db")
+		t.objURL = "file://" + filepath.Join(root, "objects")
+	}
+	n := 0
+	t.startFn = func(_ bool, args []string) (*proc, error) {
+		n++
+		dataDir := filepath.Join(root, fmt.Sprintf("agent-%02d", n))
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort())
+		admin := fmt.Sprintf("127.0.0.1:%d", freePort())
+		p, err := launch(bin, append([]string{"agent", "--data-dir", dataDir, "--listen", addr, "--admin-listen", admin,
+			"--metastore", t.metaURL, "--objstore", t.objURL, "--log-level", "warn"}, args...), env,
+			filepath.Join(root, fmt.Sprintf("agent-%02d.log", n)))
+		if err != nil {
+			return nil, err
+		}
+		p.addr, p.admin = addr, admin
+		p.stopExtra = func() { os.RemoveAll(dataDir) }
+		return p, nil
+	}
+	return t
+}
+
+// fresh gives a Strata target a new, empty metastore and bucket prefix for
+// scenario: a new SQLite file and directory (embedded), or a new Postgres
+// schema and S3 prefix. Kafka: nothing (every start without keep has a
+// fresh data dir already).
+func (t *target) fresh(scenario string) {
+	if t.name == kafkaPeer {
+		return
+	}
+	t.storageSeq++
+	ns := fmt.Sprintf("%02d-%s", t.storageSeq, scenario)
+	if t.baseMeta == "" {
+		dir := filepath.Join(t.root, "storage-"+ns)
+		if err := os.MkdirAll(filepath.Join(dir, "objects"), 0o755); err != nil {
+			fatalf("%s: %v", t.name, err)
+		}
+		t.metaURL = "sqlite://" + filepath.Join(dir, "meta.db")
+		t.objURL = "file://" + filepath.Join(dir, "objects")
+		return
+	}
+	schema := "bench_" + strings.ReplaceAll(ns, "-", "_")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, t.baseMeta)
+	if err != nil {
+		fatalf("%s: postgres: %v", t.name, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		fatalf("%s: create schema %s: %v", t.name, schema, err)
+	}
+	mu, err := url.Parse(t.baseMeta)
+	if err != nil {
+		fatalf("%s: metastore url: %v", t.name, err)
+	}
+	q := mu.Query()
+	q.Set("search_path", schema)
+	mu.RawQuery = q.Encode()
+	t.metaURL = mu.String()
+	ou, err := url.Parse(t.base)
+	if err != nil {
+		fatalf("%s: object store url: %v", t.name, err)
+	}
+	ou.Path = strings.TrimSuffix(ou.Path, "/") + "/" + ns + "/"
+	t.objURL = ou.String()
 }
 
 // kafkaTarget runs Apache Kafka, single node KRaft (broker+controller),
@@ -223,7 +283,7 @@ func kafkaTarget(lib, root string) *target {
 			"1":   "in the broker's page cache (no fsync)",
 			"all": "in the page cache of the only replica (no fsync; one node)",
 		},
-		startFn: func(keep bool) (*proc, error) {
+		startFn: func(keep bool, _ []string) (*proc, error) {
 			n++
 			if !keep || dataDir == "" {
 				if dataDir != "" {
@@ -276,8 +336,9 @@ auto.create.topics.enable=false
 	}
 }
 
-func (t *target) start(keep bool) *proc {
-	p, err := t.startFn(keep)
+// start launches the target; args are extra agent flags (Strata only).
+func (t *target) start(keep bool, args ...string) *proc {
+	p, err := t.startFn(keep, args)
 	if err != nil {
 		fatalf("%s: start: %v", t.name, err)
 	}

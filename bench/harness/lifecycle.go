@@ -1,0 +1,270 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The storage lifecycle's figures: produce throughput with the agent's
+// compaction on and off (produceSet), cold catch-up before and after
+// `strata compactor --once` with the objects, index rows and requests per
+// GiB around it (catchupStrata), and space amplification under steady
+// produce with retention (lifecycle).
+
+// produceAgentSizes describes the agents of scenario produce.
+func produceAgentSizes(c config) string {
+	iv := "its default (15s)"
+	if c.produceCompactionInterval != "" {
+		iv = c.produceCompactionInterval
+	}
+	return "Strata: every run once on an agent with compaction on (--compaction-interval " + iv +
+		", other lifecycle flags at their defaults) and once on a fresh agent with --compaction=false"
+}
+
+// produceSet runs acks=1 then acks=all at full speed on p, adds their rows
+// (metric suffix names the variant, "" for the default agent) and returns
+// MB/s by acks.
+func produceSet(c config, res *Result, t *target, p *proc, suffix, label string) map[string]float64 {
+	isStrata := t.name != kafkaPeer
+	n := (c.mb << 20) / c.recSize
+	out := map[string]float64{}
+	for _, acks := range []string{"1", "all"} {
+		topic := createTopic(p.addr, int32(c.partitions))
+		puts := p.counter("strata_objstore_requests_total", `op="put"`)
+		jobs := p.counter("strata_compaction_jobs_total", `result="ok"`)
+		rewritten := p.counter("strata_compaction_bytes_rewritten_total", "")
+		r := produceRun{addr: p.addr, topic: topic, acks: acks, n: n, recSize: c.recSize, linger: 5 * time.Millisecond, label: label + " acks=" + acks}.run()
+		jobs = p.counter("strata_compaction_jobs_total", `result="ok"`) - jobs
+		rewritten = p.counter("strata_compaction_bytes_rewritten_total", "") - rewritten
+		mbs := float64(n*c.recSize) / r.seconds / 1e6
+		out[acks] = mbs
+		lk := "fsync"
+		if acks == "all" && isStrata {
+			lk = storeKey(t.name) + " PUT 8MiB x4"
+		}
+		metric := "acks=" + acks + " throughput"
+		row := Row{Scenario: "produce", Target: t.name, Metric: metric + suffix, Unit: "MB/s", Value: mbs, LimitKey: lk}
+		if suffix != "" {
+			row.PeerMetric = metric
+		}
+		res.add(row)
+		if !isStrata {
+			continue
+		}
+		if suffix == "" {
+			// So the on/off ratio is not vacuous: what compaction did while
+			// this run was measured (jobs finished, input bytes rewritten).
+			res.add(Row{Scenario: "produce", Target: t.name, Metric: "acks=" + acks + " compaction jobs finished during the run", Unit: "jobs", Value: jobs})
+			res.add(Row{Scenario: "produce", Target: t.name, Metric: "acks=" + acks + " bytes compacted during the run ÷ bytes produced", Unit: "%", Value: 100 * rewritten / float64(n*c.recSize)})
+		}
+		time.Sleep(500 * time.Millisecond) // the last flush
+		d := p.counter("strata_objstore_requests_total", `op="put"`) - puts
+		res.add(Row{Scenario: "puts", Target: t.name, Metric: "acks=" + acks + " PUTs/GiB at saturation" + suffix, Unit: "PUTs/GiB", Value: d / (float64(n*c.recSize) / gib), LowerBetter: true})
+	}
+	return out
+}
+
+// coldRead drops the page cache, starts a fresh agent (empty data dir, the
+// same metastore and bucket) and reads topic from offset 0: MB/s of record
+// values and object GETs (get + getrange) per GiB of them.
+func coldRead(res *Result, t *target, topic string, m int, args []string, label string, retire func(*proc)) (mbs, getsPerGiB float64) {
+	logf("  %s: a fresh agent on an empty data dir, same metastore and object store", label)
+	res.Notes = appendOnce(res.Notes, dropCaches())
+	p := t.start(false, args...)
+	defer retire(p)
+	gets := p.counter("strata_objstore_requests_total", `op="get`)
+	var bytes int64
+	start := time.Now()
+	got, _, last := consume(p.addr, topic, "", m, 20*time.Minute, label, make(chan struct{}), func(r *kgo.Record) { bytes += int64(len(r.Value)) })
+	if got < m {
+		fatalf("%s: read %d of %d records", label, got, m)
+	}
+	d := p.counter("strata_objstore_requests_total", `op="get`) - gets
+	return float64(bytes) / last.Sub(start).Seconds() / 1e6, d / (float64(bytes) / gib)
+}
+
+// catchupStrata is scenario catchup on Strata after the write: w (the
+// writing agent, stopped here) made writePuts PUTs for m records. It reads
+// cold from flush objects, runs `strata compactor --once
+// --compaction-max-lag 1ns` with no agent running, reads cold again from
+// the segments, and finally collects the dead inputs (`strata compactor
+// --once --gc-grace 1ns`), counting objects and index rows in the
+// metastore and the bucket, and the compactor's requests, in between.
+func catchupStrata(c config, res *Result, t *target, w *proc, topic string, m int, writePuts float64, args []string, label string, retire func(*proc)) {
+	w.stop()
+	written := float64(m*c.recSize) / gib
+	add := func(scenario, metric, unit string, v float64, lower bool) {
+		res.add(Row{Scenario: scenario, Target: t.name, Metric: metric, Unit: unit, Value: v, LowerBetter: lower})
+	}
+	probe := openProbe(t)
+	defer probe.close()
+	before := probe.mustStats(label + ", flush objects")
+
+	lk := storeKey(t.name) + " GET 8MiB x4"
+	mbs, gets := coldRead(res, t, topic, m, args, label+" read (flush objects)", retire)
+	res.add(Row{Scenario: "catchup", Target: t.name, Metric: "cold read from offset 0, flush objects (before compaction)", Unit: "MB/s", Value: mbs, LimitKey: lk, PeerMetric: "cold read from offset 0"})
+	add("catchup", "object GETs per GiB read cold, flush objects", "GETs/GiB", gets, true)
+
+	comp := runCompactor(t, label+" compaction", "--compaction-max-lag", "1ns")
+	after := probe.mustStats(label + ", after compaction")
+	if after.FlushRows > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%s: %d flush index rows were left after `strata compactor --once --compaction-max-lag 1ns`.", t.name, after.FlushRows))
+	}
+
+	mbs, gets = coldRead(res, t, topic, m, args, label+" read (compacted)", retire)
+	res.add(Row{Scenario: "catchup", Target: t.name, Metric: "cold read from offset 0, compacted segments", Unit: "MB/s", Value: mbs, LimitKey: lk, PeerMetric: "cold read from offset 0"})
+	add("catchup", "object GETs per GiB read cold, compacted segments", "GETs/GiB", gets, true)
+
+	gc := runCompactor(t, label+" garbage collection", "--gc-grace", "1ns")
+	collected := probe.mustStats(label + ", after garbage collection")
+
+	const cs = "compaction"
+	add(cs, "compaction jobs (strata compactor --once --compaction-max-lag 1ns)", "jobs", float64(comp.jobs), false)
+	add(cs, "compactor --once wall time", "s", comp.seconds, true)
+	add(cs, "compaction rate (input bytes ÷ compactor wall time)", "MB/s", float64(comp.inputBytes)/comp.seconds/1e6, false)
+	add(cs, "index rows per GiB, flush objects (before)", "rows/GiB", float64(before.rows())/written, true)
+	add(cs, "index rows per GiB, after compaction", "rows/GiB", float64(after.rows())/written, true)
+	add(cs, "live objects per GiB, flush objects (before)", "objects/GiB", float64(before.LiveObjects)/written, true)
+	add(cs, "live objects per GiB, after compaction", "objects/GiB", float64(after.LiveObjects)/written, true)
+	add(cs, "objects in bucket per GiB, after compaction (inputs awaiting GC)", "objects/GiB", float64(after.BucketObjects)/written, true)
+	add(cs, "objects in bucket per GiB, after GC", "objects/GiB", float64(collected.BucketObjects)/written, true)
+	add(cs, "bucket bytes ÷ live bytes, after GC", "×", float64(collected.BucketBytes)/float64(collected.LiveBytes), true)
+	add(cs, "PUTs per GiB, agent write (flush objects)", "PUTs/GiB", writePuts/written, true)
+	if comp.requests != nil {
+		add(cs, "S3 PUT requests per GiB, compactor (PUT + multipart create/parts/complete)", "PUTs/GiB", float64(comp.puts())/written, true)
+		add(cs, "PUTs per GiB, write + compaction", "PUTs/GiB", (writePuts+float64(comp.puts()))/written, true)
+		add(cs, "S3 GET requests per GiB, compactor", "GETs/GiB", float64(comp.gets())/written, true)
+		add(cs, "S3 DELETE requests per GiB, garbage collection", "DELETEs/GiB", float64(gc.deletes()+comp.deletes())/written, true)
+		add(cs, "S3 LIST requests, both compactor runs", "LISTs", float64(comp.lists()+gc.lists()), true)
+		res.Notes = appendOnce(res.Notes, fmt.Sprintf("%s: the compactor's S3 requests were counted by a proxy in front of MinIO, by HTTP request; "+
+			"compaction: %v; garbage collection: %v. The agents' requests are their own strata_objstore_requests_total "+
+			"(one count per Put, however many parts).", t.name, comp.requests, gc.requests))
+	}
+}
+
+// lifeSample is one look at the bucket and the metastore in scenario
+// lifecycle.
+type lifeSample struct {
+	Seconds float64 `json:"t_seconds"`
+	storageStats
+}
+
+// lifecycle is scenario lifecycle: a steady produce at lifeRateMBs for
+// lifeTime to a topic with retention.ms=lifeRetentionMs on an agent with
+// the lifecycle at its defaults, sampling bucket and metastore every
+// lifeSample: space amplification (bucket bytes ÷ live bytes) and object
+// count, their maximum and final values.
+func lifecycle(c config, res *Result, t *target, p *proc, label string) {
+	ret := strconv.FormatInt(c.lifeRetentionMs, 10)
+	topic := createTopicWith(p.addr, int32(c.partitions), map[string]*string{"retention.ms": &ret})
+	probe := openProbe(t)
+	defer probe.close()
+	reqs := func() map[string]float64 {
+		out := map[string]float64{}
+		for _, op := range []string{"put", "get", "getrange", "delete", "delete_batch", "list"} {
+			out[op] = p.counter("strata_objstore_requests_total", `op="`+op+`"`)
+		}
+		out["strata_compaction_jobs_total"] = p.counter("strata_compaction_jobs_total", `result="ok"`)
+		for _, k := range []string{"strata_compaction_gc_deleted_objects_total", "strata_compaction_retention_trims_total", "strata_compaction_bytes_rewritten_total"} {
+			out[k] = p.counter(k, "")
+		}
+		return out
+	}
+	r0 := reqs()
+	var (
+		mu      sync.Mutex
+		samples []lifeSample
+		stop    = make(chan struct{})
+		done    = make(chan struct{})
+	)
+	start := time.Now()
+	sample := func() {
+		s, err := probe.stats()
+		if err != nil {
+			logf("  %s: sample: %v", label, err)
+			return
+		}
+		mu.Lock()
+		samples = append(samples, lifeSample{Seconds: time.Since(start).Seconds(), storageStats: s})
+		mu.Unlock()
+	}
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(c.lifeSample)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+				sample()
+			}
+		}
+	}()
+	rate := c.lifeRateMBs * 1e6 / float64(c.recSize)
+	m := int(rate * c.lifeTime.Seconds())
+	pr := produceRun{addr: p.addr, topic: topic, acks: "1", n: m, recSize: c.recSize, rate: rate, label: label + " produce"}.run()
+	close(stop)
+	<-done
+	sample()
+	r1 := reqs()
+	if len(samples) == 0 {
+		fatalf("%s: no samples", label)
+	}
+	res.Lifecycle[t.name] = samples
+	produced := float64(m*c.recSize) / gib
+
+	amp := func(s lifeSample) float64 {
+		if s.LiveBytes == 0 {
+			return 0
+		}
+		return float64(s.BucketBytes) / float64(s.LiveBytes)
+	}
+	var maxAmp, maxBytes, maxLive, maxObjs, steadySum float64
+	steadyN := 0
+	for _, s := range samples {
+		maxAmp = max(maxAmp, amp(s))
+		maxBytes = max(maxBytes, float64(s.BucketBytes))
+		maxLive = max(maxLive, float64(s.LiveBytes))
+		maxObjs = max(maxObjs, float64(s.BucketObjects))
+		if s.Seconds >= c.lifeTime.Seconds()/2 {
+			steadySum += amp(s)
+			steadyN++
+		}
+	}
+	final := samples[len(samples)-1]
+	add := func(metric, unit string, v float64, lower bool) {
+		res.add(Row{Scenario: "lifecycle", Target: t.name, Metric: metric, Unit: unit, Value: v, LowerBetter: lower})
+	}
+	add("produce rate achieved", "MB/s", float64(m*c.recSize)/pr.seconds/1e6, false)
+	add("bucket bytes ÷ live bytes, max", "×", maxAmp, true)
+	add("bucket bytes ÷ live bytes, final", "×", amp(final), true)
+	if steadyN > 0 {
+		add("bucket bytes ÷ live bytes, mean of the second half", "×", steadySum/float64(steadyN), true)
+	}
+	add("bucket bytes, max", "MiB", maxBytes/(1<<20), true)
+	add("bucket bytes, final", "MiB", float64(final.BucketBytes)/(1<<20), true)
+	add("live bytes, max", "MiB", maxLive/(1<<20), false)
+	add("live bytes, final", "MiB", float64(final.LiveBytes)/(1<<20), false)
+	add("objects in bucket, max", "objects", maxObjs, true)
+	add("objects in bucket, final", "objects", float64(final.BucketObjects), true)
+	add("index rows, final", "rows", float64(final.rows()), true)
+	add("compaction jobs", "jobs", r1["strata_compaction_jobs_total"]-r0["strata_compaction_jobs_total"], false)
+	add("retention trims", "trims", r1["strata_compaction_retention_trims_total"]-r0["strata_compaction_retention_trims_total"], false)
+	add("dead objects deleted by GC", "objects", r1["strata_compaction_gc_deleted_objects_total"]-r0["strata_compaction_gc_deleted_objects_total"], false)
+	add("bytes rewritten by compaction ÷ bytes produced", "×", (r1["strata_compaction_bytes_rewritten_total"]-r0["strata_compaction_bytes_rewritten_total"])/float64(m*c.recSize), true)
+	per := func(ops ...string) float64 {
+		d := 0.0
+		for _, op := range ops {
+			d += r1[op] - r0[op]
+		}
+		return d / produced
+	}
+	add("PUTs per GiB produced (flushes + compaction)", "PUTs/GiB", per("put"), true)
+	add("GETs per GiB produced (compaction's reads)", "GETs/GiB", per("get", "getrange"), true)
+	add("DELETE requests per GiB produced (GC)", "DELETEs/GiB", per("delete", "delete_batch"), true)
+}
