@@ -342,38 +342,59 @@ func newReadFixture(t testing.TB, meta *fakeMeta, store objstore.Store, cacheByt
 // of maxBytes, as a consumer does.
 func (f *readFixture) readAll(t testing.TB, offset int64, maxBytes int) []byte {
 	t.Helper()
+	out, err := f.readAllErr(offset, maxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// readAllErr is readAll for goroutines other than the test's.
+func (f *readFixture) readAllErr(offset int64, maxBytes int) ([]byte, error) {
 	hwm := f.p.HighWatermark()
 	var out []byte
 	for offset < hwm {
 		data, err := f.p.Read(context.Background(), offset, maxBytes, hwm)
 		if err != nil {
-			t.Fatalf("read at %d: %v", offset, err)
+			return out, fmt.Errorf("read at %d: %w", offset, err)
 		}
 		if len(data) == 0 {
-			t.Fatalf("read at %d returned nothing", offset)
+			return out, fmt.Errorf("read at %d returned nothing", offset)
 		}
 		out = append(out, data...)
-		offset = lastOffset(t, data) + 1
+		last, err := lastOffsetErr(data)
+		if err != nil {
+			return out, err
+		}
+		offset = last + 1
 	}
-	return out
+	return out, nil
 }
 
 // lastOffset is the last offset of the last batch in data.
 func lastOffset(t testing.TB, data []byte) int64 {
 	t.Helper()
+	last, err := lastOffsetErr(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last
+}
+
+func lastOffsetErr(data []byte) (int64, error) {
 	last := int64(-1)
 	for len(data) > 0 {
 		b, rest, err := record.Next(data)
 		if err != nil {
-			t.Fatal(err)
+			return 0, err
 		}
 		h, err := record.ParseHeader(b)
 		if err != nil {
-			t.Fatal(err)
+			return 0, err
 		}
 		last, data = h.LastOffset(), rest
 	}
-	return last
+	return last, nil
 }
 
 func keyf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
