@@ -94,6 +94,7 @@ type config struct {
 	kafkaLib            string
 	crossCheck          bool
 	work                string
+	rev                 string
 
 	// Storage lifecycle: the produce runs' agent --compaction-interval
 	// ("" = the agent's default), and scenario lifecycle's duration, rate,
@@ -119,11 +120,12 @@ func main() {
 	flag.DurationVar(&c.trickle, "trickle-time", 30*time.Second, "duration of the 1 record/s run (scenario trickle)")
 	flag.Float64Var(&c.rateMBs, "rate", 0, "fixed rate in MB/s for latency and e2e (default: half the lowest acks=all peak of scenario produce, else 10)")
 	flag.IntVar(&c.limitMB, "limit-mb", 256, "MiB written/read by each limit measurement (fsync, PUT, GET)")
-	flag.BoolVar(&c.smoke, "smoke", false, "a few seconds, Strata embedded only, tiny sizes, no plots of note (CI)")
+	flag.BoolVar(&c.smoke, "smoke", false, "a few seconds, Strata embedded only, tiny sizes, no plots of note, the working tree unless -rev (CI)")
 	flag.StringVar(&c.name, "name", "", "results file name part (default: full, smoke, or the scenario list)")
 	flag.StringVar(&c.out, "out", "", "results directory (default: <repo>/bench/results)")
 	flag.StringVar(&c.repo, "repo", "", "the Strata repository (default: found above the working directory)")
 	flag.StringVar(&c.work, "work", "", "working directory for data dirs, logs and services (default: a temp dir, removed afterwards)")
+	flag.StringVar(&c.rev, "rev", "HEAD", "build the strata binary from this commit (exported with git archive, so uncommitted changes in the working tree are not measured); \"worktree\" builds the working tree as it is")
 	flag.BoolVar(&c.crossCheck, "cross-check", true, "run Kafka's ProducerPerformance against each target in scenario produce")
 	flag.StringVar(&c.produceCompactionInterval, "produce-compaction-interval", "1s", "the agent's --compaction-interval in scenario produce, so compaction runs during runs shorter than its 15s default (\"\": the default)")
 	flag.DurationVar(&c.lifeTime, "lifecycle-time", 10*time.Minute, "duration of the steady produce of scenario lifecycle")
@@ -133,6 +135,11 @@ func main() {
 	flag.Parse()
 
 	if c.smoke {
+		revSet := false
+		flag.Visit(func(f *flag.Flag) { revSet = revSet || f.Name == "rev" })
+		if !revSet {
+			c.rev = "worktree" // CI checks the tree it tests
+		}
 		*targ = strataEmbedded
 		c.mb, c.catchupMB, c.limitMB = 8, 8, 8
 		c.latencyDur, c.trickle = time.Second, 2*time.Second
@@ -327,13 +334,7 @@ func run(c config) *Result {
 	logf("strata bench %q: scenarios %s, targets %s, work dir %s", c.name, strings.Join(c.scenarios, ","), strings.Join(c.targets, ","), c.work)
 
 	// --- Binaries and services --------------------------------------------
-	bin := filepath.Join(c.work, "strata")
-	logf("building strata (go build ./cmd/strata)")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/strata")
-	cmd.Dir, cmd.Stdout, cmd.Stderr = c.repo, os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fatalf("go build ./cmd/strata: %v", err)
-	}
+	bin := buildStrata(c, res)
 	wantKafka := slices.Contains(c.targets, kafkaPeer)
 	if wantKafka || c.crossCheck {
 		logf("fetching Apache Kafka (bench/kafka/fetch.sh; cached after the first time)")
@@ -611,6 +612,46 @@ func runScenario(c config, res *Result, t *target, s string, peaks map[string]fl
 	case "lifecycle":
 		lifecycle(c, res, t, p, label)
 	}
+}
+
+// buildStrata builds cmd/strata into the work dir: from c.rev exported
+// with git archive (others may be editing the working tree while this
+// runs), or from the working tree itself when c.rev is "worktree". It
+// records what was built in res.Sizes.
+func buildStrata(c config, res *Result) string {
+	bin := filepath.Join(c.work, "strata")
+	src := c.repo
+	what := "the working tree of " + c.repo
+	if c.rev != "worktree" {
+		commit := strings.TrimSpace(sh(c.repo, "git", "rev-parse", "--verify", c.rev+"^{commit}"))
+		src = filepath.Join(c.work, "src")
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			fatalf("%v", err)
+		}
+		logf("exporting %s (%s) with git archive", c.rev, commit[:12])
+		archive := exec.Command("sh", "-c", `git archive --format=tar "$1" | tar -x -C "$2"`, "sh", commit, src)
+		archive.Dir, archive.Stderr = c.repo, os.Stderr
+		if err := archive.Run(); err != nil {
+			fatalf("git archive %s: %v", commit, err)
+		}
+		what = "commit " + commit
+		if dirty := strings.TrimSpace(sh(c.repo, "git", "status", "--porcelain", "--untracked-files=no")); dirty != "" && c.rev == "HEAD" {
+			what += " (HEAD; the working tree's uncommitted changes were not built)"
+		}
+	}
+	logf("building strata (go build ./cmd/strata) from %s", what)
+	args := []string{"build", "-o", bin, "./cmd/strata"}
+	if src != c.repo {
+		// The build cache then serves an export in a new directory.
+		args = append(args[:1], append([]string{"-trimpath"}, args[1:]...)...)
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = src, os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fatalf("go build ./cmd/strata: %v", err)
+	}
+	res.Sizes["strata built from"] = what
+	return bin
 }
 
 // commandLine is the command as typed: bench/run.sh passes -repo itself.
