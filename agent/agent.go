@@ -127,7 +127,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		return nil, fmt.Errorf("agent: read cache: %w", err)
 	}
 	a.cache = cache
-	a.reader = tiering.NewReader(a.objs, cache)
+	if a.reader, err = tiering.NewReaderConfig(a.objs, cache, cfg.Read); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
 
 	if a.agentID, err = loadAgentID(cfg.DataDir, cfg.AgentID); err != nil {
 		return nil, err

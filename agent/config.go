@@ -12,6 +12,7 @@ import (
 
 	"github.com/stratalog/strata/compaction"
 	"github.com/stratalog/strata/group"
+	"github.com/stratalog/strata/tiering"
 )
 
 // Config configures an agent. The zero value of every field means its
@@ -78,6 +79,10 @@ type Config struct {
 	// Defaults 6s and 30m.
 	GroupMinSessionTimeout time.Duration
 	GroupMaxSessionTimeout time.Duration
+
+	// Read configures reads of compacted segments: read block size and
+	// read-ahead (see tiering.ReaderConfig).
+	Read tiering.ReaderConfig
 
 	// Compaction configures the storage lifecycle (compaction, retention,
 	// garbage collection) the agent runs for the partitions it owns.
@@ -147,6 +152,7 @@ func (c *Config) EnsureDefaults() {
 		c.GroupMaxSessionTimeout = group.DefaultMaxSessionTimeout
 	}
 	c.Compaction.EnsureDefaults()
+	c.Read.EnsureDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -168,6 +174,9 @@ func (c *Config) Validate() error {
 	cc := c.Compaction
 	cc.Holder = "agent"
 	if err := cc.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Read.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stratalog/strata/agent"
 	metaopen "github.com/stratalog/strata/metastore/open"
+	"github.com/stratalog/strata/tiering"
 	objopen "github.com/stratalog/strata/tiering/objstore/open"
 )
 
@@ -59,6 +60,9 @@ or in a YAML file given with --config.`,
 	f.String("agent-id", "", "agent ID in the metastore (default: generated once, kept in <data-dir>/agent-id)")
 	f.String("rack", "", "rack reported to clients")
 	f.Duration("lease-ttl", 3*time.Second, "agent registration lease")
+	f.String("read-block-bytes", "16MiB", "compacted segments are read in blocks of about this size, one range GET each")
+	f.Int("read-ahead", 4, "blocks a sequential reader keeps in flight ahead (-1: none)")
+	f.String("read-ahead-bytes", "128MiB", "memory for read-ahead and recently read blocks, shared by all readers")
 	f.Bool("compaction", true, "run compaction, retention and garbage collection for the partitions this agent owns")
 	addLifecycleFlags(f)
 	f.String("log-level", "info", "debug, info, warn or error")
@@ -95,7 +99,12 @@ func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, origins, e
 		Rack:              v.GetString("rack"),
 		LeaseTTL:          dur("lease-ttl"),
 		Compaction:        lifecycleConfig(st),
-		NoCompaction:      !boolean("compaction"),
+		Read: tiering.ReaderConfig{
+			BlockBytes:     size("read-block-bytes"),
+			ReadAhead:      int(st.integer("read-ahead", 32)),
+			ReadAheadBytes: size("read-ahead-bytes"),
+		},
+		NoCompaction: !boolean("compaction"),
 	}
 	mrb := size("max-request-bytes")
 	if mrb > 1<<30 {
