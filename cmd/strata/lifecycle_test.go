@@ -146,6 +146,44 @@ func (c *lcCluster) compactOnceOK(args ...string) string {
 	return log
 }
 
+// settle runs `strata compactor --once ARGS` (three times at most) until
+// the metastore knows neither flush objects nor dead ones: everything
+// compacted, and collected.
+func (c *lcCluster) settle(args ...string) {
+	c.t.Helper()
+	for try := 0; ; try++ {
+		c.compactOnceOK(args...)
+		st := c.objectStats()
+		if st["flush/live"]+st["flush/dead"]+st["segment/dead"] == 0 {
+			return
+		}
+		if try == 2 {
+			c.t.Fatalf("after three compactor runs the metastore still knows flush or dead objects: %v", st)
+		}
+	}
+}
+
+// orphans returns the bucket's objects the metastore does not know,
+// which must all be compacted segments (uploads of jobs cut short).
+func (c *lcCluster) orphans() map[string]bool {
+	c.t.Helper()
+	keys := slices.Collect(mapKeys(c.bucket()))
+	known, err := c.meta.KnownObjects(context.Background(), keys)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, k := range keys {
+		if !known[k] {
+			if !strings.Contains(k, "/cseg/") {
+				c.t.Fatalf("object %s is unknown to the metastore", k)
+			}
+			out[k] = true
+		}
+	}
+	return out
+}
+
 // strataKey matches the keys Strata writes: flush objects
 // <hhhh>/seg/<agent>/... and compacted segments
 // <hhhh>/cseg/<topic>/<partition>/....
@@ -691,6 +729,91 @@ func checkLog(t *testing.T, addr, topic string, m logModel, start map[int32]int6
 	}
 }
 
+// checkTimestamps asserts ListOffsets by timestamp against the model,
+// from the log start on: for a sample of timestamps, the first offset
+// whose record's timestamp is at or after it, and (timestamp -3) the
+// first record with the largest timestamp.
+func checkTimestamps(t *testing.T, addr, topic string, m logModel, start map[int32]int64) {
+	t.Helper()
+	adm := kadm.NewClient(newClient(t, addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	type found struct{ offset, ts int64 }
+	firstAtOrAfter := func(p int32, ms int64) (found, bool) {
+		for _, r := range m[p][start[p]:] {
+			if r.Timestamp.UnixMilli() >= ms {
+				return found{r.Offset, r.Timestamp.UnixMilli()}, true
+			}
+		}
+		return found{}, false
+	}
+	var probes []int64
+	for p, rs := range m {
+		step := max(37, (int64(len(rs))-start[p])/8)
+		for i := start[p]; i < int64(len(rs)); i += step {
+			probes = append(probes, rs[i].Timestamp.UnixMilli(), rs[i].Timestamp.UnixMilli()+1)
+		}
+	}
+	for _, ms := range probes {
+		res, err := adm.ListOffsetsAfterMilli(ctx, ms, topic)
+		if err == nil {
+			err = res.Error()
+		}
+		if err != nil {
+			t.Fatalf("%s: list offsets after %d: %v", topic, ms, err)
+		}
+		for p := range m {
+			o, _ := res.Lookup(topic, p)
+			want, ok := firstAtOrAfter(p, ms)
+			if !ok {
+				continue // kadm answers the end offset
+			}
+			if o.Offset != want.offset || o.Timestamp != want.ts {
+				t.Fatalf("%s/%d: first offset at or after %d ms: %d (timestamp %d), want %d (%d)", topic, p, ms, o.Offset, o.Timestamp, want.offset, want.ts)
+			}
+		}
+	}
+	res, err := adm.ListMaxTimestampOffsets(ctx, topic)
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		t.Fatalf("%s: list max timestamp offsets: %v", topic, err)
+	}
+	for p, rs := range m {
+		want := found{-1, -1}
+		for _, r := range rs[start[p]:] {
+			if r.Timestamp.UnixMilli() > want.ts {
+				want = found{r.Offset, r.Timestamp.UnixMilli()}
+			}
+		}
+		if o, _ := res.Lookup(topic, p); o.Offset != want.offset || o.Timestamp != want.ts {
+			t.Fatalf("%s/%d: max timestamp at offset %d (%d), want %d (%d)", topic, p, o.Offset, o.Timestamp, want.offset, want.ts)
+		}
+	}
+}
+
+// awaitStarts waits (timeout at most) until ListOffsets earliest of the
+// topic's partitions is want; on a timeout it reports what the agent and
+// the metastore said last.
+func (c *lcCluster) awaitStarts(topic string, want map[int32]int64, timeout time.Duration) {
+	c.t.Helper()
+	adm := kadm.NewClient(newClient(c.t, c.addr()))
+	var got map[int32]int64
+	deadline := time.Now().Add(timeout)
+	for {
+		if got = listed(c.t, adm, topic, true); mapsEqual(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	parts, err := c.meta.Partitions(context.Background(), c.topicID(topic))
+	c.t.Fatalf("%s: log start offsets still %v after %v, want %v; the metastore has %+v (%v)", topic, got, timeout, want, parts, err)
+}
+
 func mapsEqual(a, b map[int32]int64) bool {
 	if len(a) != len(b) {
 		return false
@@ -801,20 +924,16 @@ func TestRetention(t *testing.T) {
 		"forever": {0: 0},
 		"default": models["default"].ends(),
 	}
-	testkit.Await(t, 30*time.Second, "retention to trim every topic to its expected log start", func() bool {
-		for name, w := range want {
-			if !mapsEqual(listed(t, adm, name, true), w) {
-				return false
-			}
-		}
-		return true
-	})
+	for name, w := range want {
+		c.awaitStarts(name, w, 30*time.Second)
+	}
 	// forever was produced before default, so the passes that trimmed
 	// default saw it and kept it.
 	check := func(when string) {
 		t.Helper()
 		for name, m := range models {
 			checkLog(t, c.addr(), name, m, want[name])
+			checkTimestamps(t, c.addr(), name, m, want[name])
 		}
 		sizes := map[string]map[int32]int64{}
 		for name := range models {
@@ -905,11 +1024,9 @@ func TestRetentionCrash(t *testing.T) {
 			// With it, retention finishes the trim.
 			c.restart(lcAgentArgs...)
 			want := map[int32]int64{0: 50, 1: 50, 2: 50}
-			adm = kadm.NewClient(newClient(t, c.addr()))
-			testkit.Await(t, 30*time.Second, "retention to trim every partition", func() bool {
-				return mapsEqual(listed(t, adm, "trim", true), want)
-			})
+			c.awaitStarts("trim", want, 30*time.Second)
 			checkLog(t, c.addr(), "trim", m, want)
+			checkTimestamps(t, c.addr(), "trim", m, want)
 		})
 	}
 }
@@ -985,6 +1102,7 @@ func TestCompactorOnce(t *testing.T) {
 	if flushes < 6 {
 		t.Fatalf("%d flush objects after 6 acks=all rounds, want at least 6", flushes)
 	}
+	checkTimestamps(t, c.addr(), "cmp", m, zeros(compactorPartitions))
 
 	// The first run compacts every partition (and, with a 1ns grace,
 	// usually collects the flush objects it killed); the second collects
@@ -1004,8 +1122,10 @@ func TestCompactorOnce(t *testing.T) {
 		t.Fatalf("objects the metastore knows: %v, want only segments", st)
 	}
 	checkLog(t, c.addr(), "cmp", m, zeros(compactorPartitions))
+	checkTimestamps(t, c.addr(), "cmp", m, zeros(compactorPartitions))
 	c.restart()
 	checkLog(t, c.addr(), "cmp", m, zeros(compactorPartitions))
+	checkTimestamps(t, c.addr(), "cmp", m, zeros(compactorPartitions))
 }
 
 // TestCompactorCrash: `strata compactor --once` killed by SIGKILL at each
@@ -1070,17 +1190,9 @@ func TestCompactorCrash(t *testing.T) {
 			}
 			// Orphans: segments uploaded by jobs the kill cut short (with
 			// two jobs at once, any kill during compaction may leave one).
-			keys := slices.Collect(mapKeys(in))
-			known, err := c.meta.KnownObjects(context.Background(), keys)
-			if err != nil {
-				t.Fatal(err)
-			}
 			newOrphans := 0
-			for _, k := range keys {
-				if !known[k] && !orphans[k] {
-					if !strings.Contains(k, "/cseg/") {
-						t.Fatalf("object %s, unknown to the metastore, after a crash at %s", k, step)
-					}
+			for k := range c.orphans() {
+				if !orphans[k] {
 					orphans[k] = true
 					newOrphans++
 				}
@@ -1115,19 +1227,11 @@ func TestCompactorCrash(t *testing.T) {
 			}
 			// The consumer sees everything, exactly once, mid-repair too.
 			checkLog(t, c.addr(), "kill", m, zeros(compactorPartitions))
-			for try := 0; ; try++ {
-				c.compactOnceOK(compactNow...)
-				st := c.objectStats()
-				if st["flush/live"]+st["flush/dead"]+st["segment/dead"] == 0 {
-					break
-				}
-				if try == 2 {
-					t.Fatalf("after three runs the metastore still knows flush or dead objects: %v", st)
-				}
-			}
+			c.settle(compactNow...)
 			c.onlyReferenced(orphans)
 			c.checkSegments("kill", orphans)
 			checkLog(t, c.addr(), "kill", m, zeros(compactorPartitions))
+			checkTimestamps(t, c.addr(), "kill", m, zeros(compactorPartitions))
 		})
 		if t.Failed() {
 			return
@@ -1295,11 +1399,18 @@ func TestCompactorsRace(t *testing.T) {
 	if strings.Count(logs, "msg=compacted ") == 0 {
 		t.Fatal("nothing was compacted")
 	}
-	// The agent's own GC collects what died last.
-	testkit.Await(t, 30*time.Second, "the bucket to hold only referenced objects", func() bool { return c.bucketDiff(nil) == "" })
+	// With the lifecycle stopped everywhere, one more compactor run
+	// collects what died last; then the bucket holds what the index
+	// references, and it reads back whole from the object store.
 	c.restart(slices.Concat(lcAgentArgs, lcColdReads, []string{"--compaction=false"})...)
+	c.settle(lcCompactNow...)
+	// A job cut short by SIGTERM may leave its uploaded segment behind,
+	// unknown to the metastore, for the orphan sweep.
+	orphans := c.orphans()
+	c.onlyReferenced(orphans)
+	t.Logf("%d orphans left by compactors stopped mid-job", len(orphans))
 	checkLog(t, c.addr(), "race", m, zeros(partitions))
-	c.onlyReferenced(nil)
+	checkTimestamps(t, c.addr(), "race", m, zeros(partitions))
 }
 
 // TestReadWhileCompacting: a consumer that stays behind the writers and
@@ -1382,7 +1493,8 @@ func TestDeletedTopicObjectsCollected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.Await(t, 30*time.Second, "doomed's objects to leave the bucket", func() bool {
+	// Gone from the bucket, and then forgotten by the metastore.
+	testkit.Await(t, 30*time.Second, "doomed's objects to leave the bucket and the metastore", func() bool {
 		in := c.bucket()
 		for _, k := range doomedKeys {
 			if _, ok := in[k]; ok {
@@ -1394,14 +1506,104 @@ func TestDeletedTopicObjectsCollected(t *testing.T) {
 				return false
 			}
 		}
-		return c.bucketDiff(nil) == ""
+		known, err := c.meta.KnownObjects(context.Background(), doomedKeys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// And the lifecycle done with kept too: its flush rows
+		// compacted, the dead objects collected.
+		st := c.objectStats()
+		return len(known) == 0 && st["flush/live"]+st["flush/dead"]+st["segment/dead"] == 0 && c.bucketDiff(nil) == ""
 	})
-	known, err := c.meta.KnownObjects(context.Background(), doomedKeys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(known) > 0 {
-		t.Fatalf("the metastore still knows %d of doomed's objects", len(known))
-	}
+	c.onlyReferenced(nil)
 	checkLog(t, c.addr(), "kept", kept, zeros(1))
+}
+
+// TestCompactorStartKeepsAgentUploads: starting `strata compactor` on
+// the file:// store an agent is writing to must not break the agent's
+// uploads in progress. Regression test for fs.Open removing everything
+// in <dir>/.tmp, where every process sharing the directory (agent,
+// compactors) keeps its Puts in progress: a compactor starting while the
+// agent uploads made the agent's rename fail ("upload failed; retrying",
+// strata_objstore_errors_total{op="put"}), and an agent starting while a
+// compactor uploads fails the compaction job the same way. The file
+// store is what this is about, so it runs on it in both passes.
+func TestCompactorStartKeepsAgentUploads(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c := &lcCluster{t: t, metaURL: "sqlite://" + filepath.Join(dir, "meta.db"), objURL: "file://" + filepath.Join(dir, "objects")}
+	c.agent = startAgent(t, agentOpts{args: []string{"--metastore", c.metaURL, "--objstore", c.objURL,
+		"--flush-interval", "5ms", "--compaction=false"}})
+	testkit.CreateTopic(t, c.addr(), "busy", 1, nil)
+	// Uploads of a few MiB back to back, so one is nearly always in
+	// progress.
+	cl := newClient(t, c.addr(), kgo.DefaultProduceTopic("busy"), kgo.RequiredAcks(kgo.LeaderAck()),
+		kgo.DisableIdempotentWrite(), kgo.MaxBufferedRecords(64), kgo.ProducerBatchMaxBytes(4<<20))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		val := make([]byte, 256<<10)
+		rand.Read(val)
+		for ctx.Err() == nil {
+			cl.Produce(ctx, &kgo.Record{Value: val}, nil)
+		}
+	}()
+	defer func() { cancel(); wg.Wait() }()
+	for i := 0; i < 5 && !strings.Contains(c.agent.stderr.String(), "upload failed"); i++ {
+		c.compactOnceOK()
+	}
+	if log := c.agent.stderr.String(); strings.Contains(log, "upload failed") {
+		for _, l := range strings.Split(log, "\n") {
+			if strings.Contains(l, "upload failed") {
+				t.Fatalf("a compactor starting on the agent's file store broke an upload in progress:\n%s", l)
+			}
+		}
+	}
+}
+
+// TestCompactorStopReleasesLeases: SIGTERM to a `strata compactor` in the
+// middle of a compaction pass waits for the job in progress, which
+// releases its partition's lease, before the process exits 0, so another
+// compactor can take the partition at once rather than after the lease's
+// TTL (2 minutes). Regression test for compaction.Service.CompactOnce
+// returning as soon as its wait for a job slot is cancelled, without
+// waiting for the jobs it started (and reading their count unlocked: a
+// data race under -race): Stop returned with a job still running, and
+// the process closed the metastore under it ("release lease ... database
+// is closed"), leaving the lease held.
+func TestCompactorStopReleasesLeases(t *testing.T) {
+	t.Parallel()
+	c := newLCCluster(t, slices.Concat(lcAgentArgs, []string{"--compaction=false"})...)
+	const partitions = 6
+	testkit.CreateTopic(t, c.addr(), "stop", partitions, nil)
+	m := logModel{}
+	m.produceRounds(t, lcProducer(t, c.addr()), "stop", partitions, "r", 2, 20, time.Now())
+	// One job at a time and one object-store request a second: each job
+	// (a GET and a PUT) takes about a second, and while one runs the pass
+	// waits for a job slot.
+	comp := c.compactor("--compaction-max-lag", "1ns", "--compaction-interval", "1h",
+		"--compaction-max-jobs", "1", "--compaction-max-requests-per-second", "1")
+	testkit.Await(t, 30*time.Second, "the first compaction job", func() bool {
+		return strings.Contains(comp.stderr.String(), "msg=compacted ")
+	})
+	if code := comp.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("compactor exit code %d after SIGTERM, want 0:\n%s", code, tail(comp.stderr.String(), 20))
+	}
+	if log := comp.stderr.String(); strings.Contains(log, "release lease") {
+		t.Errorf("the compactor failed to release a lease on its way out:\n%s", tail(log, 10))
+	}
+	id := c.topicID("stop")
+	ctx := context.Background()
+	for p := range int32(partitions) {
+		l, err := c.meta.ClaimLease(ctx, "another-compactor", id, p, time.Now(), time.Minute)
+		if err != nil {
+			t.Fatalf("partition %d: another compactor cannot take the lease after the first one stopped: %v", p, err)
+		}
+		if err := c.meta.ReleaseLease(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkLog(t, c.addr(), "stop", m, zeros(partitions))
 }
