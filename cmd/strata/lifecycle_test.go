@@ -1126,6 +1126,101 @@ func TestCompactorOnce(t *testing.T) {
 	c.restart()
 	checkLog(t, c.addr(), "cmp", m, zeros(compactorPartitions))
 	checkTimestamps(t, c.addr(), "cmp", m, zeros(compactorPartitions))
+
+	// DeleteRecords to an offset inside partition 1's segment (and
+	// inside one of its batches): the segment stays, the records before
+	// the new log start are no longer served, lookups by time start
+	// there.
+	start := zeros(compactorPartitions)
+	start[1] = 101
+	adm := kadm.NewClient(newClient(t, c.addr()))
+	var os kadm.Offsets
+	os.Add(kadm.Offset{Topic: "cmp", Partition: 1, At: start[1]})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := adm.DeleteRecords(ctx, os)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := res.Lookup("cmp", 1); r.Err != nil || r.LowWatermark != start[1] {
+		t.Fatalf("delete records below %d: low watermark %d, %v", start[1], r.LowWatermark, r.Err)
+	}
+	checkLog(t, c.addr(), "cmp", m, start)
+	checkTimestamps(t, c.addr(), "cmp", m, start)
+	c.checkSegments("cmp", nil)
+}
+
+// TestRetentionOfSegments: retention trims compacted segments whole, by
+// time and by size, when `strata compactor` enforces it for an agent that
+// runs no lifecycle of its own: the agent serves the new log start (it
+// learns it from the metastore), the kept segments read back exactly,
+// DescribeLogDirs counts only them, and the trimmed segments leave the
+// bucket.
+func TestRetentionOfSegments(t *testing.T) {
+	t.Parallel()
+	c := newLCCluster(t, slices.Concat(lcAgentArgs, lcColdReads, []string{"--compaction=false"})...)
+	testkit.CreateTopic(t, c.addr(), "segs", 1, map[string]*string{"retention.ms": kadm.StringPtr("-1")})
+	m := logModel{}
+	cl := lcProducer(t, c.addr())
+	// Three segments: an hour-old one, then two of now, each compacted
+	// on its own (three small segments are not merged).
+	for i, ts := range []time.Time{time.Now().Add(-time.Hour), time.Now(), time.Now()} {
+		m.produceRounds(t, cl, "segs", 1, fmt.Sprintf("seg%d-", i), 3, 30, ts)
+		c.compactOnceOK(lcCompactNow...)
+	}
+	rows := c.rows("segs")[0]
+	if len(rows) != 3 {
+		t.Fatalf("%d index rows, want 3 segments: %+v", len(rows), rows)
+	}
+	for _, r := range rows {
+		if r.Kind != metastore.RowSegment {
+			t.Fatalf("row %d-%d is not a segment", r.BaseOffset, r.LastOffset)
+		}
+	}
+	adm := kadm.NewClient(newClient(t, c.addr()))
+	if got := storedSizes(t, adm, "segs")[0]; got != rows[0].Size+rows[1].Size+rows[2].Size {
+		t.Fatalf("DescribeLogDirs says %d bytes, the segments hold %d", got, rows[0].Size+rows[1].Size+rows[2].Size)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	alter := func(name, value string) {
+		t.Helper()
+		res, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: name, Value: kadm.StringPtr(value)}}, "segs")
+		if err == nil {
+			_, err = res.On("segs", nil)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []struct {
+		name, value string
+		gone        int // segments trimmed
+	}{
+		{"retention.ms", "600000", 1},                    // the hour-old segment
+		{"retention.bytes", fmt.Sprint(rows[2].Size), 2}, // and then all but the newest
+	} {
+		alter(step.name, step.value)
+		c.compactOnceOK(lcCompactNow...) // retention, then GC of what it killed
+		start := map[int32]int64{0: rows[step.gone].BaseOffset}
+		c.awaitStarts("segs", start, 10*time.Second)
+		checkLog(t, c.addr(), "segs", m, start)
+		checkTimestamps(t, c.addr(), "segs", m, start)
+		var kept int64
+		for _, r := range rows[step.gone:] {
+			kept += r.Size
+		}
+		if got := storedSizes(t, adm, "segs")[0]; got != kept {
+			t.Fatalf("after %s=%s: DescribeLogDirs says %d bytes, the kept segments hold %d", step.name, step.value, got, kept)
+		}
+		c.compactOnceOK(lcCompactNow...) // GC, had the grace not passed yet
+		c.onlyReferenced(nil)
+		for _, r := range rows[:step.gone] {
+			if _, ok := c.bucket()[r.ObjectKey]; ok {
+				t.Fatalf("trimmed segment %s is still in the bucket", r.ObjectKey)
+			}
+		}
+	}
 }
 
 // TestCompactorCrash: `strata compactor --once` killed by SIGKILL at each
