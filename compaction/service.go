@@ -197,7 +197,12 @@ func (s *Service) CompactOnce(ctx context.Context) (int, error) {
 			continue // nothing the planner would do
 		}
 		if err := s.jobs.Acquire(ctx, 1); err != nil {
-			return done, err
+			// Stopping: the jobs started finish (and release their
+			// leases) before the pass returns.
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+			break
 		}
 		wg.Add(1)
 		go func() {
@@ -213,6 +218,8 @@ func (s *Service) CompactOnce(ctx context.Context) (int, error) {
 		}()
 	}
 	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
 	return done, errors.Join(errs...)
 }
 

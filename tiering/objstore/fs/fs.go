@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/stratalog/strata/tiering/objstore"
 	"github.com/stratalog/strata/tiering/objstore/internal/objkey"
@@ -34,23 +35,36 @@ var (
 	_ objstore.BatchDeleter = (*Store)(nil)
 )
 
+// staleTemp is how old a file in .tmp must be before Open removes it:
+// several processes (an agent, compactors) may share one directory, and
+// a younger file may be another process's Put in progress.
+const staleTemp = time.Hour
+
 // Open returns a Store rooted at dir, creating dir if needed and removing
-// temporary files left by an earlier crash.
+// temporary files left by an earlier crash (those older than an hour; a
+// younger one may belong to another process sharing the directory).
 func Open(dir string) (*Store, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("fs: open %q: %w", dir, err)
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("fs: open: %w", err)
-	}
 	tmp := filepath.Join(root, tmpDir)
-	// Anything in .tmp is an unfinished Put: no reader can see it.
-	if err := os.RemoveAll(tmp); err != nil {
-		return nil, fmt.Errorf("fs: open: clear temp dir: %w", err)
-	}
-	if err := os.Mkdir(tmp, 0o755); err != nil && !errors.Is(err, iofs.ErrExist) {
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("fs: open: %w", err)
+	}
+	// Anything in .tmp is an unfinished Put: no reader can see it.
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("fs: open: read temp dir: %w", err)
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || time.Since(info.ModTime()) < staleTemp {
+			continue // gone already, or maybe another process's
+		}
+		if err := os.RemoveAll(filepath.Join(tmp, e.Name())); err != nil {
+			return nil, fmt.Errorf("fs: open: clear temp dir: %w", err)
+		}
 	}
 	return &Store{root: root}, nil
 }

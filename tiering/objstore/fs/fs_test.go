@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stratalog/strata/tiering/objstore"
 	"github.com/stratalog/strata/tiering/objstore/objstoretest"
@@ -50,9 +51,18 @@ func TestTempFilesIgnoredAndCleared(t *testing.T) {
 	if err := s.Put(ctx, "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
-	// A crash mid-Put leaves a temporary file behind.
+	// A crash mid-Put leaves a temporary file behind; a younger one may
+	// be another process's Put in progress and stays.
 	stale := filepath.Join(dir, tmpDir, "put-123")
 	if err := os.WriteFile(stale, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * staleTemp)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	young := filepath.Join(dir, tmpDir, "put-456")
+	if err := os.WriteFile(young, []byte("in progress"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	list, err := s.List(ctx, "")
@@ -68,6 +78,10 @@ func TestTempFilesIgnoredAndCleared(t *testing.T) {
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("stale temp file survived Open: %v", err)
 	}
+	if _, err := os.Stat(young); err != nil {
+		t.Fatalf("young temp file removed by Open: %v", err)
+	}
+	os.Remove(young)
 	entries, err := os.ReadDir(filepath.Join(dir, tmpDir))
 	if err != nil {
 		t.Fatal(err)
