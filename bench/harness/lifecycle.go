@@ -2,7 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,9 +42,14 @@ func produceSet(c config, res *Result, t *target, p *proc, suffix, label string)
 		puts := p.counter("strata_objstore_requests_total", `op="put"`)
 		jobs := p.counter("strata_compaction_jobs_total", `result="ok"`)
 		rewritten := p.counter("strata_compaction_bytes_rewritten_total", "")
+		prof := cpuProfile(c, t, p, "acks="+acks+suffix)
+		cpu0 := takeCPU(t, p)
 		r := produceRun{addr: p.addr, topic: topic, acks: acks, n: n, recSize: c.recSize, linger: 5 * time.Millisecond, label: label + " acks=" + acks}.run()
+		cpu := takeCPU(t, p).sub(cpu0)
 		jobs = p.counter("strata_compaction_jobs_total", `result="ok"`) - jobs
 		rewritten = p.counter("strata_compaction_bytes_rewritten_total", "") - rewritten
+		<-prof
+		heapProfile(c, t, p, "acks="+acks+suffix)
 		mbs := float64(n*c.recSize) / r.seconds / 1e6
 		out[acks] = mbs
 		lk := "fsync"
@@ -52,6 +62,18 @@ func produceSet(c config, res *Result, t *target, p *proc, suffix, label string)
 			row.PeerMetric = metric
 		}
 		res.add(row)
+		// Where the cores went during the run (cores busy on average).
+		busy := func(who string, sec float64) {
+			if sec > 0 {
+				res.add(Row{Scenario: "cpu", Target: t.name, Metric: "acks=" + acks + " produce" + suffix + ": cores busy, " + who, Unit: "cores", Value: sec / r.seconds, LowerBetter: true})
+			}
+		}
+		busy("whole machine", cpu.machine)
+		busy("agent/broker", cpu.agent)
+		busy("MinIO", cpu.objstore)
+		busy("Postgres", cpu.metastore)
+		busy("client (franz-go, in the harness)", cpu.client)
+		busy("anything else", cpu.other())
 		if !isStrata {
 			continue
 		}
@@ -267,4 +289,50 @@ func lifecycle(c config, res *Result, t *target, p *proc, label string) {
 	add("PUTs per GiB produced (flushes + compaction)", "PUTs/GiB", per("put"), true)
 	add("GETs per GiB produced (compaction's reads)", "GETs/GiB", per("get", "getrange"), true)
 	add("DELETE requests per GiB produced (GC)", "DELETEs/GiB", per("delete", "delete_batch"), true)
+}
+
+// cpuProfile, with -cpuprofile, fetches a 20 s CPU profile of a Strata
+// agent in the background into that directory; the channel is closed when
+// it is written (at once without -cpuprofile).
+func cpuProfile(c config, t *target, p *proc, what string) chan struct{} {
+	done := make(chan struct{})
+	if c.cpuProfiles == "" || p.admin == "" {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		fetchProfile(c, p, "profile?seconds=20", t.name+"_"+what+".cpu")
+	}()
+	return done
+}
+
+// heapProfile, with -cpuprofile, saves the agent's heap profile (in use
+// now, and allocated since start) beside the CPU profiles.
+func heapProfile(c config, t *target, p *proc, what string) {
+	if c.cpuProfiles != "" && p.admin != "" {
+		fetchProfile(c, p, "heap", t.name+"_"+what+".heap")
+	}
+}
+
+func fetchProfile(c config, p *proc, query, name string) {
+	name = strings.NewReplacer(" ", "", ",", "_", "=", "-", "--", "").Replace(name)
+	path := filepath.Join(c.cpuProfiles, name+".pprof")
+	resp, err := http.Get("http://" + p.admin + "/debug/pprof/" + query)
+	if err != nil {
+		logf("  profile %s: %v", path, err)
+		return
+	}
+	defer resp.Body.Close()
+	os.MkdirAll(c.cpuProfiles, 0o755)
+	f, err := os.Create(path)
+	if err == nil {
+		_, err = io.Copy(f, resp.Body)
+		f.Close()
+	}
+	if err != nil {
+		logf("  profile %s: %v", path, err)
+		return
+	}
+	logf("  wrote profile %s", path)
 }

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -95,6 +96,7 @@ type config struct {
 	crossCheck          bool
 	work                string
 	rev                 string
+	cpuProfiles         string
 
 	// Storage lifecycle: the produce runs' agent --compaction-interval
 	// ("" = the agent's default), and scenario lifecycle's duration, rate,
@@ -126,6 +128,7 @@ func main() {
 	flag.StringVar(&c.repo, "repo", "", "the Strata repository (default: found above the working directory)")
 	flag.StringVar(&c.work, "work", "", "working directory for data dirs, logs and services (default: a temp dir, removed afterwards)")
 	flag.StringVar(&c.rev, "rev", "HEAD", "build the strata binary from this commit (exported with git archive, so uncommitted changes in the working tree are not measured); \"worktree\" builds the working tree as it is")
+	flag.StringVar(&c.cpuProfiles, "cpuprofile", "", "directory for profiles of the Strata agent in scenario produce: CPU over the first 20 s of each run, heap at its end")
 	flag.BoolVar(&c.crossCheck, "cross-check", true, "run Kafka's ProducerPerformance against each target in scenario produce")
 	flag.StringVar(&c.produceCompactionInterval, "produce-compaction-interval", "1s", "the agent's --compaction-interval in scenario produce, so compaction runs during runs shorter than its 15s default (\"\": the default)")
 	flag.DurationVar(&c.lifeTime, "lifecycle-time", 10*time.Minute, "duration of the steady produce of scenario lifecycle")
@@ -370,6 +373,8 @@ func run(c config) *Result {
 			}
 			u.Path = fmt.Sprintf("/bench-%d/", time.Now().Unix())
 			t := strataTarget(name, bin, filepath.Join(c.work, name), pg["STRATA_TEST_POSTGRES_URL"], u.String(), env)
+			t.minioPid, _ = strconv.Atoi(mi["STRATA_MINIO_PID"])
+			t.postgresPid, _ = strconv.Atoi(pg["STRATA_POSTGRES_PID"])
 			targets = append(targets, t)
 			res.Sizes["minio"] = u.Host + " (scripts/start-minio.sh, data on the same disk)"
 		case kafkaPeer:
@@ -506,11 +511,13 @@ func runScenario(c config, res *Result, t *target, s string, peaks map[string]fl
 			retire(p)
 			logf("  %s: the same runs on an agent with --compaction=false", label)
 			q := t.start(false, append(args, "--compaction=false")...)
-			rssProcs = []*proc{q}
 			off := produceSet(c, res, t, q, ", --compaction=false", label+" --compaction=false")
 			for _, acks := range []string{"1", "all"} {
 				res.add(Row{Scenario: s, Target: t.name, Metric: "acks=" + acks + " throughput, compaction on ÷ off", Unit: "×", Value: on[acks] / off[acks]})
 			}
+			res.add(Row{Scenario: "rss", Target: t.name, Metric: "agent/broker peak RSS (VmHWM), scenario produce, --compaction=false", Unit: "MiB", Value: q.peakRSS(), LowerBetter: true})
+			q.stop()
+			rssProcs = nil
 		}
 	case "latency":
 		rate := c.rateMBs * 1e6 / float64(c.recSize)

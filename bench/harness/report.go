@@ -41,7 +41,11 @@ func writeResults(c config, res *Result) error {
 			return fmt.Errorf("lifecycle plot: %w", err)
 		}
 	}
-	md := markdown(res, filepath.Base(cdf), filepath.Base(bars), filepath.Base(life))
+	lifeName := ""
+	if life != "" {
+		lifeName = filepath.Base(life)
+	}
+	md := markdown(res, filepath.Base(cdf), filepath.Base(bars), lifeName)
 	if err := os.WriteFile(base+".md", []byte(md), 0o644); err != nil {
 		return err
 	}
@@ -128,7 +132,7 @@ func markdown(res *Result, cdf, bars, life string) string {
 		vals[k][r.Target] = r
 	}
 	rank := func(s string) int {
-		return slices.Index([]string{"produce", "latency", "e2e", "tail", "catchup", "compaction", "lifecycle", "puts", "rss"}, s)
+		return slices.Index([]string{"produce", "latency", "e2e", "tail", "catchup", "compaction", "lifecycle", "puts", "cpu", "rss"}, s)
 	}
 	slices.SortStableFunc(order, func(a, b key) int { return rank(a.s) - rank(b.s) })
 	// A Strata row compared with a Kafka metric of another name shows that

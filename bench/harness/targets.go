@@ -45,6 +45,9 @@ type target struct {
 	metaURL, objURL string // the current scenario's
 	storageSeq      int
 	compactorSeq    int
+	// The object store's and metastore's processes (Postgres + MinIO
+	// target), for CPU accounting; 0 if none.
+	minioPid, postgresPid int
 }
 
 // proc is one running broker process.
