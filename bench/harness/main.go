@@ -334,6 +334,8 @@ func run(c config) *Result {
 		latencies:  map[string][]float64{},
 	}
 	defer func() { res.Seconds = time.Since(began).Seconds() }()
+	stopLoad := sampleLoad(res)
+	defer stopLoad()
 	logf("strata bench %q: scenarios %s, targets %s, work dir %s", c.name, strings.Join(c.scenarios, ","), strings.Join(c.targets, ","), c.work)
 
 	// --- Binaries and services --------------------------------------------
@@ -722,5 +724,52 @@ func computeRatios(res *Result) {
 				res.CrossCheck[i].VsPeer = res.CrossCheck[i].MBs / k.MBs
 			}
 		}
+	}
+}
+
+// sampleLoad samples the 1-minute load average every 15 s until the
+// returned function is called, which adds a note with its range: other
+// work on the machine moves every figure.
+func sampleLoad(res *Result) func() {
+	read := func() float64 {
+		b, _ := os.ReadFile("/proc/loadavg")
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0
+		}
+		v, _ := strconv.ParseFloat(f[0], 64)
+		return v
+	}
+	var mu sync.Mutex
+	loads := []float64{read()}
+	logf("load average (1 min) at start: %.2f on %d CPUs", loads[0], runtime.NumCPU())
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(15 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				mu.Lock()
+				loads = append(loads, read())
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		lo, hi, sum := loads[0], loads[0], 0.0
+		for _, v := range loads {
+			lo, hi, sum = min(lo, v), max(hi, v), sum+v
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("Load average (1 min) during the run, sampled every 15 s: min %.2f, mean %.2f, max %.2f on %d CPUs (above %d, runnable processes waited for a CPU; the benchmark itself keeps about 2 busy).",
+			lo, sum/float64(len(loads)), hi, runtime.NumCPU(), runtime.NumCPU()))
 	}
 }
