@@ -275,6 +275,9 @@ func lifecycle(c config, res *Result, t *target, p *proc, label string) {
 	add("objects in bucket, max", "objects", maxObjs, true)
 	add("objects in bucket, final", "objects", float64(final.BucketObjects), true)
 	add("index rows, final", "rows", float64(final.rows()), true)
+	if final.LiveBytes > 0 {
+		add("index rows per GiB of live bytes, final", "rows/GiB", float64(final.rows())/(float64(final.LiveBytes)/gib), true)
+	}
 	add("compaction jobs", "jobs", r1["strata_compaction_jobs_total"]-r0["strata_compaction_jobs_total"], false)
 	add("retention trims", "trims", r1["strata_compaction_retention_trims_total"]-r0["strata_compaction_retention_trims_total"], false)
 	add("dead objects deleted by GC", "objects", r1["strata_compaction_gc_deleted_objects_total"]-r0["strata_compaction_gc_deleted_objects_total"], false)
