@@ -185,6 +185,7 @@ func markdown(res *Result, cdf, bars, life string) string {
 		}
 		w(" %s |\n", strings.TrimSuffix(unit+"; "+strings.Join(lims, ", "), "; "))
 	}
+	goalsTable(res, w)
 	if len(res.CrossCheck) > 0 {
 		w("\n## Cross-check: Kafka's ProducerPerformance (scenario produce)\n\n")
 		w("`org.apache.kafka.tools.ProducerPerformance --record-size %s --throughput -1`, linger.ms=5, batch.size=1 MiB, same record count as the franz-go run, a fresh %s-partition topic.\n\n", strings.TrimSuffix(res.Sizes["record"], " B"), res.Sizes["partitions"])
@@ -377,4 +378,65 @@ func plotLifecycle(res *Result, path string) error {
 		}
 	}
 	return p.Save(10*vg.Inch, 6*vg.Inch, path)
+}
+
+// lifecycleGoals are the storage lifecycle issue's goals, checked against
+// every Strata target that measured them (the issue states them for
+// Postgres + MinIO with a 2 GiB catch-up).
+var lifecycleGoals = []struct {
+	goal, scenario, metric string
+	of                     string // "value", "kafka" (ratio to Kafka) or "limit" (ratio to the limit)
+	atMost                 bool
+	bound                  float64
+}{
+	{"cold catch-up after compaction ≥ 1.0× Kafka", "catchup", "cold read from offset 0, compacted segments", "kafka", false, 1.0},
+	{"cold catch-up after compaction ≥ 0.5× raw GET (8 MiB × 4)", "catchup", "cold read from offset 0, compacted segments", "limit", false, 0.5},
+	{"cold catch-up after compaction ≤ 128 GETs/GiB", "catchup", "object GETs per GiB read cold, compacted segments", "value", true, 128},
+	{"index rows after compaction ≤ 64 per GiB", "compaction", "index rows per GiB, after compaction", "value", true, 64},
+	{"space amplification (bucket ÷ live) ≤ 1.5×, max", "lifecycle", "bucket bytes ÷ live bytes, max", "value", true, 1.5},
+	{"space amplification (bucket ÷ live) ≤ 1.5×, final", "lifecycle", "bucket bytes ÷ live bytes, final", "value", true, 1.5},
+	{"produce acks=1 with compaction ≥ 0.9× without", "produce", "acks=1 throughput, compaction on ÷ off", "value", false, 0.9},
+	{"produce acks=all with compaction ≥ 0.9× without", "produce", "acks=all throughput, compaction on ÷ off", "value", false, 0.9},
+}
+
+// goalsTable writes the goals this run measured, met or missed.
+func goalsTable(res *Result, w func(string, ...any)) {
+	var lines []string
+	for _, g := range lifecycleGoals {
+		for _, r := range res.Rows {
+			if r.Target == kafkaPeer || r.Scenario != g.scenario || r.Metric != g.metric {
+				continue
+			}
+			v := r.Value
+			switch g.of {
+			case "kafka":
+				v = r.VsPeer
+			case "limit":
+				v = r.VsLimit
+			}
+			if v == 0 && g.of != "value" {
+				continue // no peer or limit in this run
+			}
+			met := v >= g.bound
+			if g.atMost {
+				met = v <= g.bound
+			}
+			verdict := "met"
+			if !met {
+				verdict = fmt.Sprintf("**missed** (%.2f× the bound)", v/g.bound)
+			}
+			shown := fmtV(v)
+			if g.of != "value" {
+				shown = fmtRatio(v)
+			}
+			lines = append(lines, fmt.Sprintf("| %s | %s | %s | %s |\n", g.goal, r.Target, shown, verdict))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	w("\n## Storage lifecycle goals\n\nThe issue states them for Postgres + MinIO with a 2 GiB catch-up; every Strata target that measured them is listed.\n\n| goal | target | measured | |\n|---|---|---:|---|\n")
+	for _, l := range lines {
+		w("%s", l)
+	}
 }
