@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -167,7 +168,7 @@ func (c *lcCluster) settle(args ...string) {
 // which must all be compacted segments (uploads of jobs cut short).
 func (c *lcCluster) orphans() map[string]bool {
 	c.t.Helper()
-	keys := slices.Collect(mapKeys(c.bucket()))
+	keys := slices.Collect(maps.Keys(c.bucket()))
 	known, err := c.meta.KnownObjects(context.Background(), keys)
 	if err != nil {
 		c.t.Fatal(err)
@@ -381,7 +382,7 @@ func (c *lcCluster) onlyReferenced(orphans map[string]bool) {
 		c.t.Fatal(diff)
 	}
 	if len(orphans) > 0 {
-		known, err := c.meta.KnownObjects(context.Background(), slices.Collect(mapKeys(orphans)))
+		known, err := c.meta.KnownObjects(context.Background(), slices.Collect(maps.Keys(orphans)))
 		if err != nil {
 			c.t.Fatal(err)
 		}
@@ -429,16 +430,6 @@ func (c *lcCluster) bucketDiff(orphans map[string]bool) string {
 	sort.Strings(missing)
 	sort.Strings(extra)
 	return fmt.Sprintf("bucket holds %d objects; referenced but absent: %v; present but unreferenced: %v", len(in), missing, extra)
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // logModel is every record acknowledged on one topic, per partition, in
@@ -563,7 +554,7 @@ func readLog(t *testing.T, addr, topic string, from, to map[int32]int64, opts ..
 		kgo.FetchMaxWait(200 * time.Millisecond),
 	}, opts...)...)
 	defer cl.Close()
-	next := maps(from)
+	next := maps.Clone(from)
 	done := func() bool {
 		for p, end := range to {
 			if next[p] < end {
@@ -596,15 +587,7 @@ func readLog(t *testing.T, addr, topic string, from, to map[int32]int64, opts ..
 	return out
 }
 
-func maps(m map[int32]int64) map[int32]int64 {
-	out := make(map[int32]int64, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-// fetchAt sends one raw Fetch (v16, by topic ID) for offset and returns
+// fetchAt sends one raw Fetch (topic by name and ID) for offset and returns
 // the partition's answer.
 func fetchAt(t *testing.T, cl *kgo.Client, topic string, id [16]byte, partition int32, offset int64) kmsg.FetchResponseTopicPartition {
 	t.Helper()
