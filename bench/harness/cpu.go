@@ -106,9 +106,11 @@ func machineCPU() float64 {
 	line, _, _ := strings.Cut(string(b), "\n")
 	f := strings.Fields(line)
 	busy := 0.0
-	// user nice system idle iowait irq softirq steal: all but idle and iowait.
+	// user nice system idle iowait irq softirq steal guest...: user,
+	// nice, system, irq and softirq (guest time is inside user; steal is
+	// the hypervisor running someone else).
 	for i, v := range f[1:] {
-		if i == 3 || i == 4 || i >= 8 {
+		if i == 3 || i == 4 || i >= 7 {
 			continue
 		}
 		x, _ := strconv.ParseFloat(v, 64)

@@ -15,7 +15,7 @@ import (
 )
 
 // The storage lifecycle's figures: produce throughput with the agent's
-// compaction on and off (produceSet), cold catch-up before and after
+// compaction on and off (produceOne), cold catch-up before and after
 // `strata compactor --once` with the objects, index rows and requests per
 // GiB around it (catchupStrata), and space amplification under steady
 // produce with retention (lifecycle).
@@ -27,67 +27,63 @@ func produceAgentSizes(c config) string {
 		iv = c.produceCompactionInterval
 	}
 	return "Strata: every run once on an agent with compaction on (--compaction-interval " + iv +
-		", other lifecycle flags at their defaults) and once on a fresh agent with --compaction=false"
+		", other lifecycle flags at their defaults) and once on an agent with --compaction=false (its own metastore and bucket prefix), in the order acks=1 on, acks=1 off, acks=all off, acks=all on"
 }
 
-// produceSet runs acks=1 then acks=all at full speed on p, adds their rows
+// produceOne runs one produce at full speed on p at acks, adds its rows
 // (metric suffix names the variant, "" for the default agent) and returns
-// MB/s by acks.
-func produceSet(c config, res *Result, t *target, p *proc, suffix, label string) map[string]float64 {
+// its MB/s.
+func produceOne(c config, res *Result, t *target, p *proc, acks, suffix, label string) float64 {
 	isStrata := t.name != kafkaPeer
 	n := (c.mb << 20) / c.recSize
-	out := map[string]float64{}
-	for _, acks := range []string{"1", "all"} {
-		topic := createTopic(p.addr, int32(c.partitions))
-		puts := p.counter("strata_objstore_requests_total", `op="put"`)
-		jobs := p.counter("strata_compaction_jobs_total", `result="ok"`)
-		rewritten := p.counter("strata_compaction_bytes_rewritten_total", "")
-		prof := cpuProfile(c, t, p, "acks="+acks+suffix)
-		cpu0 := takeCPU(t, p)
-		r := produceRun{addr: p.addr, topic: topic, acks: acks, n: n, recSize: c.recSize, linger: 5 * time.Millisecond, label: label + " acks=" + acks}.run()
-		cpu := takeCPU(t, p).sub(cpu0)
-		jobs = p.counter("strata_compaction_jobs_total", `result="ok"`) - jobs
-		rewritten = p.counter("strata_compaction_bytes_rewritten_total", "") - rewritten
-		<-prof
-		heapProfile(c, t, p, "acks="+acks+suffix)
-		mbs := float64(n*c.recSize) / r.seconds / 1e6
-		out[acks] = mbs
-		lk := "fsync"
-		if acks == "all" && isStrata {
-			lk = storeKey(t.name) + " PUT 8MiB x4"
-		}
-		metric := "acks=" + acks + " throughput"
-		row := Row{Scenario: "produce", Target: t.name, Metric: metric + suffix, Unit: "MB/s", Value: mbs, LimitKey: lk}
-		if suffix != "" {
-			row.PeerMetric = metric
-		}
-		res.add(row)
-		// Where the cores went during the run (cores busy on average).
-		busy := func(who string, sec float64) {
-			if sec > 0 {
-				res.add(Row{Scenario: "cpu", Target: t.name, Metric: "acks=" + acks + " produce" + suffix + ": cores busy, " + who, Unit: "cores", Value: sec / r.seconds, LowerBetter: true})
-			}
-		}
-		busy("whole machine", cpu.machine)
-		busy("agent/broker", cpu.agent)
-		busy("MinIO", cpu.objstore)
-		busy("Postgres", cpu.metastore)
-		busy("client (franz-go, in the harness)", cpu.client)
-		busy("anything else", cpu.other())
-		if !isStrata {
-			continue
-		}
-		if suffix == "" {
-			// So the on/off ratio is not vacuous: what compaction did while
-			// this run was measured (jobs finished, input bytes rewritten).
-			res.add(Row{Scenario: "produce", Target: t.name, Metric: "acks=" + acks + " compaction jobs finished during the run", Unit: "jobs", Value: jobs})
-			res.add(Row{Scenario: "produce", Target: t.name, Metric: "acks=" + acks + " bytes compacted during the run ÷ bytes produced", Unit: "%", Value: 100 * rewritten / float64(n*c.recSize)})
-		}
-		time.Sleep(500 * time.Millisecond) // the last flush
-		d := p.counter("strata_objstore_requests_total", `op="put"`) - puts
-		res.add(Row{Scenario: "puts", Target: t.name, Metric: "acks=" + acks + " PUTs/GiB at saturation" + suffix, Unit: "PUTs/GiB", Value: d / (float64(n*c.recSize) / gib), LowerBetter: true})
+	topic := createTopic(p.addr, int32(c.partitions))
+	puts := p.counter("strata_objstore_requests_total", `op="put"`)
+	jobs := p.counter("strata_compaction_jobs_total", `result="ok"`)
+	rewritten := p.counter("strata_compaction_bytes_rewritten_total", "")
+	prof := cpuProfile(c, t, p, "acks="+acks+suffix)
+	cpu0 := takeCPU(t, p)
+	r := produceRun{addr: p.addr, topic: topic, acks: acks, n: n, recSize: c.recSize, linger: 5 * time.Millisecond, label: label + " acks=" + acks}.run()
+	cpu := takeCPU(t, p).sub(cpu0)
+	jobs = p.counter("strata_compaction_jobs_total", `result="ok"`) - jobs
+	rewritten = p.counter("strata_compaction_bytes_rewritten_total", "") - rewritten
+	<-prof
+	heapProfile(c, t, p, "acks="+acks+suffix)
+	mbs := float64(n*c.recSize) / r.seconds / 1e6
+	lk := "fsync"
+	if acks == "all" && isStrata {
+		lk = storeKey(t.name) + " PUT 8MiB x4"
 	}
-	return out
+	metric := "acks=" + acks + " throughput"
+	row := Row{Scenario: "produce", Target: t.name, Metric: metric + suffix, Unit: "MB/s", Value: mbs, LimitKey: lk}
+	if suffix != "" {
+		row.PeerMetric = metric
+	}
+	res.add(row)
+	// Where the cores went during the run (cores busy on average).
+	busy := func(who string, sec float64) {
+		if sec > 0 {
+			res.add(Row{Scenario: "cpu", Target: t.name, Metric: "acks=" + acks + " produce" + suffix + ": cores busy, " + who, Unit: "cores", Value: sec / r.seconds, LowerBetter: true})
+		}
+	}
+	busy("whole machine", cpu.machine)
+	busy("agent/broker", cpu.agent)
+	busy("MinIO", cpu.objstore)
+	busy("Postgres", cpu.metastore)
+	busy("client (franz-go, in the harness)", cpu.client)
+	busy("anything else", cpu.other())
+	if !isStrata {
+		return mbs
+	}
+	if suffix == "" {
+		// So the on/off ratio is not vacuous: what compaction did while
+		// this run was measured (jobs finished, input bytes rewritten).
+		res.add(Row{Scenario: "produce", Target: t.name, Metric: "acks=" + acks + " compaction jobs finished during the run", Unit: "jobs", Value: jobs})
+		res.add(Row{Scenario: "produce", Target: t.name, Metric: "acks=" + acks + " bytes compacted during the run ÷ bytes produced", Unit: "%", Value: 100 * rewritten / float64(n*c.recSize)})
+	}
+	time.Sleep(500 * time.Millisecond) // the last flush
+	d := p.counter("strata_objstore_requests_total", `op="put"`) - puts
+	res.add(Row{Scenario: "puts", Target: t.name, Metric: "acks=" + acks + " PUTs/GiB at saturation" + suffix, Unit: "PUTs/GiB", Value: d / (float64(n*c.recSize) / gib), LowerBetter: true})
+	return mbs
 }
 
 // coldRead drops the page cache, starts a fresh agent (empty data dir, the

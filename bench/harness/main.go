@@ -493,9 +493,10 @@ func runScenario(c config, res *Result, t *target, s string, peaks map[string]fl
 	label := t.name + " " + s
 	switch s {
 	case "produce":
-		on := produceSet(c, res, t, p, "", label)
-		peaks[t.name] = on["all"]
-		if c.crossCheck && c.kafkaLib != "" {
+		crossCheck := func(p *proc) {
+			if !c.crossCheck || c.kafkaLib == "" {
+				return
+			}
 			for _, acks := range []string{"1", "all"} {
 				topic := createTopic(p.addr, int32(c.partitions))
 				pp, err := producerPerformance(c.kafkaLib, p.addr, topic, acks, n, c.recSize, label+" acks="+acks)
@@ -508,19 +509,37 @@ func runScenario(c config, res *Result, t *target, s string, peaks map[string]fl
 				res.CrossCheck = append(res.CrossCheck, CrossRow{Target: t.name, Acks: acks, ppResult: pp})
 			}
 		}
-		if isStrata {
-			// The same runs on a fresh agent with its lifecycle jobs off.
-			retire(p)
-			logf("  %s: the same runs on an agent with --compaction=false", label)
-			q := t.start(false, append(args, "--compaction=false")...)
-			off := produceSet(c, res, t, q, ", --compaction=false", label+" --compaction=false")
-			for _, acks := range []string{"1", "all"} {
-				res.add(Row{Scenario: s, Target: t.name, Metric: "acks=" + acks + " throughput, compaction on ÷ off", Unit: "×", Value: on[acks] / off[acks]})
-			}
-			res.add(Row{Scenario: "rss", Target: t.name, Metric: "agent/broker peak RSS (VmHWM), scenario produce, --compaction=false", Unit: "MiB", Value: q.peakRSS(), LowerBetter: true})
-			q.stop()
-			rssProcs = nil
+		if !isStrata {
+			produceOne(c, res, t, p, "1", "", label)
+			peaks[t.name] = produceOne(c, res, t, p, "all", "", label)
+			crossCheck(p)
+			break
 		}
+		// Compaction on (the default agent) and off (--compaction=false,
+		// its own metastore and bucket prefix, so the next agent with
+		// compaction on finds none of its data), in the order on, off,
+		// off, on: each pair of runs compared is adjacent in time, so both
+		// see about the same machine.
+		on1 := produceOne(c, res, t, p, "1", "", label)
+		retire(p)
+		rssProcs = nil
+		logf("  %s: the same runs on an agent with --compaction=false", label)
+		meta, objs := t.metaURL, t.objURL
+		t.fresh(s + "-off")
+		q := t.start(false, append(args, "--compaction=false")...)
+		off1 := produceOne(c, res, t, q, "1", ", --compaction=false", label+" --compaction=false")
+		offAll := produceOne(c, res, t, q, "all", ", --compaction=false", label+" --compaction=false")
+		res.add(Row{Scenario: "rss", Target: t.name, Metric: "agent/broker peak RSS (VmHWM), scenario produce, --compaction=false", Unit: "MiB", Value: q.peakRSS(), LowerBetter: true})
+		q.stop()
+		t.metaURL, t.objURL = meta, objs
+		logf("  %s: acks=all on an agent with compaction on (a fresh process, same metastore and bucket as acks=1)", label)
+		p = t.start(false, args...)
+		rssProcs = []*proc{p}
+		onAll := produceOne(c, res, t, p, "all", "", label)
+		peaks[t.name] = onAll
+		res.add(Row{Scenario: s, Target: t.name, Metric: "acks=1 throughput, compaction on ÷ off", Unit: "×", Value: on1 / off1})
+		res.add(Row{Scenario: s, Target: t.name, Metric: "acks=all throughput, compaction on ÷ off", Unit: "×", Value: onAll / offAll})
+		crossCheck(p)
 	case "latency":
 		rate := c.rateMBs * 1e6 / float64(c.recSize)
 		for _, acks := range []string{"1", "all"} {
