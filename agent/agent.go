@@ -29,6 +29,10 @@ import (
 	"github.com/stratalog/strata/tiering/objstore"
 )
 
+// janitorKey places the cluster-wide lifecycle jobs (garbage collection,
+// the orphan sweep) on one live agent by rendezvous hashing.
+const janitorKey = "strata:lifecycle-janitor"
+
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = kafka.ErrServerClosed
 
@@ -214,6 +218,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		cc.Owns = func(ref metastore.PartitionRef) bool {
 			return a.reg.Partition(ref.TopicID, ref.Partition).Status().Serving
 		}
+		// Garbage collection and the orphan sweep are cluster-wide: one
+		// agent runs them, placed like a group coordinator.
+		cc.Janitor = func() bool { return a.own.Coordinates(janitorKey) }
 		cc.OnLogStart = func(ref metastore.PartitionRef, start int64) {
 			if p := a.reg.Partition(ref.TopicID, ref.Partition); p != nil {
 				p.RaiseLogStart(start)

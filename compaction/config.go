@@ -75,9 +75,13 @@ type Config struct {
 	// OnLogStart, if set, is told when retention moves a partition's log
 	// start, so an agent serving it updates its view at once.
 	OnLogStart func(ref metastore.PartitionRef, logStart int64)
-	// GC turns garbage collection and the orphan sweep on (true by
-	// default through EnsureDefaults unless NoGC).
+	// NoGC turns garbage collection and the orphan sweep off.
 	NoGC bool
+	// Janitor, if set, says whether this Service is the one that collects
+	// garbage and sweeps orphans now: those jobs are cluster-wide, so of
+	// many agents only one (chosen by rendezvous over the live agents)
+	// runs them. Nil means this one always does (`strata compactor`).
+	Janitor func() bool
 	// Now is the clock (time.Now if nil); tests move it forward to age
 	// objects and leases.
 	Now func() time.Time

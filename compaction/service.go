@@ -82,8 +82,20 @@ func (s *Service) Start() {
 	s.every(s.cfg.Interval, "compaction", func(ctx context.Context) error { _, err := s.CompactOnce(ctx); return err })
 	s.every(s.cfg.RetentionCheckInterval, "retention", func(ctx context.Context) error { _, err := s.RetainOnce(ctx); return err })
 	if !s.cfg.NoGC {
-		s.every(s.cfg.GCInterval, "gc", func(ctx context.Context) error { _, err := s.CollectOnce(ctx); return err })
-		s.every(s.cfg.SweepInterval, "sweep", func(ctx context.Context) error { _, err := s.SweepOnce(ctx); return err })
+		s.every(s.cfg.GCInterval, "gc", func(ctx context.Context) error {
+			if !s.janitor() {
+				return nil
+			}
+			_, err := s.CollectOnce(ctx)
+			return err
+		})
+		s.every(s.cfg.SweepInterval, "sweep", func(ctx context.Context) error {
+			if !s.janitor() {
+				return nil
+			}
+			_, err := s.SweepOnce(ctx)
+			return err
+		})
 	}
 	s.every(15*time.Second, "stats", s.UpdateStats)
 }
@@ -161,6 +173,9 @@ func (s *Service) deleteQuietly(ctx context.Context, key string) {
 		s.log.Warn("delete discarded output", "object", key, "err", err)
 	}
 }
+
+// janitor reports whether this Service runs the cluster-wide jobs now.
+func (s *Service) janitor() bool { return s.cfg.Janitor == nil || s.cfg.Janitor() }
 
 // owned reports whether this Service works on the partition.
 func (s *Service) owned(ref metastore.PartitionRef) bool {
