@@ -221,6 +221,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		// Garbage collection and the orphan sweep are cluster-wide: one
 		// agent runs them, placed like a group coordinator.
 		cc.Janitor = func() bool { return a.own.Coordinates(janitorKey) }
+		// Produce first: while more than an eighth of the upload buffer
+		// waits, only overdue compaction runs.
+		cc.Busy = func() bool { return a.reg.Buffered() > cfg.BufferBytes/8 }
 		cc.OnLogStart = func(ref metastore.PartitionRef, start int64) {
 			if p := a.reg.Partition(ref.TopicID, ref.Partition); p != nil {
 				p.RaiseLogStart(start)

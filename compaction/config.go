@@ -72,6 +72,11 @@ type Config struct {
 	// returns true for (an agent compacts the partitions it owns). Nil
 	// means every partition (`strata compactor`).
 	Owns func(metastore.PartitionRef) bool
+	// Busy, if set, reports that produce needs the object store now (an
+	// agent's uploads are behind); while it does, only overdue work runs:
+	// partitions whose oldest flush data is past MaxLag. Compaction yields
+	// to produce bursts and catches up after them.
+	Busy func() bool
 	// OnLogStart, if set, is told when retention moves a partition's log
 	// start, so an agent serving it updates its view at once.
 	OnLogStart func(ref metastore.PartitionRef, logStart int64)

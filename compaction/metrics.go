@@ -16,6 +16,7 @@ type Metrics struct {
 	objects        *prometheus.GaugeVec // kind, state
 	objectBytes    *prometheus.GaugeVec // kind, state
 	lag            prometheus.Gauge
+	deferred       prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg, if not nil.
@@ -40,12 +41,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		objectBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "strata", Subsystem: "storage",
 			Name: "bytes", Help: "Bytes of the objects the metastore knows, by kind and state (live: referenced by index rows; dead: awaiting collection)."},
 			[]string{"kind", "state"}),
+		deferred: c("deferred_total", "Partitions whose compaction was put off because produce needed the object store (not yet overdue)."),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "strata", Subsystem: "compaction",
 			Name: "lag_seconds", Help: "Age of the oldest live flush object: how long the oldest byte not in a per-partition segment has waited."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.jobs, m.bytesRewritten, m.retentionTrims, m.retentionRows, m.gcObjects, m.gcBytes,
-			m.orphans, m.abortedUploads, m.objects, m.objectBytes, m.lag)
+			m.orphans, m.abortedUploads, m.objects, m.objectBytes, m.lag, m.deferred)
 	}
 	return m
 }

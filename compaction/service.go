@@ -211,6 +211,10 @@ func (s *Service) CompactOnce(ctx context.Context) (int, error) {
 		if pr.FlushBytes < target/2 && !lagged && !urgent[pr.PartitionRef] && !smallSegments {
 			continue // nothing the planner would do
 		}
+		if !lagged && s.cfg.Busy != nil && s.cfg.Busy() {
+			s.metrics.deferred.Inc()
+			continue // produce first; this is not overdue yet
+		}
 		if err := s.jobs.Acquire(ctx, 1); err != nil {
 			// Stopping: the jobs started finish (and release their
 			// leases) before the pass returns.
