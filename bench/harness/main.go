@@ -488,6 +488,7 @@ func runScenario(c config, res *Result, t *target, s string, peaks map[string]fl
 			retire(q)
 		}
 		res.add(Row{Scenario: "rss", Target: t.name, Metric: "agent/broker peak RSS (VmHWM), scenario " + s, Unit: "MiB", Value: peak, LowerBetter: true})
+		t.drop()
 	}()
 	n := (c.mb << 20) / c.recSize
 	label := t.name + " " + s
@@ -531,6 +532,7 @@ func runScenario(c config, res *Result, t *target, s string, peaks map[string]fl
 		offAll := produceOne(c, res, t, q, "all", ", --compaction=false", label+" --compaction=false")
 		res.add(Row{Scenario: "rss", Target: t.name, Metric: "agent/broker peak RSS (VmHWM), scenario produce, --compaction=false", Unit: "MiB", Value: q.peakRSS(), LowerBetter: true})
 		q.stop()
+		t.drop()
 		t.metaURL, t.objURL = meta, objs
 		logf("  %s: acks=all on an agent with compaction on (a fresh process, same metastore and bucket as acks=1)", label)
 		p = t.start(false, args...)
@@ -622,12 +624,17 @@ func runScenario(c config, res *Result, t *target, s string, peaks map[string]fl
 		p = t.start(true)
 		rssProcs = []*proc{p}
 		var bytes int64
+		cpu0 := takeCPU(t, p)
 		start := time.Now()
 		got, _, last := consume(p.addr, topic, "", m, 10*time.Minute, label+" read", make(chan struct{}), func(r *kgo.Record) { bytes += int64(len(r.Value)) })
 		if got < m {
 			fatalf("%s: read %d of %d records", label, got, m)
 		}
 		res.add(Row{Scenario: s, Target: t.name, Metric: "cold read from offset 0", Unit: "MB/s", Value: float64(bytes) / last.Sub(start).Seconds() / 1e6})
+		// Compared with both of Strata's cold reads.
+		for _, v := range []string{"flush objects", "compacted segments"} {
+			addBusy(res, t, "cold read, "+v, takeCPU(t, p).sub(cpu0), last.Sub(start).Seconds())
+		}
 	case "trickle":
 		topic := createTopic(p.addr, int32(c.partitions))
 		puts := p.counter("strata_objstore_requests_total", `op="put"`)

@@ -19,6 +19,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/agent"
+	"github.com/stratalog/strata/tiering/objstore"
 )
 
 // Target names, in report order. Kafka is the peer.
@@ -48,6 +51,71 @@ type target struct {
 	// The object store's and metastore's processes (Postgres + MinIO
 	// target), for CPU accounting; 0 if none.
 	minioPid, postgresPid int
+	// dropFn (Kafka) removes the broker's data dir once it is stopped.
+	dropFn func()
+}
+
+// drop deletes the current scenario's data once its processes are
+// stopped, so a full run needs the disk of one scenario at a time (a
+// 2 GiB produce run leaves several GiB of flush objects and segments):
+// Strata's metastore and objects (the directory, or the S3 prefix's
+// objects and the Postgres schema), Kafka's data dir.
+func (t *target) drop() {
+	if t.dropFn != nil {
+		t.dropFn()
+		return
+	}
+	if t.name == kafkaPeer || t.storageSeq == 0 {
+		return
+	}
+	if t.baseMeta == "" {
+		dir := filepath.Dir(strings.TrimPrefix(t.metaURL, "sqlite://"))
+		if strings.HasPrefix(filepath.Base(dir), "storage-") {
+			os.RemoveAll(dir)
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	objs, err := agent.OpenObjectStore(ctx, t.objURL)
+	if err != nil {
+		logf("  %s: drop objects: %v", t.name, err)
+		return
+	}
+	list, err := objs.List(ctx, "")
+	if err != nil {
+		logf("  %s: drop objects: %v", t.name, err)
+		return
+	}
+	keys := make([]string, len(list))
+	for i, o := range list {
+		keys[i] = o.Key
+	}
+	bd, batch := objs.(objstore.BatchDeleter)
+	for len(keys) > 0 && err == nil {
+		if batch {
+			n := min(len(keys), objstore.MaxBatchDelete)
+			err = bd.DeleteBatch(ctx, keys[:n])
+			keys = keys[n:]
+		} else {
+			err = objs.Delete(ctx, keys[0])
+			keys = keys[1:]
+		}
+	}
+	if err != nil {
+		logf("  %s: drop objects: %v", t.name, err)
+	}
+	u, _ := url.Parse(t.metaURL)
+	if schema := u.Query().Get("search_path"); strings.HasPrefix(schema, "bench_") {
+		conn, err := pgx.Connect(ctx, t.baseMeta)
+		if err == nil {
+			_, err = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			conn.Close(ctx)
+		}
+		if err != nil {
+			logf("  %s: drop schema %s: %v", t.name, schema, err)
+		}
+	}
 }
 
 // proc is one running broker process.
@@ -281,7 +349,8 @@ func kafkaTarget(lib, root string) *target {
 	n := 0
 	var dataDir string
 	return &target{
-		name: kafkaPeer,
+		name:   kafkaPeer,
+		dropFn: func() { os.RemoveAll(dataDir) },
 		durability: map[string]string{
 			"1":   "in the broker's page cache (no fsync)",
 			"all": "in the page cache of the only replica (no fsync; one node)",
