@@ -20,6 +20,15 @@ import (
 // GiB around it (catchupStrata), and space amplification under steady
 // produce with retention (lifecycle).
 
+// lifecycleSizes describes scenario lifecycle.
+func lifecycleSizes(c config) string {
+	flags := "agent flags at their defaults"
+	if c.lifeAgentFlags != "" {
+		flags = "agent flags at their defaults but " + c.lifeAgentFlags
+	}
+	return fmt.Sprintf("%.1f MB/s for %s to a topic with retention.ms=%d, sampled every %s; %s", c.lifeRateMBs, c.lifeTime, c.lifeRetentionMs, c.lifeSample, flags)
+}
+
 // produceAgentSizes describes the agents of scenario produce.
 func produceAgentSizes(c config) string {
 	iv := "its default (15s)"

@@ -105,6 +105,7 @@ type config struct {
 	lifeTime, lifeSample      time.Duration
 	lifeRateMBs               float64
 	lifeRetentionMs           int64
+	lifeAgentFlags            string
 }
 
 func main() {
@@ -135,6 +136,7 @@ func main() {
 	flag.Float64Var(&c.lifeRateMBs, "lifecycle-rate", 10, "MB/s produced in scenario lifecycle")
 	flag.DurationVar(&c.lifeSample, "lifecycle-sample", 10*time.Second, "how often scenario lifecycle counts the bucket and the metastore")
 	flag.Int64Var(&c.lifeRetentionMs, "lifecycle-retention-ms", 120000, "retention.ms of scenario lifecycle's topic")
+	flag.StringVar(&c.lifeAgentFlags, "lifecycle-agent-flags", "", "extra agent flags in scenario lifecycle, space-separated (e.g. \"--gc-grace 15s\"; default none: the lifecycle at its defaults)")
 	flag.Parse()
 
 	if c.smoke {
@@ -322,7 +324,7 @@ func run(c config) *Result {
 			"catch-up":          fmt.Sprintf("%d MiB", c.catchupMB),
 			"fixed-rate runs":   c.latencyDur.String(),
 			"trickle":           fmt.Sprintf("1 record/s for %s", c.trickle),
-			"lifecycle":         fmt.Sprintf("%.1f MB/s for %s to a topic with retention.ms=%d, sampled every %s; agent flags at their defaults", c.lifeRateMBs, c.lifeTime, c.lifeRetentionMs, c.lifeSample),
+			"lifecycle":         lifecycleSizes(c),
 			"produce agents":    produceAgentSizes(c),
 			"limit runs":        fmt.Sprintf("%d MiB each", c.limitMB),
 			"scenarios":         strings.Join(c.scenarios, ","),
@@ -477,6 +479,8 @@ func runScenario(c config, res *Result, t *target, s string, peaks map[string]fl
 		args = []string{"--compaction=false"}
 	case isStrata && s == "produce" && c.produceCompactionInterval != "":
 		args = []string{"--compaction-interval", c.produceCompactionInterval}
+	case isStrata && s == "lifecycle":
+		args = strings.Fields(c.lifeAgentFlags)
 	}
 	p := t.start(false, args...)
 	rssProcs := []*proc{p}
