@@ -29,6 +29,11 @@ type PlanInput struct {
 	// written (zero if none is known).
 	OldestFlush time.Time
 	Now         time.Time
+	// ExpireBefore, if not 0, is a timestamp (ms): the leading rows whose
+	// MaxTimestamp is below it are left out, since retention deletes them
+	// before compaction would pay off (the caller sets it to the
+	// retention cutoff a max lag from now).
+	ExpireBefore int64
 }
 
 // PlanConfig is the part of Config the planner reads.
@@ -50,7 +55,8 @@ type PlanConfig struct {
 }
 
 // Plan returns the compaction jobs for one partition: a pure function of
-// its index rows, the age of its oldest flush object and the clock.
+// its index rows, the age of its oldest flush object, the clock and the
+// retention cutoff.
 //
 // Flush rows are grouped, in offset order, into outputs of at most
 // TargetBytes; an output is a job when it is full (at least TargetBytes/2)
@@ -62,6 +68,14 @@ type PlanConfig struct {
 // are merged MergeCount or more at a time as described at MergeCount.
 func Plan(in PlanInput, cfg PlanConfig) []Job {
 	lagged := !in.OldestFlush.IsZero() && in.Now.Sub(in.OldestFlush) >= cfg.MaxLag
+	rows := in.Rows
+	if in.ExpireBefore != 0 {
+		// Retention deletes a prefix: the rows up to the first one with a
+		// record at or after its cutoff.
+		for len(rows) > 0 && rows[0].MaxTimestamp < in.ExpireBefore {
+			rows = rows[1:]
+		}
+	}
 	var jobs []Job
 	var run []metastore.IndexRow // consecutive rows of one kind
 	flushRun := func() {
@@ -75,7 +89,7 @@ func Plan(in PlanInput, cfg PlanConfig) []Job {
 		}
 		run = nil
 	}
-	for _, r := range in.Rows {
+	for _, r := range rows {
 		small := r.Kind == metastore.RowSegment && r.Size < cfg.TargetBytes/2
 		switch {
 		case r.Kind == metastore.RowFlush:

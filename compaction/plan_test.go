@@ -67,6 +67,19 @@ func TestPlan(t *testing.T) {
 		{"two small ones that stay small wait", "s10 s10", fresh, ""},
 		{"segments then flush", "s10 s10 s10 s10 f60", fresh, "merge:0-3 full:4-4"},
 	}
+	// Rows expiring soon are left to retention, but only the leading
+	// ones: retention stops at the first row it keeps.
+	t.Run("leading rows about to expire are left out", func(t *testing.T) {
+		rs := rows("f10 f10 f10 f10 f10")
+		for i := range rs {
+			rs[i].MaxTimestamp = 100
+		}
+		rs[0].MaxTimestamp, rs[1].MaxTimestamp, rs[3].MaxTimestamp = 5, 5, 5
+		got := describe(Plan(PlanInput{Rows: rs, OldestFlush: old, Now: now, ExpireBefore: 10}, cfg))
+		if got != "lag:2-4" {
+			t.Errorf("Plan = %q, want lag:2-4 (only the expiring prefix left out)", got)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := PlanInput{Rows: rows(tt.rows), OldestFlush: tt.oldest, Now: now}

@@ -194,6 +194,17 @@ func (s *Service) CompactOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	topics, err := s.meta.Topics(ctx)
+	if err != nil {
+		return 0, err
+	}
+	// Data retention deletes within a max lag is not worth compacting.
+	expire := map[metastore.TopicID]int64{}
+	for _, t := range topics {
+		if r, deletes := TopicRetention(t.Configs, Retention{Ms: s.cfg.RetentionMs, Bytes: s.cfg.RetentionBytes}); deletes && r.Ms >= 0 {
+			expire[t.ID] = s.now().UnixMilli() - r.Ms + s.cfg.MaxLag.Milliseconds()
+		}
+	}
 	var (
 		mu     sync.Mutex
 		done   int
@@ -227,7 +238,7 @@ func (s *Service) CompactOnce(ctx context.Context) (int, error) {
 		go func() {
 			defer wg.Done()
 			defer s.jobs.Release(1)
-			n, err := s.compactPartition(ctx, pr, urgent[pr.PartitionRef])
+			n, err := s.compactPartition(ctx, pr, urgent[pr.PartitionRef], expire[pr.TopicID])
 			mu.Lock()
 			defer mu.Unlock()
 			done += n
@@ -264,7 +275,7 @@ func (s *Service) lowLivePartitions(ctx context.Context) (map[metastore.Partitio
 
 // compactPartition claims the partition's lease, plans it and runs its
 // jobs one after another.
-func (s *Service) compactPartition(ctx context.Context, pr metastore.PartitionRows, urgent bool) (int, error) {
+func (s *Service) compactPartition(ctx context.Context, pr metastore.PartitionRows, urgent bool, expireBefore int64) (int, error) {
 	ref := pr.PartitionRef
 	lease, err := s.meta.ClaimLease(ctx, s.cfg.Holder, ref.TopicID, ref.Partition, s.now(), s.cfg.LeaseTTL)
 	if errors.Is(err, metastore.ErrConflict) || errors.Is(err, metastore.ErrNotFound) {
@@ -282,7 +293,7 @@ func (s *Service) compactPartition(ctx context.Context, pr metastore.PartitionRo
 	if err != nil {
 		return 0, err
 	}
-	in := PlanInput{Ref: ref, Rows: rows, OldestFlush: pr.OldestFlush, Now: s.now()}
+	in := PlanInput{Ref: ref, Rows: rows, OldestFlush: pr.OldestFlush, Now: s.now(), ExpireBefore: expireBefore}
 	if urgent {
 		in.OldestFlush = in.Now.Add(-s.cfg.MaxLag)
 	}
