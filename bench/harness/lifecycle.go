@@ -92,25 +92,31 @@ func addBusy(res *Result, t *target, what string, cpu cpuSnap, seconds float64) 
 			res.add(Row{Scenario: "cpu", Target: t.name, Metric: what + ": cores busy, " + who, Unit: "cores", Value: sec / seconds, LowerBetter: true})
 		}
 	}
-	busy("whole machine", cpu.machine)
-	busy("agent/broker", cpu.agent)
-	busy("MinIO", cpu.objstore)
-	busy("Postgres", cpu.metastore)
-	busy("client (franz-go, in the harness)", cpu.client)
-	busy("anything else", cpu.other())
+	busy(cpuWho[0], cpu.machine)
+	busy(cpuWho[1], cpu.agent)
+	busy(cpuWho[2], cpu.objstore)
+	busy(cpuWho[3], cpu.metastore)
+	busy(cpuWho[4], cpu.client)
+	// The rest, never below 0 (the samples of /proc/stat and of the
+	// processes are not taken at the very same instant).
+	busy(cpuWho[5], max(cpu.other(), 1e-9))
 }
+
+// cpuWho names the cpu rows' processes, in report order.
+var cpuWho = []string{"whole machine", "agent/broker", "MinIO", "Postgres", "client (franz-go, in the harness)", "anything else"}
 
 // coldRead drops the page cache, starts a fresh agent (empty data dir, the
 // same metastore and bucket) and reads topic from offset 0: MB/s of record
 // values and object GETs (get + getrange) per GiB of them.
 // what names it in the CPU rows.
-func coldRead(res *Result, t *target, topic string, m int, args []string, what, label string, retire func(*proc)) (mbs, getsPerGiB float64) {
+func coldRead(c config, res *Result, t *target, topic string, m int, args []string, what, label string, retire func(*proc)) (mbs, getsPerGiB float64) {
 	logf("  %s: a fresh agent on an empty data dir, same metastore and object store", label)
 	res.Notes = appendOnce(res.Notes, dropCaches())
 	p := t.start(false, args...)
 	defer retire(p)
 	gets := p.counter("strata_objstore_requests_total", `op="get`)
 	var bytes int64
+	prof := cpuProfile(c, t, p, what)
 	cpu0 := takeCPU(t, p)
 	start := time.Now()
 	got, _, last := consume(p.addr, topic, "", m, 20*time.Minute, label, make(chan struct{}), func(r *kgo.Record) { bytes += int64(len(r.Value)) })
@@ -118,6 +124,7 @@ func coldRead(res *Result, t *target, topic string, m int, args []string, what, 
 		fatalf("%s: read %d of %d records", label, got, m)
 	}
 	addBusy(res, t, what, takeCPU(t, p).sub(cpu0), last.Sub(start).Seconds())
+	<-prof
 	d := p.counter("strata_objstore_requests_total", `op="get`) - gets
 	return float64(bytes) / last.Sub(start).Seconds() / 1e6, d / (float64(bytes) / gib)
 }
@@ -140,7 +147,7 @@ func catchupStrata(c config, res *Result, t *target, w *proc, topic string, m in
 	before := probe.mustStats(label + ", flush objects")
 
 	lk := storeKey(t.name) + " GET 8MiB x4"
-	mbs, gets := coldRead(res, t, topic, m, args, "cold read, flush objects", label+" read (flush objects)", retire)
+	mbs, gets := coldRead(c, res, t, topic, m, args, "cold read, flush objects", label+" read (flush objects)", retire)
 	res.add(Row{Scenario: "catchup", Target: t.name, Metric: "cold read from offset 0, flush objects (before compaction)", Unit: "MB/s", Value: mbs, LimitKey: lk, PeerMetric: "cold read from offset 0"})
 	add("catchup", "object GETs per GiB read cold, flush objects", "GETs/GiB", gets, true)
 
@@ -150,7 +157,7 @@ func catchupStrata(c config, res *Result, t *target, w *proc, topic string, m in
 		res.Notes = append(res.Notes, fmt.Sprintf("%s: %d flush index rows were left after `strata compactor --once --compaction-max-lag 1ns`.", t.name, after.FlushRows))
 	}
 
-	mbs, gets = coldRead(res, t, topic, m, args, "cold read, compacted segments", label+" read (compacted)", retire)
+	mbs, gets = coldRead(c, res, t, topic, m, args, "cold read, compacted segments", label+" read (compacted)", retire)
 	res.add(Row{Scenario: "catchup", Target: t.name, Metric: "cold read from offset 0, compacted segments", Unit: "MB/s", Value: mbs, LimitKey: lk, PeerMetric: "cold read from offset 0"})
 	add("catchup", "object GETs per GiB read cold, compacted segments", "GETs/GiB", gets, true)
 

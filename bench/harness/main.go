@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net/url"
@@ -137,7 +138,12 @@ func main() {
 	flag.DurationVar(&c.lifeSample, "lifecycle-sample", 10*time.Second, "how often scenario lifecycle counts the bucket and the metastore")
 	flag.Int64Var(&c.lifeRetentionMs, "lifecycle-retention-ms", 120000, "retention.ms of scenario lifecycle's topic")
 	flag.StringVar(&c.lifeAgentFlags, "lifecycle-agent-flags", "", "extra agent flags in scenario lifecycle, space-separated (e.g. \"--gc-grace 15s\"; default none: the lifecycle at its defaults)")
+	render := flag.String("render", "", "write the .md and plots again from a results JSON (after a change to the report; not the latency CDF, whose raw latencies the JSON does not keep)")
 	flag.Parse()
+	if *render != "" {
+		rerender(*render)
+		return
+	}
 
 	if c.smoke {
 		revSet := false
@@ -801,5 +807,22 @@ func sampleLoad(res *Result) func() {
 		}
 		res.Notes = append(res.Notes, fmt.Sprintf("Load average (1 min) during the run, sampled every 15 s: min %.2f, mean %.2f, max %.2f on %d CPUs (above %d, runnable processes waited for a CPU; the benchmark itself keeps about 2 busy).",
 			lo, sum/float64(len(loads)), hi, runtime.NumCPU(), runtime.NumCPU()))
+	}
+}
+
+// rerender writes a results JSON's markdown and plots again, beside it.
+func rerender(path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	res := &Result{}
+	if err := json.Unmarshal(b, res); err != nil {
+		fatalf("%s: %v", path, err)
+	}
+	res.latencies = map[string][]float64{}
+	computeRatios(res)
+	if err := writeResults(config{out: filepath.Dir(path)}, res); err != nil {
+		fatalf("%v", err)
 	}
 }

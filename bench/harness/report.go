@@ -27,9 +27,12 @@ func writeResults(c config, res *Result) error {
 	if err := os.WriteFile(base+".json", append(js, '\n'), 0o644); err != nil {
 		return err
 	}
-	cdf, bars := base+"-latency-cdf.png", base+"-throughput.png"
-	if err := plotCDF(res, cdf); err != nil {
-		return fmt.Errorf("latency plot: %w", err)
+	cdf, bars := "", base+"-throughput.png"
+	if len(res.latencies) > 0 {
+		cdf = base + "-latency-cdf.png"
+		if err := plotCDF(res, cdf); err != nil {
+			return fmt.Errorf("latency plot: %w", err)
+		}
 	}
 	if err := plotBars(res, bars); err != nil {
 		return fmt.Errorf("throughput plot: %w", err)
@@ -45,12 +48,16 @@ func writeResults(c config, res *Result) error {
 	if life != "" {
 		lifeName = filepath.Base(life)
 	}
-	md := markdown(res, filepath.Base(cdf), filepath.Base(bars), lifeName)
+	cdfName := ""
+	if cdf != "" {
+		cdfName = filepath.Base(cdf)
+	}
+	md := markdown(res, cdfName, filepath.Base(bars), lifeName)
 	if err := os.WriteFile(base+".md", []byte(md), 0o644); err != nil {
 		return err
 	}
 	fmt.Print(md)
-	logf("wrote %s.md, %s.json, %s, %s %s", base, base, cdf, bars, life)
+	logf("wrote %s.md, %s.json and the plots %s", base, base, strings.TrimSpace(strings.Join([]string{cdf, bars, life}, " ")))
 	return nil
 }
 
@@ -134,7 +141,32 @@ func markdown(res *Result, cdf, bars, life string) string {
 	rank := func(s string) int {
 		return slices.Index([]string{"produce", "latency", "e2e", "tail", "catchup", "compaction", "lifecycle", "puts", "cpu", "rss"}, s)
 	}
-	slices.SortStableFunc(order, func(a, b key) int { return rank(a.s) - rank(b.s) })
+	// By scenario; cpu rows by measurement (first seen first), then by
+	// process.
+	what := map[string]int{}
+	cpuKey := func(k key) (int, int) {
+		w, who, _ := strings.Cut(k.m, ": cores busy, ")
+		if _, ok := what[w]; !ok {
+			what[w] = len(what)
+		}
+		return what[w], slices.Index(cpuWho, who)
+	}
+	for _, k := range order {
+		if k.s == "cpu" {
+			cpuKey(k)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b key) int {
+		if d := rank(a.s) - rank(b.s); d != 0 || a.s != "cpu" {
+			return d
+		}
+		aw, ap := cpuKey(a)
+		bw, bp := cpuKey(b)
+		if aw != bw {
+			return aw - bw
+		}
+		return ap - bp
+	})
 	// A Strata row compared with a Kafka metric of another name shows that
 	// figure in its kafka column; Kafka's own row is then left out.
 	peerOf := map[key]Row{}
@@ -200,7 +232,11 @@ func markdown(res *Result, cdf, bars, life string) string {
 			w("- %s\n", n)
 		}
 	}
-	w("\n## Plots\n\n![latency CDF](%s)\n\n![throughput](%s)\n", cdf, bars)
+	w("\n## Plots\n\n")
+	if cdf != "" {
+		w("![latency CDF](%s)\n\n", cdf)
+	}
+	w("![throughput](%s)\n", bars)
 	if life != "" {
 		w("\n![lifecycle: bucket and live bytes over time](%s)\n", life)
 	}
@@ -227,11 +263,6 @@ func plotCDF(res *Result, path string) error {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	if len(names) == 0 {
-		// No latency scenario ran: an empty plot (a log axis needs data).
-		p.X.Scale, p.X.Tick.Marker = plot.LinearScale{}, plot.DefaultTicks{}
-		p.X.Min, p.X.Max = 0.01, 1000
-	}
 	colors := map[string]int{}
 	for _, t := range allTargets {
 		colors[t] = len(colors)
