@@ -707,7 +707,11 @@ func commandLine() string {
 			i++
 			continue
 		}
-		args = append(args, os.Args[i])
+		a := os.Args[i]
+		if a == "" || strings.ContainsAny(a, " \t'\"") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		args = append(args, a)
 	}
 	return strings.TrimSpace("bench/run.sh " + strings.Join(args, " "))
 }
