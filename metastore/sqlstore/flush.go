@@ -76,15 +76,12 @@ func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
 		// A retried partial commit must not bring back an object that
 		// died in between (its other partitions' rows compacted or
 		// trimmed away): garbage collection may be deleting it.
-		dead, err := queryAll(ctx, tx, scanString, s.q.SelectDeadObjectForUpdate, f.ObjectKey)
-		if err != nil {
+		var dead sql.NullInt64
+		var forgotten int64
+		if err := tx.QueryRow(ctx, s.q.SelectObjectGoneForUpdate, f.ObjectKey).Scan(&dead, &forgotten); err != nil {
 			return err
 		}
-		forgotten, err := queryAll(ctx, tx, scanString, s.q.SelectForgotten, f.ObjectKey)
-		if err != nil {
-			return err
-		}
-		if len(dead)+len(forgotten) > 0 {
+		if dead.Int64 == 1 || forgotten > 0 {
 			return fmt.Errorf("%w: object %s is dead", metastore.ErrStaleObject, f.ObjectKey)
 		}
 		now := time.Now().UnixNano()

@@ -339,7 +339,7 @@ func (s *Store) ForgetObjects(ctx context.Context, keys []string) ([]string, err
 			forgotten = append(forgotten, got...)
 		}
 		// Remembered for as long as a retried flush commit may still
-		// name them (see SelectDeadObjectForUpdate).
+		// name them (see SelectObjectGoneForUpdate).
 		now := time.Now()
 		stmts := []Stmt{{s.q.PurgeForgotten, []any{now.Add(-metastore.MaxCommitDelay).UnixNano()}}}
 		for _, k := range forgotten {

@@ -148,12 +148,13 @@ type Queries struct {
 	// PurgeForgotten drops those forgotten before $1.
 	InsertForgotten string
 	PurgeForgotten  string
-	// SelectDeadObjectForUpdate locks the object row of a flush's key and
-	// returns it if it is dead; SelectForgotten returns it if it was
-	// forgotten: such an object is never referenced again (garbage
-	// collection may be deleting it, or has).
-	SelectDeadObjectForUpdate string // object_key
-	SelectForgotten           string // object_key
+	// SelectObjectGoneForUpdate locks the object row of a flush's key,
+	// live or dead, so it cannot die before the flush's rows are in, and
+	// returns one row: 1 if the object is dead (else 0, or NULL when
+	// there is no row) and the number of forgotten_objects rows of the
+	// key. A dead or forgotten object is never referenced again (garbage
+	// collection may be deleting it, or has). One round trip per commit.
+	SelectObjectGoneForUpdate string // object_key
 	SelectKnownObjects        string // key set
 	SelectObjectStats         string
 	SelectObjectRows          string // object_key
@@ -344,9 +345,10 @@ RETURNING object_key`,
 		InsertForgotten: `INSERT INTO forgotten_objects (object_key, forgotten_at) VALUES ($1, $2)
 ON CONFLICT (object_key) DO NOTHING`,
 		PurgeForgotten: `DELETE FROM forgotten_objects WHERE forgotten_at < $1`,
-		SelectDeadObjectForUpdate: `SELECT object_key FROM objects
-WHERE object_key = $1 AND dead_since IS NOT NULL` + forUpdate,
-		SelectForgotten:    `SELECT object_key FROM forgotten_objects WHERE object_key = $1`,
+		SelectObjectGoneForUpdate: `SELECT
+    (SELECT CASE WHEN dead_since IS NULL THEN 0 ELSE 1 END FROM objects
+     WHERE object_key = $1` + forUpdate + `),
+    (SELECT COUNT(*) FROM forgotten_objects WHERE object_key = $1)`,
 		SelectKnownObjects: `SELECT object_key FROM objects WHERE object_key IN (` + keySet + `)`,
 		SelectObjectStats: `SELECT kind, CASE WHEN dead_since IS NULL THEN 0 ELSE 1 END AS dead,
     COUNT(*), CAST(SUM(size) AS BIGINT), CAST(SUM(live_bytes) AS BIGINT), MIN(created_at)
