@@ -111,20 +111,13 @@ func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, origins, e
 		st.bad("max-request-bytes", fmt.Errorf("%d is above 1GiB", mrb))
 	}
 	cfg.MaxRequestBytes = int32(min(mrb, 1<<30))
+	st.checkBackendURLs(false)
 	errs := st.errs
 	logger, err := newLogger(from, v.GetString("log-level"), v.GetString("log-format"))
 	if err != nil {
 		errs = append(errs, err)
 	}
 	cfg.Logger = logger
-	for _, u := range []struct{ flag, url, want string }{
-		{"metastore", cfg.MetastoreURL, "sqlite:// or postgres://"},
-		{"objstore", cfg.ObjstoreURL, "file:// or s3://"},
-	} {
-		if u.url != "" && !strings.Contains(u.url, "://") {
-			errs = append(errs, fmt.Errorf("%s %q: not a URL (want %s...)", from.of(u.flag), u.url, u.want))
-		}
-	}
 	if err := errors.Join(errs...); err != nil {
 		return cfg, from, err
 	}

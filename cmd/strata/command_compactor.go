@@ -132,13 +132,7 @@ func compactorConfig(v *viper.Viper, flags *pflag.FlagSet) (compactorSettings, e
 		host, _ := os.Hostname()
 		c.life.Holder = fmt.Sprintf("compactor-%s-%d", host, os.Getpid())
 	}
-	for _, u := range []struct{ flag, url string }{{"metastore", c.metastore}, {"objstore", c.objstore}} {
-		if u.url == "" {
-			st.errs = append(st.errs, fmt.Errorf("--%s is required", u.flag))
-		} else if !strings.Contains(u.url, "://") {
-			st.errs = append(st.errs, fmt.Errorf("%s %q: not a URL", st.from.of(u.flag), u.url))
-		}
-	}
+	st.checkBackendURLs(true)
 	if c.admin != "off" {
 		if _, _, err := net.SplitHostPort(c.admin); err != nil {
 			st.bad("admin-listen", err)

@@ -102,3 +102,20 @@ func (s *settings) float(name string) float64 {
 	}
 	return f
 }
+
+// checkBackendURLs checks --metastore and --objstore: each must look like
+// a URL, and be set when required (an agent has embedded defaults, a
+// compactor does not).
+func (s *settings) checkBackendURLs(required bool) {
+	for _, u := range []struct{ flag, want string }{
+		{"metastore", "sqlite:// or postgres://"},
+		{"objstore", "file:// or s3://"},
+	} {
+		switch url := s.str(u.flag); {
+		case url == "" && required:
+			s.errs = append(s.errs, fmt.Errorf("--%s is required", u.flag))
+		case url != "" && !strings.Contains(url, "://"):
+			s.errs = append(s.errs, fmt.Errorf("%s %q: not a URL (want %s...)", s.from.of(u.flag), url, u.want))
+		}
+	}
+}
