@@ -72,7 +72,8 @@ func (s *Service) runJob(ctx context.Context, lease metastore.Lease, job Job) (R
 				addChunk()
 			}
 			ts := h.FirstTimestamp
-			if h.LogAppendTime() {
+			if _, ok := h.DeleteHorizon(); ok || h.LogAppendTime() {
+				// A cleaned batch's FirstTimestamp is its delete horizon.
 				ts = h.MaxTimestamp
 			}
 			if len(chunk) == 0 {
