@@ -82,11 +82,11 @@ func (s *Service) cleanPartition(ctx context.Context, lease *metastore.Lease, ro
 			runs = append(runs, run)
 		}
 	} else {
-		last, err := s.buildOffsetMap(ctx, m, rows[plan.Clean:plan.Cleanable], &res)
+		n, err := s.buildOffsetMap(ctx, m, rows[plan.Clean:plan.Cleanable], &res)
 		if err != nil {
 			return res, err
 		}
-		runs = [][]metastore.IndexRow{rows[:plan.Clean+last+1]}
+		runs = [][]metastore.IndexRow{rows[:plan.Clean+n]}
 		res.Keys, res.MapEnd = m.count, m.latest
 		mapEnd = m.latest
 	}
@@ -100,10 +100,12 @@ func (s *Service) cleanPartition(ctx context.Context, lease *metastore.Lease, ro
 }
 
 // buildOffsetMap scans dirty rows in offset order into m until it is
-// full, and returns the index of the last row scanned (whole or in
-// part; m.latest is where the scan stopped).
+// full, and returns how many leading rows it scanned whole: the rows a
+// pass may rewrite. A row only partly scanned stays dirty (the next pass
+// scans it again, as Kafka's cleaner restarts from where its map ended),
+// unless it is the first: then the pass takes it anyway, keeping the
+// records past the map's end as they are, so every pass makes progress.
 func (s *Service) buildOffsetMap(ctx context.Context, m *offsetMap, dirty []metastore.IndexRow, res *CleanResult) (int, error) {
-	last := -1
 	for i, row := range dirty {
 		full := false
 		err := s.eachBatch(ctx, row, res, func(b []byte, h record.Header) error {
@@ -130,17 +132,13 @@ func (s *Service) buildOffsetMap(ctx context.Context, m *offsetMap, dirty []meta
 			return nil
 		})
 		if err != nil && !errors.Is(err, errStopScan) {
-			return last, err
+			return 0, err
 		}
-		if full && m.latest < row.BaseOffset {
-			break // nothing of this row went in
-		}
-		last = i
 		if full {
-			break
+			return max(i, 1), nil
 		}
 	}
-	return last, nil
+	return len(dirty), nil
 }
 
 // rewriteRun rewrites consecutive rows into clean segments, one Replace
