@@ -24,7 +24,7 @@ type Cleaning struct {
 	// old.
 	MaxLagMs int64
 	// MinDirtyRatio (min.cleanable.dirty.ratio, 0.5): a pass starts when
-	// the cleanable dirty bytes are at least this share of the clean plus
+	// the cleanable dirty bytes are more than this share of the clean plus
 	// cleanable dirty bytes.
 	MinDirtyRatio float64
 	// SegmentBytes (segment.bytes, 1 GiB) caps the size of a cleaned
@@ -84,7 +84,7 @@ type CleanPlan struct {
 // up to the first row holding a record younger than min.compaction.lag.ms
 // (data is cleanable as soon as it is flushed: there is no active
 // segment to wait for); a pass is due when the cleanable dirty bytes make
-// at least min.cleanable.dirty.ratio of clean plus cleanable, or when the
+// more than min.cleanable.dirty.ratio of clean plus cleanable, or when the
 // oldest cleanable record is older than max.compaction.lag.ms, or when a
 // clean row holds tombstones past their delete horizon.
 func PlanClean(rows []metastore.IndexRow, nowMs int64, c Cleaning) CleanPlan {
@@ -103,7 +103,7 @@ func PlanClean(rows []metastore.IndexRow, nowMs int64, c Cleaning) CleanPlan {
 	}
 	switch {
 	case p.Cleanable == p.Clean:
-	case float64(p.DirtyBytes) >= c.MinDirtyRatio*float64(p.CleanBytes+p.DirtyBytes):
+	case float64(p.DirtyBytes) > c.MinDirtyRatio*float64(p.CleanBytes+p.DirtyBytes):
 		p.Why = "dirty-ratio"
 	case c.MaxLagMs < math.MaxInt64 && rows[p.Clean].MinTimestamp <= nowMs-c.MaxLagMs:
 		p.Why = "max-lag"

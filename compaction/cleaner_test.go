@@ -156,9 +156,9 @@ func TestCleanCompactedTopic(t *testing.T) {
 			pbatch{-1, kvs("<null>", "orphan", "k0", "v1b")}) // 10-11
 		e.flushKV(ref, ts,
 			pbatch{7, kvs("k0", "v2", "k1", "v2", "k2", "v2", "k3", "v2", "k4", "v2")}, // 12-16
-			pbatch{-1, kvs("k5", "<null>", "k6", "<null>", "k0", "v3")})              // 17-19
+			pbatch{-1, kvs("k5", "<null>", "k6", "<null>", "k0", "v3")})                // 17-19
 		e.flushKV(ref, ts,
-			pbatch{7, kvs("k1", "v3", "k2", "v3")},   // 20-21: producer 7's last batch
+			pbatch{7, kvs("k1", "v3", "k2", "v3")},  // 20-21: producer 7's last batch
 			pbatch{-1, kvs("k1", "v4", "k2", "v4")}) // 22-23
 		e.flushKV(ref, ts, pbatch{-1, kvs("k7", "v4")}) // 24
 
