@@ -266,9 +266,9 @@ func TestCleanInPasses(t *testing.T) {
 			}
 			e.flushKV(ref, ts, batches...)
 		}
-		// 32 KiB: 1,024 slots, 921 keys; each row holds 500 keys and
+		// 16 KiB: 1,024 slots, 921 keys; each row holds 500 keys and
 		// there are 1,500.
-		s := e.service("cleaner", func(c *compaction.Config) { c.DedupeBytes = 32 << 10 })
+		s := e.service("cleaner", func(c *compaction.Config) { c.DedupeBytes = 16 << 10 })
 		cleanUntilDone(t, s)
 		var want []string
 		for _, v := range latest {

@@ -46,11 +46,12 @@ type Config struct {
 	// for MaxLag.
 	RewriteLiveRatio float64
 
-	// DedupeBytes is the memory of the key cleaner's offset map (64 MiB,
-	// about 2.5 million keys at 24 bytes a key and a 0.9 load; Kafka's
-	// log.cleaner.dedupe.buffer.size is 128 MiB shared by its cleaner
-	// threads): a partition with more distinct dirty keys is cleaned in
-	// several passes.
+	// DedupeBytes bounds the memory of the key cleaner's offset map (64
+	// MiB: 16 bytes a key, a power of two of slots filled to 0.9, about
+	// 3.7 million keys; a pass takes no more than its dirty data can
+	// need; Kafka's log.cleaner.dedupe.buffer.size is 128 MiB shared by
+	// its cleaner threads): a partition with more distinct dirty keys is
+	// cleaned in several passes.
 	DedupeBytes int64
 
 	// RetentionCheckInterval is how often retention is enforced (30 s;
@@ -159,8 +160,8 @@ func (c *Config) Validate() error {
 	case c.MaxLag < 0, c.Interval <= 0, c.LeaseTTL <= 0, c.RetentionCheckInterval <= 0,
 		c.GCGrace < 0, c.GCInterval <= 0, c.SweepInterval <= 0:
 		return errors.New("compaction: negative or zero interval")
-	case c.DedupeBytes < 32<<10:
-		return fmt.Errorf("compaction: dedupe bytes %d < 32 KiB", c.DedupeBytes)
+	case c.DedupeBytes < 16<<10:
+		return fmt.Errorf("compaction: dedupe bytes %d < 16 KiB", c.DedupeBytes)
 	case c.MergeCount < 2:
 		return fmt.Errorf("compaction: merge count %d < 2", c.MergeCount)
 	case c.MaxJobs < 1:
