@@ -87,7 +87,7 @@ func main() {
 
 	// Record size: key "key-%07d" (11 bytes) plus a value filling -mb.
 	total := int64(*mb) << 20
-	valueSize := int(total/int64(*keys * *versions)) - 11
+	valueSize := int(total/int64(*keys**versions)) - 11
 	if valueSize < 1 {
 		log.Fatalf("-mb %d is too small for %d records", *mb, *keys**versions)
 	}
