@@ -5,14 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/stratalog/strata/metastore"
 	"github.com/stratalog/strata/record"
 	"github.com/stratalog/strata/tiering/segment"
 )
 
-// pieceBytes bounds one range GET of a segment while cleaning, so a
-// pass holds at most two of them (or two flush rows) at a time.
+// pieceBytes bounds one range GET of a segment while cleaning; a pass
+// holds at most prefetchDepth+1 pieces (or flush rows) at a time.
 const pieceBytes = 8 << 20
 
 // maxCleanBatch bounds decompression of one batch while cleaning.
@@ -256,16 +257,19 @@ func (s *Service) installClean(ctx context.Context, lease *metastore.Lease, ref 
 	return nil
 }
 
-// prefetcher reads rows' bytes in order one piece ahead of their
-// processing: a flush row in one range GET, a segment row (footer
-// first) in range GETs of about pieceBytes. At most two pieces are held
-// at a time, the one being processed and the next.
+// prefetcher reads rows' bytes in order, ahead of their processing and
+// with up to prefetchDepth range GETs at once: a flush row in one GET, a
+// segment row (footer first) in GETs of about pieceBytes. At most
+// prefetchDepth pieces wait while one is processed.
 type prefetcher struct {
-	ch     chan piece
+	ch     chan chan piece // pieces in order, each filled by its GET
 	cancel context.CancelFunc
-	read   int64 // bytes fetched; read by stop after the goroutine ends
-	row    int   // the next row eachBatch expects
+	read   atomic.Int64
+	row    int // the next row eachBatch expects
 }
+
+// prefetchDepth is how many pieces are fetched ahead.
+const prefetchDepth = 3
 
 type piece struct {
 	row  int
@@ -276,13 +280,34 @@ type piece struct {
 
 func (s *Service) prefetch(ctx context.Context, rows []metastore.IndexRow) *prefetcher {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &prefetcher{ch: make(chan piece), cancel: cancel}
+	p := &prefetcher{ch: make(chan chan piece, prefetchDepth-1), cancel: cancel}
 	go func() {
 		defer close(p.ch)
-		send := func(pc piece) bool {
-			p.read += int64(len(pc.data))
+		// fetch starts one GET and queues its result in order; false
+		// when stopping.
+		fetch := func(pc piece, key string, pos, size int64) bool {
+			out := make(chan piece, 1)
 			select {
-			case p.ch <- pc:
+			case p.ch <- out:
+			case <-ctx.Done():
+				return false
+			}
+			go func() {
+				data, err := s.getRange(ctx, key, pos, size)
+				if err != nil {
+					err = fmt.Errorf("compaction: read %s: %w", key, err)
+				}
+				p.read.Add(int64(len(data)))
+				pc.data, pc.err = data, err
+				out <- pc
+			}()
+			return true
+		}
+		fail := func(pc piece) bool {
+			out := make(chan piece, 1)
+			out <- pc
+			select {
+			case p.ch <- out:
 				return pc.err == nil
 			case <-ctx.Done():
 				return false
@@ -290,18 +315,14 @@ func (s *Service) prefetch(ctx context.Context, rows []metastore.IndexRow) *pref
 		}
 		for i, row := range rows {
 			if row.Kind == metastore.RowFlush {
-				data, err := s.getRange(ctx, row.ObjectKey, row.Pos, row.Size)
-				if err != nil {
-					err = fmt.Errorf("compaction: read %s: %w", row.ObjectKey, err)
-				}
-				if !send(piece{row: i, data: data, last: true, err: err}) {
+				if !fetch(piece{row: i, last: true}, row.ObjectKey, row.Pos, row.Size) {
 					return
 				}
 				continue
 			}
 			chunks, err := s.segmentChunks(ctx, row)
 			if err != nil || len(chunks) == 0 {
-				if !send(piece{row: i, last: true, err: err}) {
+				if !fail(piece{row: i, last: true, err: err}) {
 					return
 				}
 				continue
@@ -312,11 +333,7 @@ func (s *Service) prefetch(ctx context.Context, rows []metastore.IndexRow) *pref
 					size += chunks[k].Size
 					k++
 				}
-				data, err := s.getRange(ctx, row.ObjectKey, chunks[j].Pos, size)
-				if err != nil {
-					err = fmt.Errorf("compaction: read %s: %w", row.ObjectKey, err)
-				}
-				if !send(piece{row: i, data: data, last: k == len(chunks), err: err}) {
+				if !fetch(piece{row: i, last: k == len(chunks)}, row.ObjectKey, chunks[j].Pos, size) {
 					return
 				}
 				j = k
@@ -329,9 +346,10 @@ func (s *Service) prefetch(ctx context.Context, rows []metastore.IndexRow) *pref
 // stop ends the prefetching and adds the bytes read to res.
 func (p *prefetcher) stop(res *CleanResult) {
 	p.cancel()
-	for range p.ch {
+	for out := range p.ch {
+		<-out
 	}
-	res.Read += p.read
+	res.Read += p.read.Load()
 }
 
 // eachBatch calls fn with every record batch of the next row (row), in
@@ -340,10 +358,11 @@ func (p *prefetcher) eachBatch(row metastore.IndexRow, fn func([]byte, record.He
 	i := p.row
 	p.row++
 	for {
-		pc, ok := <-p.ch
+		out, ok := <-p.ch
 		if !ok {
 			return fmt.Errorf("compaction: reading %s stopped", row.ObjectKey)
 		}
+		pc := <-out
 		if pc.err != nil {
 			return pc.err
 		}
