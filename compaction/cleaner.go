@@ -222,36 +222,9 @@ func (s *Service) installClean(ctx context.Context, lease *metastore.Lease, ref 
 	first, last := inputs[0], inputs[len(inputs)-1]
 	obj := w.finish()
 	key := CleanKey(ref, first.BaseOffset, last.LastOffset, horizon)
-	if err := s.put(ctx, key, obj); err != nil {
+	if err := s.install(ctx, *lease, ref, inputs, key, obj); err != nil {
 		return err
 	}
-	uploaded := s.now()
-	s.crash("after-put")
-	row := metastore.IndexRow{
-		TopicID: ref.TopicID, Partition: ref.Partition,
-		BaseOffset: first.BaseOffset, LastOffset: last.LastOffset,
-		ObjectKey: key, Pos: 0, Size: int64(len(obj)), Kind: metastore.RowSegment,
-		MinTimestamp: first.MinTimestamp, MaxTimestamp: first.MaxTimestamp,
-	}
-	for _, in := range inputs {
-		row.MinTimestamp = min(row.MinTimestamp, in.MinTimestamp)
-		row.MaxTimestamp = max(row.MaxTimestamp, in.MaxTimestamp)
-	}
-	err := s.meta.Replace(ctx, metastore.Replacement{
-		Lease:      *lease,
-		Inputs:     inputs,
-		Output:     metastore.Object{Key: key, Kind: metastore.ObjectSegment, Size: int64(len(obj))},
-		Rows:       []metastore.IndexRow{row},
-		UploadedAt: uploaded,
-	})
-	if err != nil {
-		if errors.Is(err, metastore.ErrFenced) || errors.Is(err, metastore.ErrConflict) || errors.Is(err, metastore.ErrStaleObject) {
-			s.deleteQuietly(ctx, key)
-			return fmt.Errorf("%w: %w", errLost, err)
-		}
-		return fmt.Errorf("compaction: switch to %s: %w", key, err)
-	}
-	s.crash("after-switch")
 	res.Segments++
 	res.Written += int64(len(obj))
 	return nil
