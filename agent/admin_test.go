@@ -31,7 +31,8 @@ func TestCreateTopicsValidation(t *testing.T) {
 	}{
 		{"bad-config-key", 1, -1, map[string]*string{"no.such.config": strp("1")}, kerr.InvalidConfig},
 		{"bad-config-value", 1, -1, map[string]*string{"retention.ms": strp("soon")}, kerr.InvalidConfig},
-		{"compact-refused", 1, -1, map[string]*string{"cleanup.policy": strp("compact")}, kerr.InvalidConfig},
+		{"bad-policy", 1, -1, map[string]*string{"cleanup.policy": strp("compact,compress")}, kerr.InvalidConfig},
+		{"policy-twice", 1, -1, map[string]*string{"cleanup.policy": strp("delete,delete")}, kerr.InvalidConfig},
 		{"zero-partitions", 0, -1, nil, kerr.InvalidPartitions},
 		{"rf-four", 1, 4, nil, kerr.InvalidReplicationFactor},
 		{"bad/name", 1, -1, nil, kerr.InvalidTopicException},

@@ -17,6 +17,10 @@ type Metrics struct {
 	objectBytes    *prometheus.GaugeVec // kind, state
 	lag            prometheus.Gauge
 	deferred       prometheus.Counter
+	cleanPasses    *prometheus.CounterVec // why
+	cleanRemoved   prometheus.Counter
+	cleanRead      prometheus.Counter
+	cleanWritten   prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg, if not nil.
@@ -44,10 +48,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		deferred: c("deferred_total", "Partitions whose compaction was put off because produce needed the object store (not yet overdue)."),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "strata", Subsystem: "compaction",
 			Name: "lag_seconds", Help: "Age of the oldest live flush object: how long the oldest byte not in a per-partition segment has waited."}),
+		cleanPasses: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "strata", Subsystem: "compaction",
+			Name: "clean_passes_total", Help: "Key-cleaning passes of compacted topics' partitions, by reason: dirty-ratio, max-lag, delete-horizon."},
+			[]string{"why"}),
+		cleanRemoved: c("clean_records_removed_total", "Records the key cleaner removed (older values, expired tombstones, keyless records)."),
+		cleanRead:    c("clean_bytes_read_total", "Bytes the key cleaner read (the dirty part twice: once for the offset map, once to rewrite)."),
+		cleanWritten: c("clean_bytes_written_total", "Bytes of cleaned segments the key cleaner installed."),
 	}
 	if reg != nil {
 		reg.MustRegister(m.jobs, m.bytesRewritten, m.retentionTrims, m.retentionRows, m.gcObjects, m.gcBytes,
-			m.orphans, m.abortedUploads, m.objects, m.objectBytes, m.lag, m.deferred)
+			m.orphans, m.abortedUploads, m.objects, m.objectBytes, m.lag, m.deferred,
+			m.cleanPasses, m.cleanRemoved, m.cleanRead, m.cleanWritten)
 	}
 	return m
 }

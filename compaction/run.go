@@ -29,15 +29,19 @@ var errLost = errors.New("compaction: lost the race; output discarded")
 // deleted and errLost returned: nothing changed.
 func (s *Service) runJob(ctx context.Context, lease metastore.Lease, job Job) (Result, error) {
 	res := Result{InputBytes: job.Bytes}
-	b := segment.NewBuilder()
-	var chunk []byte
+	// Batches are appended straight into the output object, sized for
+	// the inputs (segment inputs are slightly smaller once their footers
+	// go): no buffer grown batch by batch, no second copy per chunk.
+	// Chunks are cut when full, so there are at most about twice as many
+	// as full ones.
+	b := segment.NewBuilderSize(int(job.Bytes), int(2*job.Bytes/s.cfg.ChunkBytes)+2)
 	var meta segment.ChunkMeta
 	addChunk := func() {
-		if len(chunk) > 0 {
-			b.Add(meta, chunk)
+		if b.Pending() > 0 {
+			b.Cut(meta)
 			res.Chunks++
 		}
-		chunk, meta = nil, segment.ChunkMeta{TopicID: job.Ref.TopicID, Partition: job.Ref.Partition}
+		meta = segment.ChunkMeta{TopicID: job.Ref.TopicID, Partition: job.Ref.Partition}
 	}
 	addChunk()
 	next := job.Inputs[0].BaseOffset
@@ -68,14 +72,15 @@ func (s *Service) runJob(ctx context.Context, lease metastore.Lease, job Job) (R
 				return res, fmt.Errorf("compaction: %s/%d: batch at %d, expected %d or later", job.Ref.TopicID, job.Ref.Partition, h.BaseOffset, next)
 			}
 			next = h.LastOffset() + 1
-			if len(chunk) > 0 && int64(len(chunk)+len(batch)) > s.cfg.ChunkBytes {
+			if b.Pending() > 0 && int64(b.Pending()+len(batch)) > s.cfg.ChunkBytes {
 				addChunk()
 			}
 			ts := h.FirstTimestamp
-			if h.LogAppendTime() {
+			if _, ok := h.DeleteHorizon(); ok || h.LogAppendTime() {
+				// A cleaned batch's FirstTimestamp is its delete horizon.
 				ts = h.MaxTimestamp
 			}
-			if len(chunk) == 0 {
+			if b.Pending() == 0 {
 				meta.FirstOffset, meta.MinTimestamp, meta.MaxTimestamp = h.BaseOffset, ts, h.MaxTimestamp
 			}
 			meta.LastOffset = h.LastOffset()
@@ -84,7 +89,7 @@ func (s *Service) runJob(ctx context.Context, lease metastore.Lease, job Job) (R
 			meta.MaxTimestamp = max(meta.MaxTimestamp, meta.MinTimestamp)
 			meta.Batches++
 			res.Batches++
-			chunk = append(chunk, batch...)
+			b.Append(batch)
 		}
 		i = j
 	}

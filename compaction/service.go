@@ -23,6 +23,7 @@ type Store interface {
 	Partitions(ctx context.Context, id metastore.TopicID) ([]metastore.Partition, error)
 	IndexRows(ctx context.Context, id metastore.TopicID, partition int32, fromOffset int64, limit int) ([]metastore.IndexRow, error)
 	IndexRowsByTime(ctx context.Context, id metastore.TopicID, partition int32, ts int64, limit int) ([]metastore.IndexRow, error)
+	ProducerStates(ctx context.Context, id metastore.TopicID, partition int32) ([]metastore.ProducerState, error)
 }
 
 // Service runs the storage lifecycle: compaction, retention, garbage
@@ -200,7 +201,11 @@ func (s *Service) CompactOnce(ctx context.Context) (int, error) {
 	}
 	// Data retention deletes within a max lag is not worth compacting.
 	expire := map[metastore.TopicID]int64{}
+	cleaning := map[metastore.TopicID]*Cleaning{}
 	for _, t := range topics {
+		if c := TopicCleaning(t.Configs); c.Compact {
+			cleaning[t.ID] = &c
+		}
 		if r, deletes := TopicRetention(t.Configs, Retention{Ms: s.cfg.RetentionMs, Bytes: s.cfg.RetentionBytes}); deletes && r.Ms >= 0 {
 			expire[t.ID] = s.now().UnixMilli() - r.Ms + s.cfg.MaxLag.Milliseconds()
 		}
@@ -219,8 +224,21 @@ func (s *Service) CompactOnce(ctx context.Context) (int, error) {
 		}
 		lagged := !pr.OldestFlush.IsZero() && now.Sub(pr.OldestFlush) >= s.cfg.MaxLag
 		smallSegments := pr.SegmentRows >= 2 && pr.SegmentBytes < pr.SegmentRows*target/2
-		if pr.FlushBytes < target/2 && !lagged && !urgent[pr.PartitionRef] && !smallSegments {
+		c := cleaning[pr.TopicID]
+		if pr.FlushBytes < target/2 && !lagged && !urgent[pr.PartitionRef] && !smallSegments && c == nil {
 			continue // nothing the planner would do
+		}
+		if c != nil && !lagged && !urgent[pr.PartitionRef] {
+			due, err := s.cleanDue(ctx, pr.PartitionRef, *c)
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				continue
+			}
+			if !due && pr.FlushBytes < target/2 {
+				continue
+			}
 		}
 		if !lagged && s.cfg.Busy != nil && s.cfg.Busy() {
 			s.metrics.deferred.Inc()
@@ -238,7 +256,7 @@ func (s *Service) CompactOnce(ctx context.Context) (int, error) {
 		go func() {
 			defer wg.Done()
 			defer s.jobs.Release(1)
-			n, err := s.compactPartition(ctx, pr, urgent[pr.PartitionRef], expire[pr.TopicID])
+			n, err := s.compactPartition(ctx, pr, urgent[pr.PartitionRef], expire[pr.TopicID], c)
 			mu.Lock()
 			defer mu.Unlock()
 			done += n
@@ -275,7 +293,7 @@ func (s *Service) lowLivePartitions(ctx context.Context) (map[metastore.Partitio
 
 // compactPartition claims the partition's lease, plans it and runs its
 // jobs one after another.
-func (s *Service) compactPartition(ctx context.Context, pr metastore.PartitionRows, urgent bool, expireBefore int64) (int, error) {
+func (s *Service) compactPartition(ctx context.Context, pr metastore.PartitionRows, urgent bool, expireBefore int64, cleaning *Cleaning) (int, error) {
 	ref := pr.PartitionRef
 	lease, err := s.meta.ClaimLease(ctx, s.cfg.Holder, ref.TopicID, ref.Partition, s.now(), s.cfg.LeaseTTL)
 	if errors.Is(err, metastore.ErrConflict) || errors.Is(err, metastore.ErrNotFound) {
@@ -293,11 +311,41 @@ func (s *Service) compactPartition(ctx context.Context, pr metastore.PartitionRo
 	if err != nil {
 		return 0, err
 	}
+	done := 0
+	if cleaning != nil {
+		start := s.now()
+		res, err := s.cleanPartition(ctx, &lease, rows, *cleaning)
+		if res.Why != "" {
+			s.metrics.cleanPasses.WithLabelValues(res.Why).Inc()
+			s.metrics.cleanRemoved.Add(float64(res.Removed))
+			s.metrics.cleanRead.Add(float64(res.Read))
+			s.metrics.cleanWritten.Add(float64(res.Written))
+			s.log.Info("cleaned", "topic", ref.TopicID, "partition", ref.Partition, "why", res.Why,
+				"keys", res.Keys, "map_end", res.MapEnd, "segments", res.Segments, "removed", res.Removed,
+				"read_bytes", res.Read, "written_bytes", res.Written, "seconds", s.now().Sub(start).Seconds(), "err", err)
+		}
+		if errors.Is(err, errLost) {
+			s.metrics.jobs.WithLabelValues("lost").Inc()
+			return done, nil
+		}
+		if err != nil {
+			s.metrics.jobs.WithLabelValues("failed").Inc()
+			return done, fmt.Errorf("clean %s/%d: %w", ref.TopicID, ref.Partition, err)
+		}
+		done += res.Segments
+		if res.Segments > 0 {
+			if rows, err = s.meta.IndexRows(ctx, ref.TopicID, ref.Partition, 0, 0); err != nil {
+				return done, err
+			}
+		}
+		// Clean rows are the cleaner's; object compaction merges only
+		// what follows them.
+		rows = rows[PlanClean(rows, s.now().UnixMilli(), *cleaning).Clean:]
+	}
 	in := PlanInput{Ref: ref, Rows: rows, OldestFlush: pr.OldestFlush, Now: s.now(), ExpireBefore: expireBefore}
 	if urgent {
 		in.OldestFlush = in.Now.Add(-s.cfg.MaxLag)
 	}
-	done := 0
 	for _, job := range Plan(in, s.cfg.planConfig()) {
 		if lease.Expires.Sub(s.now()) < s.cfg.LeaseTTL/2 {
 			if lease, err = s.meta.ClaimLease(ctx, s.cfg.Holder, ref.TopicID, ref.Partition, s.now(), s.cfg.LeaseTTL); err != nil {
@@ -331,6 +379,16 @@ func (s *Service) compactPartition(ctx context.Context, pr metastore.PartitionRo
 			"seconds", s.now().Sub(start).Seconds())
 	}
 	return done, nil
+}
+
+// cleanDue reports whether a partition of a compacted topic needs a
+// cleaning pass now (PlanClean on its index rows, read without a lease).
+func (s *Service) cleanDue(ctx context.Context, ref metastore.PartitionRef, c Cleaning) (bool, error) {
+	rows, err := s.meta.IndexRows(ctx, ref.TopicID, ref.Partition, 0, 0)
+	if err != nil {
+		return false, err
+	}
+	return PlanClean(rows, s.now().UnixMilli(), c).Why != "", nil
 }
 
 // RunOnce runs every job once, in order: compaction, retention, garbage

@@ -27,8 +27,9 @@ type partFlush struct {
 	minTS       int64
 	maxTS       int64
 	batches     int32
-	bytes       int64 // batch bytes, as counted in the partition's buffer
-	data        []byte
+	bytes       int64    // batch bytes, as counted in the partition's buffer
+	data        []byte   // the chunk's bytes in the planned object
+	pieces      [][]byte // the batches, until they are copied into the object
 	chunk       segment.Chunk
 	producers   map[int64]*partlog.ProducerEntry // touched entries, updated
 	rows        []indexRow
@@ -187,9 +188,9 @@ func (pn *planner) plan(gen *wal.Gen, entries []wal.Entry, objectKey func() stri
 		pf.maxTS = max(pf.maxTS, h.MaxTimestamp)
 		pf.last = h.LastOffset()
 		pf.batches++
+		pf.addToRows(h, ts, pf.bytes, size)
 		pf.bytes += size
-		pf.addToRows(h, ts, int64(len(pf.data)), size)
-		pf.data = append(pf.data, e.Batch...)
+		pf.pieces = append(pf.pieces, e.Batch)
 		if h.ProducerID >= 0 {
 			if _, ok := pf.producers[h.ProducerID]; !ok {
 				if old := pn.chains[p].producers[h.ProducerID]; old != nil {
@@ -199,7 +200,12 @@ func (pn *planner) plan(gen *wal.Gen, entries []wal.Entry, objectKey func() stri
 			partlog.RecordProducerBatch(pf.producers, h, pn.now().UnixMilli())
 		}
 	}
-	b := segment.NewBuilder()
+	// Each batch is copied once, into an object sized for all of them.
+	var total int64
+	for _, pf := range order {
+		total += pf.bytes
+	}
+	b := segment.NewBuilderSize(int(total), len(order))
 	for _, pf := range order {
 		if pf.batches == 0 {
 			continue
@@ -217,8 +223,12 @@ func (pn *planner) plan(gen *wal.Gen, entries []wal.Entry, objectKey func() stri
 			// the sealer plans the next generation.
 			c.producers[pid] = e.Clone()
 		}
-		b.Add(segment.ChunkMeta{TopicID: pf.p.TopicID(), Partition: pf.p.Index(), FirstOffset: pf.first, LastOffset: pf.last,
-			MinTimestamp: pf.minTS, MaxTimestamp: pf.maxTS, Batches: pf.batches}, pf.data)
+		for _, batch := range pf.pieces {
+			b.Append(batch)
+		}
+		pf.pieces = nil
+		b.Cut(segment.ChunkMeta{TopicID: pf.p.TopicID(), Partition: pf.p.Index(), FirstOffset: pf.first, LastOffset: pf.last,
+			MinTimestamp: pf.minTS, MaxTimestamp: pf.maxTS, Batches: pf.batches})
 		pl.parts = append(pl.parts, pf)
 	}
 	for p, d := range drops {

@@ -61,8 +61,16 @@ func (p *Partition) Append(records []byte, nowMs int64) (Appended, error) {
 		if h.Transactional() || h.Control() {
 			return res, ErrTransactional
 		}
-		if _, err := record.Records(b, maxDecompressedBatch); err != nil {
+		recs, err := record.Records(b, maxDecompressedBatch)
+		if err != nil {
 			return res, fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+		}
+		if settings.Compact {
+			for i, rec := range recs {
+				if rec.Key == nil {
+					return res, fmt.Errorf("%s/%d: %w", p.topic.name, p.index, &RecordError{Index: int32(i), Err: ErrKeyless})
+				}
+			}
 		}
 		batches = append(batches, b)
 		headers = append(headers, h)

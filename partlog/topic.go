@@ -2,6 +2,7 @@ package partlog
 
 import (
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,9 @@ type topicState struct {
 type Settings struct {
 	MaxMessageBytes int32
 	LogAppendTime   bool
+	// Compact: cleanup.policy includes compact, so every record needs a
+	// key.
+	Compact bool
 }
 
 // ParseSettings reads the data path's settings from explicit topic
@@ -48,6 +52,9 @@ func ParseSettings(cfg map[string]string) Settings {
 		}
 	}
 	s.LogAppendTime = cfg["message.timestamp.type"] == "LogAppendTime"
+	for _, p := range strings.Split(cfg["cleanup.policy"], ",") {
+		s.Compact = s.Compact || strings.TrimSpace(p) == "compact"
+	}
 	return s
 }
 

@@ -38,6 +38,10 @@ const (
 	attrLogAppendTime = 0x08
 	attrTransactional = 0x10
 	attrControl       = 0x20
+	// attrDeleteHorizon (KIP-534): the log cleaner has set the batch's
+	// delete horizon; FirstTimestamp then holds it, and the records'
+	// timestamp deltas are relative to it.
+	attrDeleteHorizon = 0x40
 )
 
 // Magic is the only record batch format version this package reads and
@@ -92,6 +96,33 @@ func (h Header) Transactional() bool { return h.Attributes&attrTransactional != 
 // Control reports whether the batch holds a control record (transaction
 // commit or abort marker) rather than user data.
 func (h Header) Control() bool { return h.Attributes&attrControl != 0 }
+
+// DeleteHorizon returns the batch's delete horizon (ms) and true if the
+// log cleaner has set one (KIP-534): its tombstones and transaction
+// markers may be removed once the horizon has passed. FirstTimestamp then
+// holds the horizon, not the first record's timestamp.
+func (h Header) DeleteHorizon() (int64, bool) {
+	if h.Attributes&attrDeleteHorizon == 0 {
+		return 0, false
+	}
+	return h.FirstTimestamp, true
+}
+
+// WithDeleteHorizon returns h with the delete-horizon attribute set and
+// FirstTimestamp = ms; the records' timestamp deltas must be made
+// relative to it.
+func (h Header) WithDeleteHorizon(ms int64) Header {
+	h.Attributes |= attrDeleteHorizon
+	h.FirstTimestamp = ms
+	return h
+}
+
+// WithoutDeleteHorizon returns h with the delete-horizon attribute
+// cleared (FirstTimestamp is left as it is).
+func (h Header) WithoutDeleteHorizon() Header {
+	h.Attributes &^= attrDeleteHorizon
+	return h
+}
 
 // LastOffset returns the offset of the batch's last record:
 // BaseOffset+LastOffsetDelta.

@@ -123,6 +123,13 @@ func finishProduceResult(res *appendResult) {
 		res.rp.ErrorCode = produceErrorCode(res.err)
 		msg := res.err.Error()
 		res.rp.ErrorMessage = &msg
+		var re *partlog.RecordError
+		if errors.As(res.err, &re) {
+			e := kmsg.NewProduceResponseTopicPartitionErrorRecord()
+			e.RelativeOffset = re.Index
+			e.ErrorMessage = &msg
+			res.rp.ErrorRecords = append(res.rp.ErrorRecords, e)
+		}
 		res.rp.BaseOffset = -1
 		res.rp.LogAppendTime = -1
 	}

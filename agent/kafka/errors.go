@@ -41,6 +41,8 @@ func errorCode(err error) int16 {
 		return kerr.RequestTimedOut.Code
 	case errors.Is(err, partlog.ErrShuttingDown), errors.Is(err, errShuttingDown), errors.Is(err, context.Canceled):
 		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, partlog.ErrKeyless):
+		return kerr.InvalidRecord.Code
 	case errors.Is(err, partlog.ErrTransactional):
 		return kerr.TransactionalIDAuthorizationFailed.Code
 	case errors.Is(err, partlog.ErrInvalidRecord), errors.Is(err, record.ErrCorrupt), errors.Is(err, record.ErrBadCRC),

@@ -59,6 +59,23 @@ func validOneOf(opts ...string) func(string) error {
 	}
 }
 
+// validPolicy accepts cleanup.policy as Kafka does: a comma-separated
+// list of delete and compact, each at most once.
+func validPolicy(v string) error {
+	seen := map[string]bool{}
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p != "delete" && p != "compact" {
+			return fmt.Errorf("must be a list of delete and compact")
+		}
+		if seen[p] {
+			return fmt.Errorf("lists %s twice", p)
+		}
+		seen[p] = true
+	}
+	return nil
+}
+
 func validBool(v string) error {
 	if v != "true" && v != "false" {
 		return fmt.Errorf("must be true or false")
@@ -79,9 +96,8 @@ const defaultMaxMessageBytes = 1048588
 
 var topicConfigDefs = func() map[string]topicConfigDef {
 	defs := []topicConfigDef{
-		// cleanup.policy=compact is refused until key compaction exists.
-		{name: "cleanup.policy", def: "delete", typ: kmsg.ConfigTypeList, validate: validOneOf("delete"), brokerSynonym: "log.cleanup.policy",
-			doc: "Only delete is supported; compact is not implemented yet."},
+		{name: "cleanup.policy", def: "delete", typ: kmsg.ConfigTypeList, validate: validPolicy, brokerSynonym: "log.cleanup.policy",
+			doc: "delete (retention), compact (keep the latest record per key), or both."},
 		{name: "compression.type", def: "producer", typ: kmsg.ConfigTypeString, validate: validOneOf("producer"), brokerSynonym: "compression.type",
 			doc: "Batches are stored as produced; broker-side recompression is not supported."},
 		{name: "max.message.bytes", def: strconv.Itoa(defaultMaxMessageBytes), typ: kmsg.ConfigTypeInt, validate: validInt(0), brokerSynonym: "message.max.bytes",
@@ -93,9 +109,9 @@ var topicConfigDefs = func() map[string]topicConfigDef {
 		{name: "retention.bytes", def: "-1", typ: kmsg.ConfigTypeLong, validate: validLong(-1), brokerSynonym: "log.retention.bytes",
 			doc: "Enforced per partition by whole index rows or compacted segments, oldest first, keeping at least this many bytes."},
 		{name: "segment.bytes", def: "1073741824", typ: kmsg.ConfigTypeInt, validate: validInt(14), brokerSynonym: "log.segment.bytes",
-			doc: "Accepted for compatibility; flush objects follow the agent's flush settings, compacted segments --compaction-segment-bytes."},
+			doc: "Caps the key cleaner's segments (with --compaction-segment-bytes); flush objects follow the agent's flush settings."},
 		{name: "segment.ms", def: "604800000", typ: kmsg.ConfigTypeLong, validate: validLong(1), brokerSynonym: "log.roll.ms",
-			doc: "Accepted for compatibility; data reaches compacted segments within --compaction-max-lag."},
+			doc: "Accepted; there is no active segment: data is in segments within --compaction-max-lag and cleanable once flushed."},
 		{name: "min.insync.replicas", def: "1", typ: kmsg.ConfigTypeInt, validate: validInt(1), brokerSynonym: "min.insync.replicas",
 			doc: "Accepted for compatibility; acks=all means stored in object storage."},
 		{name: "unclean.leader.election.enable", def: "false", typ: kmsg.ConfigTypeBoolean, validate: validBool, brokerSynonym: "unclean.leader.election.enable",
@@ -111,13 +127,13 @@ var topicConfigDefs = func() map[string]topicConfigDef {
 		{name: "flush.ms", def: "9223372036854775807", typ: kmsg.ConfigTypeLong, validate: validLong(0), brokerSynonym: "log.flush.interval.ms",
 			doc: "Accepted for compatibility; the agent fsyncs every append."},
 		{name: "delete.retention.ms", def: "86400000", typ: kmsg.ConfigTypeLong, validate: validLong(0), brokerSynonym: "log.cleaner.delete.retention.ms",
-			doc: "Accepted; only meaningful with compaction."},
+			doc: "How long a tombstone stays after the cleaning pass that first kept it (KIP-534 delete horizon)."},
 		{name: "min.cleanable.dirty.ratio", def: "0.5", typ: kmsg.ConfigTypeDouble, validate: validRatio, brokerSynonym: "log.cleaner.min.cleanable.ratio",
-			doc: "Accepted; only meaningful with compaction."},
+			doc: "A cleaning pass starts when cleanable dirty bytes reach this share of clean plus cleanable bytes."},
 		{name: "min.compaction.lag.ms", def: "0", typ: kmsg.ConfigTypeLong, validate: validLong(0), brokerSynonym: "log.cleaner.min.compaction.lag.ms",
-			doc: "Accepted; only meaningful with compaction."},
+			doc: "Records younger than this are never cleaned (by whole index rows)."},
 		{name: "max.compaction.lag.ms", def: "9223372036854775807", typ: kmsg.ConfigTypeLong, validate: validLong(1), brokerSynonym: "log.cleaner.max.compaction.lag.ms",
-			doc: "Accepted; only meaningful with compaction."},
+			doc: "Dirty records older than this are cleaned whatever the dirty ratio."},
 		{name: "file.delete.delay.ms", def: "60000", typ: kmsg.ConfigTypeLong, validate: validLong(0), brokerSynonym: "log.segment.delete.delay.ms",
 			doc: "Accepted for compatibility."},
 		{name: "index.interval.bytes", def: "4096", typ: kmsg.ConfigTypeInt, validate: validInt(0), brokerSynonym: "log.index.interval.bytes",

@@ -35,6 +35,7 @@ func addLifecycleFlags(f *pflag.FlagSet) {
 	f.Duration("log-retention-check-interval", 30*time.Second, "how often retention is enforced")
 	f.String("compaction-segment-bytes", "64MiB", "size compacted per-partition segments are cut at")
 	f.String("compaction-chunk-bytes", "1MiB", "sparse index interval inside a segment (bytes of batches per footer entry)")
+	f.String("compaction-dedupe-bytes", "64MiB", "memory of the key cleaner's offset map for compacted topics (about 2.5 million keys per 64 MiB; more distinct keys take several passes)")
 	f.Duration("compaction-max-lag", 2*time.Minute, "flush data older than this is compacted however little there is")
 	f.Duration("compaction-interval", 15*time.Second, "how often compaction looks for work")
 	f.Int("compaction-max-jobs", 2, "concurrent compaction jobs")
@@ -60,6 +61,7 @@ func lifecycleConfig(st *settings) compaction.Config {
 		RetentionCheckInterval: st.dur("log-retention-check-interval"),
 		TargetSegmentBytes:     st.size("compaction-segment-bytes"),
 		ChunkBytes:             st.size("compaction-chunk-bytes"),
+		DedupeBytes:            st.size("compaction-dedupe-bytes"),
 		MaxLag:                 st.dur("compaction-max-lag"),
 		Interval:               st.dur("compaction-interval"),
 		MaxJobs:                int(st.integer("compaction-max-jobs", 32)),

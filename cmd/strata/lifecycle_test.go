@@ -176,7 +176,7 @@ func (c *lcCluster) orphans() map[string]bool {
 	out := map[string]bool{}
 	for _, k := range keys {
 		if !known[k] {
-			if !strings.Contains(k, "/cseg/") {
+			if !strings.Contains(k, "/cseg/") && !strings.Contains(k, "/clean/") {
 				c.t.Fatalf("object %s is unknown to the metastore", k)
 			}
 			out[k] = true
@@ -186,9 +186,10 @@ func (c *lcCluster) orphans() map[string]bool {
 }
 
 // strataKey matches the keys Strata writes: flush objects
-// <hhhh>/seg/<agent>/... and compacted segments
-// <hhhh>/cseg/<topic>/<partition>/....
-var strataKey = regexp.MustCompile(`^[0-9a-f]{4}/(seg|cseg)/.+\.seg$`)
+// <hhhh>/seg/<agent>/..., compacted segments
+// <hhhh>/cseg/<topic>/<partition>/... and the key cleaner's
+// <hhhh>/clean/<topic>/<partition>/....
+var strataKey = regexp.MustCompile(`^[0-9a-f]{4}/(seg|cseg|clean)/.+\.seg$`)
 
 // bucket lists the objects of Strata's key shapes in the cluster's
 // bucket (key → size) without going through Strata: walking the

@@ -32,5 +32,17 @@ func FuzzParse(f *testing.F) {
 		if !bytes.Equal(again, obj) {
 			t.Fatalf("Parse accepted a non-canonical object:\n in  %x\n out %x", obj, again)
 		}
+		// Built in place, byte by byte into a Builder sized for it: the
+		// same bytes.
+		sb := NewBuilderSize(len(obj), len(chunks))
+		for _, c := range chunks {
+			for _, x := range obj[c.Pos : c.Pos+c.Size] {
+				sb.Append([]byte{x})
+			}
+			sb.Cut(c.ChunkMeta)
+		}
+		if inPlace, _ := sb.Finish(); !bytes.Equal(inPlace, obj) {
+			t.Fatalf("Append and Cut rebuilt different bytes:\n in  %x\n out %x", obj, inPlace)
+		}
 	})
 }

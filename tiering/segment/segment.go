@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 )
 
 // ErrCorrupt is returned (wrapped, with the reason) for bytes that are not a
@@ -70,10 +71,15 @@ func (m *ChunkMeta) check() string {
 }
 
 // Builder assembles one segment object in memory. The zero value is not
-// usable; call NewBuilder.
+// usable; call NewBuilder or NewBuilderSize.
+//
+// A chunk is added whole with Add, or built in place: Append its bytes
+// (batch by batch, with no buffer of the caller's in between), then Cut it
+// with its meta. Either way the bytes are copied once, into the object.
 type Builder struct {
 	buf    []byte // body so far; footer and trailer are appended by Finish
 	chunks []Chunk
+	open   int // bytes at the end of buf appended since the last chunk was cut
 }
 
 // NewBuilder returns an empty Builder.
@@ -81,34 +87,84 @@ func NewBuilder() *Builder {
 	return &Builder{}
 }
 
+// NewBuilderSize returns an empty Builder with room for bodyBytes of chunk
+// bytes in about chunks chunks, footer and trailer included, so that an
+// object of that size is built without growing (and copying) its buffer
+// as it goes. The hint only sizes memory: more bytes or chunks still fit,
+// at the cost of growing the buffer.
+func NewBuilderSize(bodyBytes, chunks int) *Builder {
+	bodyBytes, chunks = max(bodyBytes, 0), max(chunks, 0)
+	return &Builder{
+		buf:    make([]byte, 0, bodyBytes+footerOverhead+entrySize*chunks+TrailerSize),
+		chunks: make([]Chunk, 0, chunks),
+	}
+}
+
 // Add appends one chunk holding a copy of data. It panics if meta breaks
 // the format's invariants (negative partition or offsets, last offset before
 // first, max timestamp before min): callers derive meta from batches they
 // have already validated, so a bad meta is a bug, and writing it would make
-// an object Parse rejects.
+// an object Parse rejects. It also panics if bytes were appended since the
+// last chunk and not cut.
 func (b *Builder) Add(meta ChunkMeta, data []byte) {
+	if b.open != 0 {
+		panic("segment: Builder.Add: appended bytes not cut into a chunk")
+	}
 	if reason := meta.check(); reason != "" {
 		panic("segment: Builder.Add: " + reason)
 	}
-	b.chunks = append(b.chunks, Chunk{ChunkMeta: meta, Pos: int64(len(b.buf)), Size: int64(len(data))})
+	b.Append(data)
+	b.cut(meta)
+}
+
+// Append appends a copy of data to the chunk being built, which the next
+// Cut ends.
+func (b *Builder) Append(data []byte) {
 	b.buf = append(b.buf, data...)
+	b.open += len(data)
+}
+
+// Pending returns the bytes appended since the last chunk was cut (or
+// added): the size of the chunk the next Cut makes.
+func (b *Builder) Pending() int { return b.open }
+
+// Cut ends the chunk being built: the bytes appended since the last chunk
+// (none makes an empty chunk, as Add of no data does) become a chunk with
+// meta. It panics on a bad meta, as Add does.
+func (b *Builder) Cut(meta ChunkMeta) {
+	if reason := meta.check(); reason != "" {
+		panic("segment: Builder.Cut: " + reason)
+	}
+	b.cut(meta)
+}
+
+func (b *Builder) cut(meta ChunkMeta) {
+	pos := len(b.buf) - b.open
+	b.chunks = append(b.chunks, Chunk{ChunkMeta: meta, Pos: int64(pos), Size: int64(b.open)})
+	b.open = 0
 }
 
 // Len returns the size in bytes the object would have if Finish were called
-// now: body, footer and trailer.
+// now: body (bytes not yet cut included), footer and trailer.
 func (b *Builder) Len() int {
 	return len(b.buf) + footerOverhead + entrySize*len(b.chunks) + TrailerSize
 }
 
 // Finish returns the object and its chunks, in Add order, with their
 // positions. The Builder is then empty and may be reused; it keeps no
-// reference to the returned slices.
+// reference to the returned slices. It panics if bytes were appended and
+// not cut into a chunk.
 func (b *Builder) Finish() (obj []byte, chunks []Chunk) {
+	if b.open != 0 {
+		panic("segment: Builder.Finish: appended bytes not cut into a chunk")
+	}
 	obj, chunks = b.buf, b.chunks
 	b.buf, b.chunks = nil, nil
 	if len(chunks) > math.MaxUint32 {
 		panic("segment: Builder.Finish: too many chunks")
 	}
+	// Footer and trailer in one growth at most, not entry by entry.
+	obj = slices.Grow(obj, footerOverhead+entrySize*len(chunks)+TrailerSize)
 
 	footerOff := len(obj)
 	obj = binary.BigEndian.AppendUint32(obj, uint32(len(chunks)))

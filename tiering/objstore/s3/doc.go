@@ -19,6 +19,11 @@
 //     (http://host/BUCKET/key), as MinIO needs; default false.
 //   - timeout: the limit on each HTTP attempt, body included, as a Go
 //     duration; default 2m.
+//   - unsigned_payload: true sends request bodies as UNSIGNED-PAYLOAD
+//     (the signature covers the headers, not a SHA-256 of the body);
+//     default true over https (TLS protects the body; the SDK does the
+//     same for PUTs there) and to a loopback endpoint (127.0.0.1, ::1,
+//     localhost), false over plain http to any other host.
 //
 // Credentials come from the standard AWS chain: AWS_ACCESS_KEY_ID /
 // AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), the shared config and
@@ -28,10 +33,14 @@
 //
 // Requests are retried by the SDK's standard retryer, configured here with
 // bounded attempts and capped exponential backoff with full jitter, on 5xx
-// answers, throttling (503 SlowDown) and connection errors. Objects above
-// 16 MiB are uploaded in 8 MiB parts, a few at a time; a failed multipart
-// upload is aborted, and until Complete nothing is visible, so Put stays
-// atomic. A range past the end of an object is objstore.ErrInvalidRange,
+// answers, throttling (503 SlowDown) and connection errors. Objects up to
+// 128 MiB are one PUT carrying the body's CRC32 (computed once, by Put),
+// which the server checks; it is the body's only hash when the payload is
+// unsigned. Larger objects are uploaded in 16 MiB parts, a few at a time,
+// each with its CRC32 and the whole object's at Complete; a failed
+// multipart upload is aborted, and until Complete nothing is visible, so
+// Put stays atomic. No checksum of a GET answer is checked: range GETs
+// cannot be, and what Strata stores carries CRCs of its own. A range past the end of an object is objstore.ErrInvalidRange,
 // checked against the Content-Range of the answer (S3 returns a short
 // range rather than an error when only the end is past the object).
 //

@@ -7,6 +7,8 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -269,5 +271,45 @@ func TestMultipartAbort(t *testing.T) {
 	defer mu.Unlock()
 	if !created || !aborted || ended {
 		t.Fatalf("created %v aborted %v completed %v; want created and aborted, not completed", created, aborted, ended)
+	}
+}
+
+// TestPutHashesOnce checks what a single PUT carries: to a loopback
+// endpoint an UNSIGNED-PAYLOAD signature and the body's CRC32, which the
+// server checks; with unsigned_payload=false the SHA-256 of the body in
+// the signature as well.
+func TestPutHashesOnce(t *testing.T) {
+	t.Parallel()
+	data := []byte("some bytes of an object")
+	sum := sha256.Sum256(data)
+	for _, tc := range []struct {
+		params, wantSHA string
+	}{
+		{"", "UNSIGNED-PAYLOAD"},
+		{"&unsigned_payload=false", hex.EncodeToString(sum[:])},
+	} {
+		var mu sync.Mutex
+		var got http.Header
+		s := fakeStore(t, func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			mu.Lock()
+			got = r.Header.Clone()
+			mu.Unlock()
+			w.WriteHeader(http.StatusOK)
+		}, tc.params)
+		if err := s.Put(context.Background(), "k", data); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		if v := got.Get("X-Amz-Content-Sha256"); v != tc.wantSHA {
+			t.Errorf("%q: X-Amz-Content-Sha256 = %q, want %q", tc.params, v, tc.wantSHA)
+		}
+		if v, want := got.Get("X-Amz-Checksum-Crc32"), crc32Base64(data); v != want {
+			t.Errorf("%q: X-Amz-Checksum-Crc32 = %q, want %q", tc.params, v, want)
+		}
+		if !strings.Contains(got.Get("Authorization"), "Signature=") {
+			t.Errorf("%q: request not signed: Authorization %q", tc.params, got.Get("Authorization"))
+		}
+		mu.Unlock()
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -27,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/stratalog/strata/tiering/objstore"
 	"github.com/stratalog/strata/tiering/objstore/internal/objkey"
@@ -38,12 +40,17 @@ var ErrInvalidKey = errors.New("s3: invalid key")
 
 const (
 	// multipartThreshold is the object size above which Put uploads in
-	// parts: below it one PUT is cheaper, above it a failed part is retried
-	// alone instead of the whole object.
-	multipartThreshold = 16 << 20
+	// parts: below it one PUT is cheaper (a 64 MiB segment in one request
+	// instead of create + 8 parts + complete; BenchmarkPut measures
+	// both), above it a failed part is retried alone instead of the whole
+	// object.
+	multipartThreshold = 128 << 20
 	// partSize is the size of every part but the last (S3's minimum is
 	// 5 MiB).
-	partSize = 8 << 20
+	partSize = 16 << 20
+	// oldMultipartThreshold and oldPartSize are the settings before
+	// BenchmarkPut, its baseline.
+	oldMultipartThreshold, oldPartSize = 16 << 20, 8 << 20
 	// partConcurrency bounds the parts of one Put in flight at once.
 	partConcurrency = 4
 	// createGrace is how long CreateMultipartUpload may go on once the
@@ -81,6 +88,8 @@ type Store struct {
 	threshold int
 	partSize  int
 	backoff   jitterBackoff // between GETs whose body broke off
+	// sdkCRC leaves a single PUT's checksum to the SDK (tuning.sdkDefaults).
+	sdkCRC bool
 }
 
 var (
@@ -99,6 +108,29 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 type tuning struct {
 	backoffBase          time.Duration // 0 means backoffBase
 	accessKey, secretKey string        // static credentials instead of the AWS chain
+	// sdkDefaults leaves payload signing and request checksums as the
+	// SDK does them by default (SHA-256 of every body over http, and a
+	// CRC32 of it besides): BenchmarkPut's baseline.
+	sdkDefaults bool
+	// noPutChecksum sends single PUTs with no checksum at all:
+	// BenchmarkPut's measure of what the CRC32 costs.
+	noPutChecksum bool
+}
+
+// unsignedPayloadHash is SigV4's payload hash of a body that is not
+// signed.
+const unsignedPayloadHash = "UNSIGNED-PAYLOAD"
+
+// unsignedPayload marks every request's body UNSIGNED-PAYLOAD before the
+// SDK's checksum and signing middleware look at it, so neither reads the
+// body to hash it with SHA-256; the CRC32 checksum a request carries is
+// then its only hash. Over https the SDK already sends PutObject and
+// UploadPart bodies unsigned (with a trailing checksum), and still does.
+func unsignedPayload(stack *middleware.Stack) error {
+	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("strata.UnsignedPayload",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			return next.HandleFinalize(v4.SetPayloadHash(ctx, unsignedPayloadHash), in)
+		}), middleware.Before)
 }
 
 func open(ctx context.Context, rawURL string, tune tuning) (*Store, error) {
@@ -138,14 +170,33 @@ func open(ctx context.Context, rawURL string, tune tuning) (*Store, error) {
 			o.BaseEndpoint = aws.String(loc.endpoint)
 		}
 		o.UsePathStyle = loc.pathStyle
+		if tune.sdkDefaults {
+			return
+		}
+		// One hash per body, not two. A PUT's CRC32, which the server
+		// checks, is computed only where the operation requires one or
+		// where Put asks for it (every PutObject and part below); no
+		// CRC32 of GET answers is checked either: range GETs, nearly all
+		// our reads, cannot be, and the bytes carry CRCs of their own
+		// (each record batch's CRC32C, a segment's footer and trailer).
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		if loc.unsignedPayload {
+			o.APIOptions = append(o.APIOptions, unsignedPayload)
+		}
 	})
+	threshold, parts := multipartThreshold, partSize
+	if tune.sdkDefaults {
+		threshold, parts = oldMultipartThreshold, oldPartSize
+	}
 	return &Store{
 		client:    client,
 		bucket:    loc.bucket,
 		prefix:    loc.prefix,
-		threshold: multipartThreshold,
-		partSize:  partSize,
+		threshold: threshold,
+		partSize:  parts,
 		backoff:   backoff,
+		sdkCRC:    tune.sdkDefaults || tune.noPutChecksum,
 	}, nil
 }
 
@@ -197,12 +248,19 @@ func (s *Store) Put(ctx context.Context, key string, data []byte) error {
 	if len(data) > s.threshold {
 		err = s.putMultipart(ctx, k, data)
 	} else {
-		_, err = s.client.PutObject(ctx, &awss3.PutObjectInput{
+		in := &awss3.PutObjectInput{
 			Bucket:        aws.String(s.bucket),
 			Key:           aws.String(k),
 			Body:          bytes.NewReader(data),
 			ContentLength: aws.Int64(int64(len(data))),
-		})
+		}
+		if !s.sdkCRC {
+			// Computed here, once, rather than by the SDK (which, with
+			// a signed payload, reads the body for SHA-256 and CRC32
+			// alike); the server checks it, and a retry reuses it.
+			in.ChecksumCRC32 = aws.String(crc32Base64(data))
+		}
+		_, err = s.client.PutObject(ctx, in)
 		err = convert(ctx, err)
 	}
 	if err != nil {

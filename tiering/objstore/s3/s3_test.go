@@ -48,7 +48,7 @@ func testURL(t *testing.T) string {
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
 // withPrefix returns rawURL with elem appended to its prefix.
-func withPrefix(t *testing.T, rawURL, elem string) string {
+func withPrefix(t testing.TB, rawURL, elem string) string {
 	t.Helper()
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -111,15 +111,18 @@ func etag(t *testing.T, s *Store, key string) string {
 func TestMultipart(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
+	// Smaller than in production, so the test moves less: 3 parts of 8
+	// MiB just over the threshold.
+	s.threshold, s.partSize = 16<<20, 8<<20
 	ctx := context.Background()
 	tests := []struct {
 		name      string
 		size      int
 		wantParts string // "" means a single PUT
 	}{
-		{"at threshold", multipartThreshold, ""},
-		{"one byte over", multipartThreshold + 1, "-3"},
-		{"whole parts", 5 * partSize, "-5"},
+		{"at threshold", s.threshold, ""},
+		{"one byte over", s.threshold + 1, "-3"},
+		{"whole parts", 5 * s.partSize, "-5"},
 	}
 	for _, tt := range tests {
 		data := make([]byte, tt.size)
@@ -140,7 +143,7 @@ func TestMultipart(t *testing.T) {
 			t.Fatalf("%s: Get returned %d bytes, %v; want the %d bytes written", tt.name, len(got), err, len(data))
 		}
 		// A range across the boundary between the first two parts.
-		off, n := int64(partSize-10), int64(20)
+		off, n := int64(s.partSize-10), int64(20)
 		part, err := s.GetRange(ctx, key, off, n)
 		if err != nil || !bytes.Equal(part, data[off:off+n]) {
 			t.Errorf("%s: GetRange across parts = %v, %v", tt.name, part, err)
@@ -158,8 +161,8 @@ func TestMultipart(t *testing.T) {
 func TestMultipartCancelled(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
-	s.threshold = partSize // 3 parts of 8 MiB
-	data := make([]byte, 3*partSize)
+	s.threshold, s.partSize = 8<<20, 8<<20 // 3 parts of 8 MiB
+	data := make([]byte, 3*s.partSize)
 	midUpload := false
 	for i, delay := range []time.Duration{time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond} {
 		key := fmt.Sprintf("cancelled-%d", i)
@@ -262,5 +265,31 @@ func TestListPagination(t *testing.T) {
 		if want := fmt.Sprintf("p/%04d", i); o.Key != want || o.Size != 1 {
 			t.Fatalf("List[%d] = %+v, want key %s size 1", i, o, want)
 		}
+	}
+}
+
+// TestServerChecksPutCRC: the CRC32 a PUT carries is the integrity check
+// of the body now that it is not signed, so the server must refuse a body
+// that does not match it.
+func TestServerChecksPutCRC(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	data := []byte("the body as sent")
+	_, err := s.client.PutObject(ctx, &awss3.PutObjectInput{
+		Bucket:        aws.String(s.bucket),
+		Key:           aws.String(s.prefix + "bad-crc"),
+		Body:          bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data))),
+		ChecksumCRC32: aws.String(crc32Base64([]byte("the body as meant"))),
+	})
+	if err == nil {
+		t.Fatal("PUT with a CRC32 that does not match its body succeeded")
+	}
+	if _, err := s.Stat(ctx, "bad-crc"); !errors.Is(err, objstore.ErrNotExist) {
+		t.Fatalf("Stat after refused PUT: %v, want ErrNotExist", err)
+	}
+	if err := s.Put(ctx, "good-crc", data); err != nil {
+		t.Fatal(err)
 	}
 }

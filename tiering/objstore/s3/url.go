@@ -3,6 +3,7 @@ package s3
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -27,6 +28,10 @@ type location struct {
 	region    string // "" means the AWS configuration decides
 	pathStyle bool
 	timeout   time.Duration
+	// unsignedPayload: request bodies are not hashed for the signature
+	// (see the package doc); by default over https and to a loopback
+	// address.
+	unsignedPayload bool
 }
 
 // parseURL parses and checks an s3:// URL; see the package doc.
@@ -71,6 +76,7 @@ func parseURL(rawURL string) (location, error) {
 		return loc, fmt.Errorf("%w %q: bad query: %v", ErrInvalidURL, rawURL, err)
 	}
 	loc.timeout = defaultTimeout
+	unsigned := ""
 	for name, values := range q {
 		if len(values) != 1 {
 			return loc, fmt.Errorf("%w %q: parameter %q given %d times", ErrInvalidURL, rawURL, name, len(values))
@@ -102,11 +108,45 @@ func parseURL(rawURL string) (location, error) {
 				return loc, fmt.Errorf("%w %q: timeout=%q: want a positive duration such as 30s", ErrInvalidURL, rawURL, v)
 			}
 			loc.timeout = d
+		case "unsigned_payload":
+			if _, err := strconv.ParseBool(v); err != nil {
+				return loc, fmt.Errorf("%w %q: unsigned_payload=%q: want true or false", ErrInvalidURL, rawURL, v)
+			}
+			unsigned = v
 		default:
-			return loc, fmt.Errorf("%w %q: unknown parameter %q (known: endpoint, region, path_style, timeout)", ErrInvalidURL, rawURL, name)
+			return loc, fmt.Errorf("%w %q: unknown parameter %q (known: endpoint, region, path_style, timeout, unsigned_payload)", ErrInvalidURL, rawURL, name)
 		}
 	}
+	if unsigned != "" {
+		loc.unsignedPayload, _ = strconv.ParseBool(unsigned)
+	} else {
+		loc.unsignedPayload = unsignedByDefault(loc.endpoint)
+	}
 	return loc, nil
+}
+
+// unsignedByDefault reports whether bodies sent to endpoint go unsigned
+// when the URL does not say: over https (AWS S3 when endpoint is ""), TLS
+// protects them in transit; to a loopback address nothing is in between.
+// Over plain http to any other host, SigV4's SHA-256 of the body is all
+// that keeps it from being changed on the way, so it stays.
+func unsignedByDefault(endpoint string) bool {
+	if endpoint == "" {
+		return true
+	}
+	e, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	if e.Scheme == "https" {
+		return true
+	}
+	host := e.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // checkEndpoint accepts an absolute http or https URL with a host and

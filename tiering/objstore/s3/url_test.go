@@ -14,17 +14,25 @@ func TestParseURL(t *testing.T) {
 		url  string
 		want location
 	}{
-		{"s3://bucket", location{bucket: "bucket", timeout: defaultTimeout}},
-		{"s3://bucket/", location{bucket: "bucket", timeout: defaultTimeout}},
-		{"s3://my.bucket-1/a/b/", location{bucket: "my.bucket-1", prefix: "a/b/", timeout: defaultTimeout}},
+		{"s3://bucket", location{bucket: "bucket", timeout: defaultTimeout, unsignedPayload: true}},
+		{"s3://bucket/", location{bucket: "bucket", timeout: defaultTimeout, unsignedPayload: true}},
+		{"s3://my.bucket-1/a/b/", location{bucket: "my.bucket-1", prefix: "a/b/", timeout: defaultTimeout, unsignedPayload: true}},
 		{
 			"s3://strata-test/?endpoint=http://127.0.0.1:9000&region=us-east-1&path_style=true",
-			location{bucket: "strata-test", endpoint: "http://127.0.0.1:9000", region: "us-east-1", pathStyle: true, timeout: defaultTimeout},
+			location{bucket: "strata-test", endpoint: "http://127.0.0.1:9000", region: "us-east-1", pathStyle: true, timeout: defaultTimeout, unsignedPayload: true},
 		},
 		{
 			"s3://b12/p?endpoint=https://s3.example.internal/&timeout=1m30s&path_style=false",
-			location{bucket: "b12", prefix: "p/", endpoint: "https://s3.example.internal", timeout: 90 * time.Second},
+			location{bucket: "b12", prefix: "p/", endpoint: "https://s3.example.internal", timeout: 90 * time.Second, unsignedPayload: true},
 		},
+		// Plain http to another host keeps the signed payload, unless
+		// the URL says otherwise; loopback in any spelling does not.
+		{"s3://b12?endpoint=http://minio.internal:9000", location{bucket: "b12", endpoint: "http://minio.internal:9000", timeout: defaultTimeout}},
+		{"s3://b12?endpoint=http://10.0.0.5:9000&unsigned_payload=true", location{bucket: "b12", endpoint: "http://10.0.0.5:9000", timeout: defaultTimeout, unsignedPayload: true}},
+		{"s3://b12?endpoint=http://localhost:9000", location{bucket: "b12", endpoint: "http://localhost:9000", timeout: defaultTimeout, unsignedPayload: true}},
+		{"s3://b12?endpoint=http://[::1]:9000", location{bucket: "b12", endpoint: "http://[::1]:9000", timeout: defaultTimeout, unsignedPayload: true}},
+		{"s3://b12?endpoint=http://127.0.0.1:9000&unsigned_payload=false", location{bucket: "b12", endpoint: "http://127.0.0.1:9000", timeout: defaultTimeout}},
+		{"s3://b12?unsigned_payload=0", location{bucket: "b12", timeout: defaultTimeout}},
 	}
 	for _, tt := range tests {
 		got, err := parseURL(tt.url)
@@ -69,6 +77,7 @@ func TestOpenBadURL(t *testing.T) {
 		{"s3://bucket?timeout=soon", "timeout"},
 		{"s3://bucket?timeout=-1s", "timeout"},
 		{"s3://bucket?timeout=0s", "timeout"},
+		{"s3://bucket?unsigned_payload=yes", "unsigned_payload"},
 		{"s3://bucket?region=a&region=b", "given 2 times"},
 		{"s3://bucket?endpont=http://127.0.0.1:9000", `unknown parameter "endpont"`},
 		{"s3://bucket?access_key=x", `unknown parameter "access_key"`},

@@ -1,0 +1,245 @@
+package main
+
+// Compacted topics (cleanup.policy=compact) end to end: a real agent, real
+// Kafka clients (kgo, kadm), and `strata compactor` running the key
+// cleaner, on SQLite + a directory or Postgres + MinIO.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// kvModel is what was produced to one partition of a compacted topic:
+// every record by offset, and which offset holds each key's latest.
+type kvModel struct {
+	all    []*kgo.Record
+	latest map[string]int64
+}
+
+func (m *kvModel) produce(t *testing.T, cl *kgo.Client, recs ...*kgo.Record) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	for _, r := range recs {
+		if r.Offset != int64(len(m.all)) {
+			t.Fatalf("record acknowledged at offset %d, want %d", r.Offset, len(m.all))
+		}
+		m.all = append(m.all, r)
+		m.latest[string(r.Key)] = r.Offset
+	}
+}
+
+// want returns the records a consumer must see after a full clean: the
+// latest of every key, tombstones included unless dropTombstones.
+func (m *kvModel) want(dropTombstones bool) []*kgo.Record {
+	var out []*kgo.Record
+	for _, r := range m.all {
+		if m.latest[string(r.Key)] == r.Offset && (r.Value != nil || !dropTombstones) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// checkKVLog consumes partition 0 of topic from its start to end with kgo
+// and compares with want: the same records at the same offsets.
+func checkKVLog(t *testing.T, addr, topic string, end int64, want []*kgo.Record) {
+	t.Helper()
+	got := readLog(t, addr, topic, map[int32]int64{0: 0}, map[int32]int64{0: end})[0]
+	for i := 0; i < len(got) || i < len(want); i++ {
+		switch {
+		case i >= len(got):
+			t.Fatalf("%s: consumed %d records, want %d; first missing at offset %d", topic, len(got), len(want), want[i].Offset)
+		case i >= len(want):
+			t.Fatalf("%s: consumed %d records, want %d; first extra at offset %d key %q", topic, len(got), len(want), got[i].Offset, got[i].Key)
+		}
+		if d := recordDiff(got[i], want[i]); d != "" {
+			t.Fatalf("%s: record %d: %s", topic, i, d)
+		}
+		if (got[i].Value == nil) != (want[i].Value == nil) {
+			t.Fatalf("%s: offset %d: tombstone %v, want %v", topic, got[i].Offset, got[i].Value == nil, want[i].Value == nil)
+		}
+	}
+}
+
+func kvRecord(topic, key string, value []byte, ts time.Time) *kgo.Record {
+	return &kgo.Record{Topic: topic, Partition: 0, Key: []byte(key), Value: value, Timestamp: ts}
+}
+
+func endOffset(t *testing.T, adm *kadm.Client, topic string) int64 {
+	t.Helper()
+	ends, err := adm.ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := ends.Lookup(topic, 0)
+	if o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	return o.Offset
+}
+
+// TestCompactedTopic: a compacted topic created and described with
+// kadm; a keyless record refused with INVALID_RECORD and nothing
+// appended; `strata compactor` (killed with -9 after its upload, and
+// after its switch, then run again) leaves the latest value of every key
+// at its original offset, the log end where it was and the tombstones;
+// the idempotent producer that wrote the compacted-away batches goes on
+// producing; after delete.retention.ms the tombstones go, not before.
+func TestCompactedTopic(t *testing.T) {
+	c := newLCCluster(t, slices.Concat(lcAgentArgs, lcColdReads, []string{"--compaction=false"})...)
+	ctx := context.Background()
+	cl := lcProducer(t, c.addr())
+	adm := kadm.NewClient(cl)
+	const topic = "kv"
+	resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{
+		"cleanup.policy": kadm.StringPtr("compact"), "delete.retention.ms": kadm.StringPtr("4000"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0")}, topic)
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+
+	// DescribeConfigs: the policy and its companions with their sources.
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"cleanup.policy": "compact/DYNAMIC_TOPIC_CONFIG", "delete.retention.ms": "4000/DYNAMIC_TOPIC_CONFIG",
+		"min.cleanable.dirty.ratio": "0/DYNAMIC_TOPIC_CONFIG", "min.compaction.lag.ms": "0/DEFAULT_CONFIG",
+		"max.compaction.lag.ms": "9223372036854775807/DEFAULT_CONFIG",
+	}
+	for _, cfg := range rc.Configs {
+		if w, ok := want[cfg.Key]; ok {
+			if got := fmt.Sprintf("%s/%s", cfg.MaybeValue(), cfg.Source); got != w {
+				t.Errorf("%s: %s, want %s", cfg.Key, got, w)
+			}
+			delete(want, cfg.Key)
+		}
+	}
+	if len(want) > 0 {
+		t.Fatalf("not described: %v", want)
+	}
+
+	// A keyless record: INVALID_RECORD, nothing appended.
+	err = cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("no key")}).FirstErr()
+	if !errors.Is(err, kerr.InvalidRecord) {
+		t.Fatalf("keyless produce: %v, want INVALID_RECORD", err)
+	}
+	if end := endOffset(t, adm, topic); end != 0 {
+		t.Fatalf("log end %d after a refused record, want 0", end)
+	}
+
+	// Five rounds over 100 keys; the last round deletes ten of them; a
+	// record with a key of its own ends the log.
+	m := &kvModel{latest: map[string]int64{}}
+	ts := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	for round := range 5 {
+		var recs []*kgo.Record
+		for k := range 100 {
+			v := fmt.Appendf(nil, "round %d of key %d %s", round, k, bytes.Repeat([]byte{'x'}, k))
+			if round == 4 && k < 10 {
+				v = nil
+			}
+			recs = append(recs, kvRecord(topic, fmt.Sprintf("key-%03d", k), v, ts.Add(time.Duration(round*100+k)*time.Millisecond)))
+		}
+		m.produce(t, cl, recs...)
+	}
+	m.produce(t, cl, kvRecord(topic, "end", []byte("the end"), ts.Add(time.Second)))
+	end := endOffset(t, adm, topic)
+
+	// kill -9 after the upload, and after the switch; then a clean run.
+	// The same --holder takes over the killed one's leases at once.
+	compactNow := append(slices.Clone(lcCompactNow), "--holder", "cleaner")
+	for _, step := range []string{"after-put", "after-switch"} {
+		code, log := c.compactOnce(append(slices.Clone(compactNow), "--compaction-crash-at", step)...)
+		if code != -1 || !strings.Contains(log, "step="+step) {
+			t.Fatalf("compactor crashing at %s: exit code %d, want a kill:\n%s", step, code, tail(log, 30))
+		}
+	}
+	c.compactOnceOK(compactNow...)
+	if got := endOffset(t, adm, topic); got != end {
+		t.Fatalf("log end %d after cleaning, want %d", got, end)
+	}
+	checkKVLog(t, c.addr(), topic, end, m.want(false))
+	rows := c.rows(topic)[0]
+	for _, r := range rows {
+		if !strings.Contains(r.ObjectKey, "/clean/") {
+			t.Fatalf("row [%d, %d] in %s: not cleaned", r.BaseOffset, r.LastOffset, r.ObjectKey)
+		}
+	}
+
+	// The idempotent producer goes on: its sequence state survived.
+	m.produce(t, cl, kvRecord(topic, "key-050", []byte("after compaction"), ts.Add(2*time.Second)),
+		kvRecord(topic, "end", []byte("the new end"), ts.Add(2*time.Second)))
+	end = endOffset(t, adm, topic)
+
+	// Tombstones stay until delete.retention.ms after the pass that
+	// first kept them (4 s), then go.
+	c.compactOnceOK(compactNow...)
+	checkKVLog(t, c.addr(), topic, end, m.want(false))
+	time.Sleep(4500 * time.Millisecond)
+	c.compactOnceOK(compactNow...)
+	checkKVLog(t, c.addr(), topic, end, m.want(true))
+	if got := endOffset(t, adm, topic); got != end {
+		t.Fatalf("log end %d, want %d", got, end)
+	}
+	c.onlyReferenced(c.orphans())
+}
+
+// TestCompactedTopicMinLag: min.compaction.lag.ms keeps young records
+// from the cleaner: nothing is removed while the data is younger, and
+// once it is older the latest of every key is all that is left. The
+// policy changes from delete to compact with IncrementalAlterConfigs.
+func TestCompactedTopicMinLag(t *testing.T) {
+	c := newLCCluster(t, slices.Concat(lcAgentArgs, lcColdReads, []string{"--compaction=false"})...)
+	ctx := context.Background()
+	cl := lcProducer(t, c.addr())
+	adm := kadm.NewClient(cl)
+	const topic = "lagged"
+	if resp, err := adm.CreateTopic(ctx, 1, -1, nil, topic); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	m := &kvModel{latest: map[string]int64{}}
+	now := time.Now()
+	for round := range 3 {
+		var recs []*kgo.Record
+		for k := range 50 {
+			recs = append(recs, kvRecord(topic, fmt.Sprintf("k%d", k), fmt.Appendf(nil, "v%d", round), now))
+		}
+		m.produce(t, cl, recs...)
+	}
+	m.produce(t, cl, kvRecord(topic, "end", []byte("end"), now))
+	end := endOffset(t, adm, topic)
+	alter := func(name, value string) {
+		t.Helper()
+		res, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: kadm.StringPtr(value)}}, topic)
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("alter %s=%s: %v %v", name, value, err, res[0].Err)
+		}
+	}
+	alter("cleanup.policy", "compact")
+	alter("min.compaction.lag.ms", "3000")
+	c.compactOnceOK(lcCompactNow...)
+	checkKVLog(t, c.addr(), topic, end, m.all) // all younger than 3 s: untouched
+	time.Sleep(time.Until(now.Add(3200 * time.Millisecond)))
+	c.compactOnceOK(lcCompactNow...)
+	checkKVLog(t, c.addr(), topic, end, m.want(false))
+}
