@@ -7,15 +7,17 @@
 # data dir and --auto-create-topics, then runs every check of every client
 # against it, each with its own topic and group names and a hard time
 # limit. Prints `PASS name` or `FAIL name: reason` per check, writes
-# compat/MATRIX.md, and ends with `N passed, N failed`; exits 1 on any
-# failure.
+# compat/MATRIX.md (and its copy in README.md), and ends with
+# `N passed, N failed`; exits 1 on any failure.
 #
 # Clients are pinned (compat/python/requirements.txt, compat/node/
 # package.json, compat/java/pom.xml, franz-go from go.mod) and installed
 # outside the clone under ${STRATA_CACHE:-$HOME/.cache/strata}/compat/,
 # keyed by the hash of the file that pins them, so a warm run installs
-# nothing. An install that fails fails that client's checks. The runtimes
-# they need (python3-venv, Node.js and npm, a Java runtime, Maven) are
+# nothing; so do the Java programs of compat/java/src, compiled against
+# those jars. An install that fails fails that client's checks. The runtimes
+# they need (python3-venv, Node.js and npm, a Java runtime and javac, Maven,
+# kcat, curl) are
 # installed from Debian's packages first when missing, by
 # scripts/install-tools.sh. How long this step takes, cold and warm:
 # README.md, "Quick start".

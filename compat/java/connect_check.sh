@@ -21,7 +21,7 @@ boot=$1 prefix=$2 lib=$3 classes=$4
 tmp=$(mktemp -d)
 worker_pid="" worker_log=""
 cleanup() {
-	stop_worker || true
+	stop_worker 10 || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -31,7 +31,8 @@ fail() {
 	exit 1
 }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-java_opts=(-XX:TieredStopAtLevel=1 -Xss1m -Xmx512m)
+# Log4j 2 (the SLF4J binding): warnings and errors only, on stderr.
+java_opts=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xss1m -Xmx512m "-Dlog4j2.configurationFile=$(cd "$(dirname "$0")" && pwd)/log4j2.properties")
 
 port=$(free_port)
 rest=http://127.0.0.1:$port
@@ -55,6 +56,9 @@ offset.flush.interval.ms=500
 plugin.discovery=service_load
 EOF
 
+# first_error: the worker's first logged error, if any (the root cause when
+# it fails to start).
+first_error() { grep -m1 -A1 ' ERROR ' "$worker_log" | tr '\n' ' ' | cut -c1-500; }
 # start_worker N: starts the worker, its output in $tmp/worker.N.log, and
 # waits (30 s at most) until its REST API answers.
 start_worker() {
@@ -63,28 +67,33 @@ start_worker() {
 	worker_pid=$! worker_log=$tmp/worker.$1.log
 	for _ in $(seq 1 300); do
 		if curl -sf -o /dev/null "$rest/"; then return 0; fi
-		kill -0 "$worker_pid" 2>/dev/null || { tail -20 "$tmp/worker.$1.log" >&2; fail "worker $1 exited at start"; }
+		# A herder that fails at start (e.g. cannot create its topics) may
+		# leave the JVM running without a REST API.
+		if ! kill -0 "$worker_pid" 2>/dev/null || grep -q 'Failed to start Connect' "$worker_log"; then
+			tail -20 "$worker_log" >&2
+			fail "worker $1 did not start: $(first_error)"
+		fi
 		sleep 0.1
 	done
-	fail "worker $1: REST API did not answer within 30 s"
+	fail "worker $1: REST API did not answer within 30 s; $(first_error)"
 }
-# stop_worker: SIGTERM (a graceful stop: tasks commit their offsets), then
-# waits up to 30 s before killing it.
+# stop_worker SECONDS: SIGTERM (a graceful stop: tasks commit their
+# offsets), then waits up to SECONDS before killing it (and returning 1).
 stop_worker() {
 	[ -n "$worker_pid" ] || return 0
-	kill "$worker_pid" 2>/dev/null || true
-	for _ in $(seq 1 300); do
-		kill -0 "$worker_pid" 2>/dev/null || break
+	local pid=$worker_pid rc=0
+	worker_pid=""
+	kill "$pid" 2>/dev/null || true
+	for _ in $(seq 1 $(($1 * 10))); do
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	if kill -0 "$worker_pid" 2>/dev/null; then
-		kill -9 "$worker_pid" 2>/dev/null || true
-		wait "$worker_pid" 2>/dev/null || true
-		worker_pid=""
-		fail "the worker did not stop within 30 s of SIGTERM"
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -9 "$pid" 2>/dev/null || true
+		rc=1
 	fi
-	wait "$worker_pid" 2>/dev/null || true
-	worker_pid=""
+	wait "$pid" 2>/dev/null || true
+	return $rc
 }
 # put_connector NAME JSON: creates or updates a connector's config; retried
 # while the worker has not joined its group yet (409, or 5xx).
@@ -116,7 +125,7 @@ wait_sink() {
 	local deadline=$((SECONDS + $1))
 	while [ "$SECONDS" -lt "$deadline" ]; do
 		if cmp -s "$tmp/source.txt" "$tmp/sink.txt"; then return 0; fi
-		kill -0 "$worker_pid" 2>/dev/null || fail "the worker exited: $(tail -3 "$worker_log")"
+		kill -0 "$worker_pid" 2>/dev/null || fail "the worker exited: $(first_error)"
 		sleep 0.2
 	done
 	return 1
@@ -125,7 +134,7 @@ wait_sink() {
 sink_report() {
 	local dups
 	dups=$(sort "$tmp/sink.txt" 2>/dev/null | uniq -d | wc -l)
-	echo "source $(wc -l <"$tmp/source.txt") lines, sink $(wc -l <"$tmp/sink.txt" 2>/dev/null || echo 0) lines ($dups repeated); connectors: $(curl -s "$rest/connectors?expand=status" | head -c 600)"
+	echo "source $(wc -l <"$tmp/source.txt") lines, sink $(wc -l <"$tmp/sink.txt" 2>/dev/null || echo 0) lines ($dups repeated); connectors: $(curl -s "$rest/connectors?expand=status" | head -c 600); last error logged: $(first_error)"
 }
 
 lines 1 3000 >"$tmp/source.txt"
@@ -146,21 +155,21 @@ put_connector "$prefix-sink" "{
 	\"file\": \"$tmp/sink.txt\"
 }"
 wait_sink 45 || fail "first run: the sink file did not match the source within 45 s: $(sink_report)"
-echo "first run: 3000 lines copied"
+echo "first run: 3000 lines copied (${SECONDS}s)"
 
 # The internal topics: created by the worker, compacted.
-java "${java_opts[@]}" -cp "$classes:$lib/*" CompatAdmin "$boot" describe "${internal[@]}" >"$tmp/internal" ||
-	fail "describing the internal topics failed: $(tail -1 "$tmp/internal")"
+java "${java_opts[@]}" -cp "$classes:$lib/*" CompatAdmin "$boot" describe "${internal[@]}" >"$tmp/internal" 2>"$tmp/internal.err" ||
+	fail "describing the internal topics failed: $(tail -1 "$tmp/internal.err")"
 for t in "${internal[@]}"; do
 	grep -q "^$t partitions=[0-9]* cleanup.policy=compact$" "$tmp/internal" ||
 		fail "internal topic $t: $(grep "^$t " "$tmp/internal" || echo "not described"), want cleanup.policy=compact"
 done
 echo "internal topics compacted: $(tr '\n' ';' <"$tmp/internal")"
 
-stop_worker
+stop_worker 30 || fail "the worker did not stop within 30 s of SIGTERM"
 lines 3001 5000 >>"$tmp/source.txt"
 start_worker 2
 wait_sink 45 || fail "after the restart: the sink file did not match the source within 45 s: $(sink_report)"
 [ -z "$(sort "$tmp/sink.txt" | uniq -d)" ] || fail "repeated lines in the sink"
-echo "after restart: all 5000 lines copied once, byte-identical"
-stop_worker
+echo "after restart: all 5000 lines copied once, byte-identical (${SECONDS}s)"
+stop_worker 30 || fail "the worker did not stop within 30 s of SIGTERM"

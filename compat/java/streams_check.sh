@@ -29,7 +29,8 @@ fail() {
 	echo "FAIL: $*"
 	exit 1
 }
-java_opts=(-XX:TieredStopAtLevel=1 -Xss1m -Xmx512m -cp "$classes:$lib/*")
+# Log4j 2 (the SLF4J binding): warnings and errors only, on stderr.
+java_opts=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xss1m -Xmx512m "-Dlog4j2.configurationFile=$(cd "$(dirname "$0")" && pwd)/log4j2.properties" -cp "$classes:$lib/*")
 app=$prefix-wordcount
 input=$prefix-text output=$prefix-counts
 changelog=$app-word-counts-changelog
@@ -115,10 +116,10 @@ produce "$tmp/text1"
 expected "$tmp/text1" >"$tmp/want1"
 start_app 1
 wait_counts "$tmp/want1" 60 || fail "first run: counts not exact within 60 s: $(diff_report "$tmp/want1")"
-echo "first run: $(wc -l <"$tmp/want1") words, $(wc -w <"$tmp/text1") occurrences, counts exact"
+echo "first run: $(wc -l <"$tmp/want1") words, $(wc -w <"$tmp/text1") occurrences, counts exact (${SECONDS}s)"
 
-java "${java_opts[@]}" CompatAdmin "$boot" describe "$changelog" >"$tmp/changelog" 2>&1 ||
-	fail "describing $changelog: $(tail -1 "$tmp/changelog")"
+java "${java_opts[@]}" CompatAdmin "$boot" describe "$changelog" >"$tmp/changelog" 2>"$tmp/changelog.err" ||
+	fail "describing $changelog: $(tail -1 "$tmp/changelog.err")"
 grep -q "^$changelog partitions=2 cleanup.policy=compact$" "$tmp/changelog" ||
 	fail "changelog topic: $(cat "$tmp/changelog"), want 2 partitions, cleanup.policy=compact"
 
@@ -134,5 +135,5 @@ wait_counts "$tmp/want2" 60 || fail "after wiping the state and restarting: coun
 # store the counts could not be exact, but say so plainly.
 restored=$(awk '$1 == "restored" && $2 == "word-counts" { n += $4 } END { print n + 0 }' "$app_log")
 [ "$restored" -gt 0 ] || fail "after the restart WordCount restored no records from $changelog"
-echo "after restart: restored $restored records from the changelog; $(wc -l <"$tmp/want2") words, $(wc -w <"$tmp/all") occurrences, counts exact"
+echo "after restart: restored $restored records from the changelog; $(wc -l <"$tmp/want2") words, $(wc -w <"$tmp/all") occurrences, counts exact (${SECONDS}s)"
 stop_app
