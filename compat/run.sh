@@ -214,7 +214,7 @@ done
 # 5. Kafka Connect in distributed mode, FileStreamSource -> topic ->
 # FileStreamSink, across a worker restart (compat/java/connect_check.sh)
 if [ -n "$java_classes" ]; then
-	check "kafka-connect/distributed-file-round-trip" 150 compat/java/connect_check.sh "$boot" kconnect "$kafka_lib" "$java_classes"
+	check "kafka-connect/distributed-file-round-trip" 180 compat/java/connect_check.sh "$boot" kconnect "$kafka_lib" "$java_classes"
 elif [ -n "$kafka_lib" ]; then
 	install_failed "kafka-connect/distributed-file-round-trip" javac
 else
@@ -224,7 +224,7 @@ fi
 # 6. Kafka Streams word count into a KTable, restored from its changelog
 # after its state is wiped (compat/java/streams_check.sh)
 if [ -n "$java_classes" ]; then
-	check "kafka-streams/wordcount-ktable" 150 compat/java/streams_check.sh "$boot" kstreams "$kafka_lib" "$java_classes"
+	check "kafka-streams/wordcount-ktable" 180 compat/java/streams_check.sh "$boot" kstreams "$kafka_lib" "$java_classes"
 elif [ -n "$kafka_lib" ]; then
 	install_failed "kafka-streams/wordcount-ktable" javac
 else

@@ -154,7 +154,7 @@ put_connector "$prefix-sink" "{
 	\"topics\": \"$prefix-lines\",
 	\"file\": \"$tmp/sink.txt\"
 }"
-wait_sink 45 || fail "first run: the sink file did not match the source within 45 s: $(sink_report)"
+wait_sink 60 || fail "first run: the sink file did not match the source within 60 s: $(sink_report)"
 echo "first run: 3000 lines copied (${SECONDS}s)"
 
 # The internal topics: created by the worker, compacted.
@@ -169,7 +169,7 @@ echo "internal topics compacted: $(tr '\n' ';' <"$tmp/internal")"
 stop_worker 30 || fail "the worker did not stop within 30 s of SIGTERM"
 lines 3001 5000 >>"$tmp/source.txt"
 start_worker 2
-wait_sink 45 || fail "after the restart: the sink file did not match the source within 45 s: $(sink_report)"
+wait_sink 60 || fail "after the restart: the sink file did not match the source within 60 s: $(sink_report)"
 [ -z "$(sort "$tmp/sink.txt" | uniq -d)" ] || fail "repeated lines in the sink"
 echo "after restart: all 5000 lines copied once, byte-identical (${SECONDS}s)"
 stop_worker 30 || fail "the worker did not stop within 30 s of SIGTERM"

@@ -8,10 +8,12 @@
 //
 // Runs until SIGTERM, then closes cleanly (committing what it processed) and
 // prints "closed clean". It prints its state changes, every finished store
-// restoration ("restored STORE PARTITION N"), and any uncaught exception.
+// restoration ("restored STORE PARTITION N"), and any uncaught exception,
+// each line after the seconds since start.
 
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -28,6 +30,15 @@ import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.processor.StateRestoreListener;
 
 public final class WordCount {
+    private static final long START = System.nanoTime();
+
+    // say prints one line of the app's own report, after the seconds since
+    // start ("2.345 state REBALANCING -> RUNNING").
+    private static synchronized void say(String line) {
+        System.out.println(String.format(Locale.ROOT, "%.3f %s", (System.nanoTime() - START) / 1e9, line));
+        System.out.flush();
+    }
+
     public static void main(String[] args) throws Exception {
         if (args.length != 5) {
             System.err.println("usage: WordCount BOOTSTRAP APPLICATION_ID INPUT OUTPUT STATE_DIR");
@@ -58,20 +69,20 @@ public final class WordCount {
         KafkaStreams streams = new KafkaStreams(builder.build(), props);
         CountDownLatch done = new CountDownLatch(1);
         streams.setStateListener((now, before) -> {
-            System.out.println("state " + before + " -> " + now);
+            say("state " + before + " -> " + now);
             if (now == KafkaStreams.State.ERROR || now == KafkaStreams.State.NOT_RUNNING) {
                 done.countDown();
             }
         });
         streams.setUncaughtExceptionHandler(e -> {
-            System.out.println("uncaught exception:");
+            say("uncaught exception:");
             e.printStackTrace(System.out);
             return StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
         streams.setGlobalStateRestoreListener(new StateRestoreListener() {
             @Override
             public void onRestoreStart(TopicPartition tp, String store, long start, long end) {
-                System.out.println("restoring " + store + " " + tp + " offsets " + start + ".." + end);
+                say("restoring " + store + " " + tp + " offsets " + start + ".." + end);
             }
 
             @Override
@@ -80,12 +91,12 @@ public final class WordCount {
 
             @Override
             public void onRestoreEnd(TopicPartition tp, String store, long total) {
-                System.out.println("restored " + store + " " + tp.partition() + " " + total);
+                say("restored " + store + " " + tp.partition() + " " + total);
             }
         });
         Thread hook = new Thread(() -> {
             boolean clean = streams.close(new KafkaStreams.CloseOptions().timeout(Duration.ofSeconds(30)).leaveGroup(true));
-            System.out.println(clean ? "closed clean" : "close timed out");
+            say(clean ? "closed clean" : "close timed out");
             System.out.flush();
         });
         Runtime.getRuntime().addShutdownHook(hook);
