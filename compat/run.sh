@@ -213,23 +213,19 @@ done
 
 # 5. Kafka Connect in distributed mode, FileStreamSource -> topic ->
 # FileStreamSink, across a worker restart (compat/java/connect_check.sh)
-if [ -n "$java_classes" ]; then
-	check "kafka-connect/distributed-file-round-trip" 180 compat/java/connect_check.sh "$boot" kconnect "$kafka_lib" "$java_classes"
-elif [ -n "$kafka_lib" ]; then
-	install_failed "kafka-connect/distributed-file-round-trip" javac
-else
-	install_failed "kafka-connect/distributed-file-round-trip" java
-fi
-
 # 6. Kafka Streams word count into a KTable, restored from its changelog
 # after its state is wiped (compat/java/streams_check.sh)
-if [ -n "$java_classes" ]; then
-	check "kafka-streams/wordcount-ktable" 180 compat/java/streams_check.sh "$boot" kstreams "$kafka_lib" "$java_classes"
-elif [ -n "$kafka_lib" ]; then
-	install_failed "kafka-streams/wordcount-ktable" javac
-else
-	install_failed "kafka-streams/wordcount-ktable" java
-fi
+for c in kafka-connect/distributed-file-round-trip:connect_check.sh:kconnect \
+	kafka-streams/wordcount-ktable:streams_check.sh:kstreams; do
+	IFS=: read -r name script prefix <<<"$c"
+	if [ -n "$java_classes" ]; then
+		check "$name" 180 "compat/java/$script" "$boot" "$prefix" "$kafka_lib" "$java_classes"
+	elif [ -n "$kafka_lib" ]; then
+		install_failed "$name" javac
+	else
+		install_failed "$name" java
+	fi
+done
 
 # 7. franz-go's own kgo integration tests (see compat/franz-go.sh)
 check "franz-go/kgo-integration" 600 compat/franz-go.sh "$boot" "$franzgo_version" "$work/franz-go"

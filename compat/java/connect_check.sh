@@ -26,13 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-	echo "FAIL: $*"
-	exit 1
-}
+. "$(dirname "$0")/jvm.sh"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# Log4j 2 (the SLF4J binding): warnings and errors only, on stderr.
-java_opts=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xss1m -Xmx512m "-Dlog4j2.configurationFile=$(cd "$(dirname "$0")" && pwd)/log4j2.properties")
 
 port=$(free_port)
 rest=http://127.0.0.1:$port
@@ -81,19 +76,9 @@ start_worker() {
 # offsets), then waits up to SECONDS before killing it (and returning 1).
 stop_worker() {
 	[ -n "$worker_pid" ] || return 0
-	local pid=$worker_pid rc=0
+	local pid=$worker_pid
 	worker_pid=""
-	kill "$pid" 2>/dev/null || true
-	for _ in $(seq 1 $(($1 * 10))); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -9 "$pid" 2>/dev/null || true
-		rc=1
-	fi
-	wait "$pid" 2>/dev/null || true
-	return $rc
+	stop_jvm "$pid" "$1"
 }
 # put_connector NAME JSON: creates or updates a connector's config; retried
 # while the worker has not joined its group yet (409, or 5xx).

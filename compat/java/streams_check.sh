@@ -20,17 +20,13 @@ boot=$1 prefix=$2 lib=$3 classes=$4
 tmp=$(mktemp -d)
 app_pid="" app_log=""
 cleanup() {
-	stop_app || true
+	stop_app 10 || true
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-fail() {
-	echo "FAIL: $*"
-	exit 1
-}
-# Log4j 2 (the SLF4J binding): warnings and errors only, on stderr.
-java_opts=(-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xss1m -Xmx512m "-Dlog4j2.configurationFile=$(cd "$(dirname "$0")" && pwd)/log4j2.properties" -cp "$classes:$lib/*")
+. "$(dirname "$0")/jvm.sh"
+java_opts+=(-cp "$classes:$lib/*")
 app=$prefix-wordcount
 input=$prefix-text output=$prefix-counts
 changelog=$app-word-counts-changelog
@@ -74,22 +70,18 @@ start_app() { # N
 	java "${java_opts[@]}" "-Djava.io.tmpdir=$tmp/jvm" WordCount "$boot" "$app" "$input" "$output" "$tmp/state" >"$app_log" 2>&1 &
 	app_pid=$!
 }
-# stop_app: SIGTERM; WordCount closes Streams (committing) and exits.
+# stop_app SECONDS: SIGTERM, on which WordCount closes Streams (committing
+# what it processed) and exits; killed if still running after SECONDS (and
+# then returns 1).
 stop_app() {
 	[ -n "$app_pid" ] || return 0
-	kill "$app_pid" 2>/dev/null || true
-	for _ in $(seq 1 400); do
-		kill -0 "$app_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$app_pid" 2>/dev/null; then
-		kill -9 "$app_pid" 2>/dev/null || true
-		wait "$app_pid" 2>/dev/null || true
-		app_pid=""
-		fail "WordCount did not stop within 40 s of SIGTERM"
-	fi
-	wait "$app_pid" 2>/dev/null || true
+	local pid=$app_pid
 	app_pid=""
+	stop_jvm "$pid" "$1"
+}
+# stop_clean: stop_app, which must end in a clean close.
+stop_clean() {
+	stop_app 40 || fail "WordCount did not stop within 40 s of SIGTERM"
 	grep -q '^[0-9.]* closed clean$' "$app_log" || fail "WordCount did not close cleanly: $(tail -1 "$app_log")"
 }
 # wait_counts WANTFILE SECONDS: until the latest counts equal WANTFILE.
@@ -111,8 +103,8 @@ diff_report() {
 	echo "$(wc -l <"$tmp/got") words on the output, want $(wc -l <"$1"); first differences (want < > got): $(diff "$1" "$tmp/got" | grep '^[<>]' | head -4 | tr '\n' ' ')"
 }
 
-java "${java_opts[@]}" CompatAdmin "$boot" create 2 "$input" "$output" >"$tmp/create" 2>&1 ||
-	fail "creating $input and $output: $(tail -1 "$tmp/create")"
+java "${java_opts[@]}" CompatAdmin "$boot" create 2 "$input" "$output" >"$tmp/create" 2>"$tmp/create.err" ||
+	fail "creating $input and $output: $(tail -1 "$tmp/create.err")"
 
 text 1 1500 >"$tmp/text1"
 produce "$tmp/text1"
@@ -126,7 +118,7 @@ java "${java_opts[@]}" CompatAdmin "$boot" describe "$changelog" >"$tmp/changelo
 grep -q "^$changelog partitions=2 cleanup.policy=compact$" "$tmp/changelog" ||
 	fail "changelog topic: $(cat "$tmp/changelog"), want 2 partitions, cleanup.policy=compact"
 
-stop_app
+stop_clean
 rm -rf "$tmp/state"
 text 2 1000 >"$tmp/text2"
 produce "$tmp/text2"
@@ -139,4 +131,4 @@ wait_counts "$tmp/want2" 75 || fail "after wiping the state and restarting: coun
 restored=$(awk '$2 == "restored" && $3 == "word-counts" { n += $5 } END { print n + 0 }' "$app_log")
 [ "$restored" -gt 0 ] || fail "after the restart WordCount restored no records from $changelog"
 echo "after restart: restored $restored records from the changelog; $(wc -l <"$tmp/want2") words, $(wc -w <"$tmp/all") occurrences, counts exact (${SECONDS}s)"
-stop_app
+stop_clean
