@@ -134,8 +134,8 @@ type cleaned struct {
 	dropped int
 }
 
-// cleanBatch applies Kafka's cleaner rules to one batch (b, its header h
-// and decoded records recs), as of nowMs:
+// cleanBatch applies Kafka's cleaner rules to one batch b (h its
+// header), as of nowMs:
 //
 //   - records at offsets past mapEnd (not scanned into the offset map)
 //     are kept, whatever they are;
@@ -154,35 +154,53 @@ type cleaned struct {
 //     timestamp as they were.
 //
 // A kept batch keeps its base offset, last offset delta, producer fields,
-// leader epoch and codec.
-func cleanBatch(b []byte, h record.Header, recs []record.Record, latest func([]byte) int64, mapEnd, nowMs, deleteRetentionMs int64, retainEmpty bool) (cleaned, error) {
-	out := cleaned{batch: b, minTs: batchMinTimestamp(h, recs)}
+// leader epoch and codec; one that loses nothing and needs no horizon is
+// kept byte for byte. The decision is made on a scan that decodes no
+// headers and allocates nothing per record; only a batch that changes is
+// decoded whole and rebuilt.
+func cleanBatch(b []byte, h record.Header, latest func([]byte) int64, mapEnd, nowMs, deleteRetentionMs int64, retainEmpty bool) (cleaned, error) {
+	out := cleaned{batch: b, minTs: math.MaxInt64}
 	if h.Control() {
+		out.minTs = h.MaxTimestamp
 		return out, nil
 	}
 	horizon, hasHorizon := h.DeleteHorizon()
 	retainDeletes := !hasHorizon || nowMs < horizon
-	kept := make([]record.Record, 0, len(recs))
-	tombstones := false
-	for _, r := range recs {
-		off := h.BaseOffset + int64(r.OffsetDelta)
+	var drop []bool // by record index, once the first record is dropped
+	n, tombstones := 0, false
+	err := record.EachRecord(b, maxCleanBatch, func(od int32, tsDelta int64, key, value []byte) error {
+		off := h.BaseOffset + int64(od)
 		keep := true
 		if off <= mapEnd {
 			switch {
-			case r.Key == nil:
+			case key == nil:
 				keep = false
-			case latest(r.Key) > off:
+			case latest(key) > off:
 				keep = false
-			case r.Value == nil && !retainDeletes:
+			case value == nil && !retainDeletes:
 				keep = false
 			}
 		}
-		if keep {
-			kept = append(kept, r)
-			tombstones = tombstones || r.Value == nil
+		if !keep && drop == nil {
+			drop = make([]bool, h.NumRecords)
 		}
+		if keep {
+			tombstones = tombstones || value == nil
+			out.minTs = min(out.minTs, h.FirstTimestamp+tsDelta)
+		} else {
+			drop[n] = true
+			out.dropped++
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return out, err
 	}
-	out.dropped = len(recs) - len(kept)
+	if h.LogAppendTime() || out.minTs == math.MaxInt64 {
+		out.minTs = h.MaxTimestamp
+	}
+	kept := n - out.dropped
 	setHorizon := tombstones && !hasHorizon
 	if tombstones {
 		out.horizon = horizon
@@ -191,43 +209,40 @@ func cleanBatch(b []byte, h record.Header, recs []record.Record, latest func([]b
 		}
 	}
 	switch {
-	case len(kept) == len(recs) && !setHorizon:
+	case out.dropped == 0 && !setHorizon:
 		return out, nil
-	case len(kept) == 0 && !retainEmpty:
+	case kept == 0 && !retainEmpty:
 		out.batch = nil
 		return out, nil
-	case len(kept) == 0:
+	case kept == 0:
 		eh := h.WithoutDeleteHorizon()
 		eh.FirstTimestamp = h.MaxTimestamp
 		eb, err := record.Build(eh, nil, record.CodecNone)
-		out.batch, out.minTs = eb, h.MaxTimestamp
+		out.batch = eb
 		return out, err
+	}
+	recs, err := record.Records(b, maxCleanBatch)
+	if err != nil {
+		return out, err
+	}
+	keptRecs := recs[:0]
+	for i, r := range recs {
+		if drop == nil || !drop[i] {
+			keptRecs = append(keptRecs, r)
+		}
 	}
 	nh := h
 	if setHorizon {
 		nh = h.WithDeleteHorizon(out.horizon)
 		shift := h.FirstTimestamp - nh.FirstTimestamp
-		for i := range kept {
-			kept[i].TimestampDelta += shift
+		for i := range keptRecs {
+			keptRecs[i].TimestampDelta += shift
 		}
 	}
-	nb, err := record.Build(nh, kept, h.Codec())
+	nb, err := record.Build(nh, keptRecs, h.Codec())
 	if err != nil {
 		return out, err
 	}
-	out.batch, out.minTs = nb, batchMinTimestamp(nh, kept)
+	out.batch = nb
 	return out, nil
-}
-
-// batchMinTimestamp is the smallest record timestamp of a batch (its max
-// timestamp for LogAppendTime batches, or when it has no records).
-func batchMinTimestamp(h record.Header, recs []record.Record) int64 {
-	if h.LogAppendTime() || len(recs) == 0 {
-		return h.MaxTimestamp
-	}
-	ts := int64(math.MaxInt64)
-	for _, r := range recs {
-		ts = min(ts, h.FirstTimestamp+r.TimestampDelta)
-	}
-	return ts
 }

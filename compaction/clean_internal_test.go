@@ -11,9 +11,9 @@ import (
 )
 
 func TestOffsetMap(t *testing.T) {
-	m := newOffsetMap(64 << 10) // 2,048 slots
-	if got := m.capacity(); got != 1843 {
-		t.Fatalf("capacity %d, want 1843 (0.9 of 2,048 slots)", got)
+	m := newOffsetMap(64<<10, 0) // 4,096 slots
+	if got := m.capacity(); got != 3686 {
+		t.Fatalf("capacity %d, want 3686 (0.9 of 4,096 slots)", got)
 	}
 	for i := range 1000 {
 		if !m.put([]byte(fmt.Sprintf("key-%d", i)), int64(i)) {
@@ -40,8 +40,30 @@ func TestOffsetMap(t *testing.T) {
 	for i := 1000; m.put([]byte(fmt.Sprintf("key-%d", i)), int64(2000+i)); i++ {
 		n++
 	}
-	if m.count != m.capacity() || n != m.capacity()-1000 || !m.full(1) {
-		t.Fatalf("filled to %d of %d after %d more, full=%v", m.count, m.capacity(), n, m.full(1))
+	if m.count != m.capacity() || n != m.capacity()-1000 || !m.full(1, 0) {
+		t.Fatalf("filled to %d of %d after %d more, full=%v", m.count, m.capacity(), n, m.full(1, 0))
+	}
+	if !newOffsetMap(0, 100).full(0, 100+math.MaxUint32) {
+		t.Fatal("an offset 2³² past the base must not fit")
+	}
+	g := newOffsetMap(4<<20, 0) // grows from 65,536 slots up to 262,144
+	for i := range 200000 {
+		if !g.put([]byte(fmt.Sprintf("g-%d", i)), int64(i)) {
+			t.Fatalf("growing map refused key %d", i)
+		}
+	}
+	if len(g.slots) != 262144 || g.get([]byte("g-0")) != 0 || g.get([]byte("g-199999")) != 199999 || g.get([]byte("g-x")) != -1 {
+		t.Fatalf("after growing: %d slots", len(g.slots))
+	}
+	for i := 0; i < 200000; i += 997 {
+		if got := g.get([]byte(fmt.Sprintf("g-%d", i))); got != int64(i) {
+			t.Fatalf("g-%d: %d after growing", i, got)
+		}
+	}
+	b := newOffsetMap(0, 1<<40)
+	b.put([]byte("k"), 1<<40+5)
+	if got := b.get([]byte("k")); got != 1<<40+5 {
+		t.Fatalf("offset from a base: %d", got)
 	}
 	if m.get([]byte("key-0")) != 1000 {
 		t.Fatal("a refused put changed the map")
@@ -192,9 +214,9 @@ func TestCleanBatch(t *testing.T) {
 			// Offsets 10..13: c, b's tombstone and a are their keys'
 			// latest; x is not in the map: all kept, and the tombstone
 			// gets a delete horizon.
-			b, h, recs := batchOf(t, 10, 100, -1, codec, s("c"), s("3"), s("b"), nil, s("a"), s("old"), s("x"), s("y"))
+			b, h, _ := batchOf(t, 10, 100, -1, codec, s("c"), s("3"), s("b"), nil, s("a"), s("old"), s("x"), s("y"))
 			latest["a"] = 12
-			out, err := cleanBatch(b, h, recs, get, 13, now, retention, false)
+			out, err := cleanBatch(b, h, get, 13, now, retention, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,8 +238,7 @@ func TestCleanBatch(t *testing.T) {
 			// tombstone would stay, after it it goes.
 			latest["a"], latest["b"] = 20, 11
 			oh, _ = record.Validate(out.batch)
-			orecs, _ := record.Records(out.batch, 1<<20)
-			again, err := cleanBatch(out.batch, oh, orecs, get, 30, now+retention-1, retention, false)
+			again, err := cleanBatch(out.batch, oh, get, 30, now+retention-1, retention, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -228,8 +249,7 @@ func TestCleanBatch(t *testing.T) {
 			if hz, _ := gh.DeleteHorizon(); hz != now+retention || gh.LastOffsetDelta != 3 {
 				t.Fatalf("horizon %d last offset delta %d: must be kept", hz, gh.LastOffsetDelta)
 			}
-			grecs, _ := record.Records(again.batch, 1<<20)
-			last, err := cleanBatch(again.batch, gh, grecs, get, 30, now+retention, retention, false)
+			last, err := cleanBatch(again.batch, gh, get, 30, now+retention, retention, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,24 +260,24 @@ func TestCleanBatch(t *testing.T) {
 	}
 
 	t.Run("past the map end", func(t *testing.T) {
-		b, h, recs := batchOf(t, 50, 100, -1, record.CodecNone, nil, s("keyless"), s("a"), s("superseded?"))
-		out, err := cleanBatch(b, h, recs, get, 49, now, retention, false)
+		b, h, _ := batchOf(t, 50, 100, -1, record.CodecNone, nil, s("keyless"), s("a"), s("superseded?"))
+		out, err := cleanBatch(b, h, get, 49, now, retention, false)
 		if err != nil || !bytes.Equal(out.batch, b) || out.dropped != 0 {
 			t.Fatalf("records past the map must be kept as they are: %v %d", err, out.dropped)
 		}
-		out, _ = cleanBatch(b, h, recs, get, 50, now, retention, false)
+		out, _ = cleanBatch(b, h, get, 50, now, retention, false)
 		if got := view(t, out.batch); fmt.Sprint(got) != fmt.Sprint([]string{"51@101 a=superseded?"}) {
 			t.Fatalf("keyless record not dropped: %v", got)
 		}
 	})
 
 	t.Run("emptied", func(t *testing.T) {
-		b, h, recs := batchOf(t, 0, 100, 7, record.CodecSnappy, s("a"), s("1"), s("b"), s("2"))
-		out, err := cleanBatch(b, h, recs, get, 100, now, retention, false)
+		b, h, _ := batchOf(t, 0, 100, 7, record.CodecSnappy, s("a"), s("1"), s("b"), s("2"))
+		out, err := cleanBatch(b, h, get, 100, now, retention, false)
 		if err != nil || out.batch != nil || out.dropped != 2 {
 			t.Fatalf("superseded batch kept: %v %v", out.batch != nil, err)
 		}
-		out, err = cleanBatch(b, h, recs, get, 100, now, retention, true)
+		out, err = cleanBatch(b, h, get, 100, now, retention, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,8 +292,8 @@ func TestCleanBatch(t *testing.T) {
 	})
 
 	t.Run("unchanged", func(t *testing.T) {
-		b, h, recs := batchOf(t, 10, 100, -1, record.CodecLZ4, s("c"), s("3"))
-		out, err := cleanBatch(b, h, recs, get, 100, now, retention, false)
+		b, h, _ := batchOf(t, 10, 100, -1, record.CodecLZ4, s("c"), s("3"))
+		out, err := cleanBatch(b, h, get, 100, now, retention, false)
 		if err != nil || !bytes.Equal(out.batch, b) {
 			t.Fatalf("a batch that keeps everything must be kept byte for byte: %v", err)
 		}

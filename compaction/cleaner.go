@@ -5,14 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"github.com/stratalog/strata/metastore"
 	"github.com/stratalog/strata/record"
 	"github.com/stratalog/strata/tiering/segment"
 )
 
-// pieceBytes bounds one range GET of a segment while cleaning, so a
-// pass holds at most this much input at a time.
+// pieceBytes bounds one range GET of a segment while cleaning; a pass
+// holds at most prefetchDepth+1 pieces (or flush rows) at a time.
 const pieceBytes = 8 << 20
 
 // maxCleanBatch bounds decompression of one batch while cleaning.
@@ -63,7 +64,11 @@ func (s *Service) cleanPartition(ctx context.Context, lease *metastore.Lease, ro
 
 	// The map need not be larger than the keys the dirty rows can hold
 	// (a record takes at least 7 bytes).
-	m := newOffsetMap(min(s.cfg.DedupeBytes, (plan.DirtyBytes/7+1)*slotBytes*10/9))
+	base := int64(0)
+	if plan.Cleanable > plan.Clean {
+		base = rows[plan.Clean].BaseOffset
+	}
+	m := newOffsetMap(min(s.cfg.DedupeBytes, (plan.DirtyBytes/7+1)*slotBytes*10/9), base)
 	var runs [][]metastore.IndexRow
 	mapEnd := int64(math.MaxInt64) // a horizon pass: nothing newer exists for a clean row's keys
 	if plan.Why == "delete-horizon" {
@@ -106,30 +111,29 @@ func (s *Service) cleanPartition(ctx context.Context, lease *metastore.Lease, ro
 // unless it is the first: then the pass takes it anyway, keeping the
 // records past the map's end as they are, so every pass makes progress.
 func (s *Service) buildOffsetMap(ctx context.Context, m *offsetMap, dirty []metastore.IndexRow, res *CleanResult) (int, error) {
+	pf := s.prefetch(ctx, dirty)
+	defer pf.stop(res)
 	for i, row := range dirty {
 		full := false
-		err := s.eachBatch(ctx, row, res, func(b []byte, h record.Header) error {
+		err := pf.eachBatch(row, func(b []byte, h record.Header) error {
 			if h.Control() {
 				return nil
 			}
-			if m.full(int(h.NumRecords)) {
+			if m.full(int(h.NumRecords), h.LastOffset()) {
 				if m.count == 0 {
 					return fmt.Errorf("compaction: a batch of %d records does not fit the offset map of %d keys (raise the dedupe buffer)", h.NumRecords, m.capacity())
 				}
 				full = true
 				return errStopScan
 			}
-			recs, err := record.Records(b, maxCleanBatch)
-			if err != nil {
-				return err
-			}
-			for _, r := range recs {
-				if r.Key != nil {
-					m.put(r.Key, h.BaseOffset+int64(r.OffsetDelta))
+			err := record.EachRecord(b, maxCleanBatch, func(od int32, _ int64, key, _ []byte) error {
+				if key != nil {
+					m.put(key, h.BaseOffset+int64(od))
 				}
-			}
+				return nil
+			})
 			m.latest = max(m.latest, h.LastOffset())
-			return nil
+			return err
 		})
 		if err != nil && !errors.Is(err, errStopScan) {
 			return 0, err
@@ -145,18 +149,37 @@ func (s *Service) buildOffsetMap(ctx context.Context, m *offsetMap, dirty []meta
 // per segment of about target bytes.
 func (s *Service) rewriteRun(ctx context.Context, lease *metastore.Lease, ref metastore.PartitionRef, run []metastore.IndexRow,
 	m *offsetMap, mapEnd, nowMs int64, c Cleaning, lastOfProducer map[int64]int64, target int64, res *CleanResult) error {
-	w := newSegWriter(ref, s.cfg.ChunkBytes)
+	// Outputs are cut at row boundaries (a switch replaces whole rows),
+	// before a row whose input would take the output past target; a
+	// row's output is at most about its input.
+	remaining := int64(0)
+	for _, r := range run {
+		remaining += r.Size
+	}
+	hint := func() int64 { h := min(remaining, target); return h + h/16 + 4096 }
+	w := newSegWriter(ref, s.cfg.ChunkBytes, hint())
 	var inputs []metastore.IndexRow
 	horizon := int64(0)
-	for i, row := range run {
-		err := s.eachBatch(ctx, row, res, func(b []byte, h record.Header) error {
-			recs, err := record.Records(b, maxCleanBatch)
-			if err != nil {
+	install := func() error {
+		if err := s.installClean(ctx, lease, ref, inputs, w, horizon, res); err != nil {
+			return err
+		}
+		w, inputs, horizon = newSegWriter(ref, s.cfg.ChunkBytes, hint()), nil, 0
+		return nil
+	}
+	pf := s.prefetch(ctx, run)
+	defer pf.stop(res)
+	for _, row := range run {
+		if len(inputs) > 0 && w.size()+row.Size > target {
+			if err := install(); err != nil {
 				return err
 			}
+		}
+		remaining -= row.Size
+		err := pf.eachBatch(row, func(b []byte, h record.Header) error {
 			last, ok := lastOfProducer[h.ProducerID]
 			retainEmpty := h.LastOffset() == row.LastOffset || (h.ProducerID >= 0 && ok && last == h.LastOffset())
-			out, err := cleanBatch(b, h, recs, m.get, mapEnd, nowMs, c.DeleteRetentionMs, retainEmpty)
+			out, err := cleanBatch(b, h, m.get, mapEnd, nowMs, c.DeleteRetentionMs, retainEmpty)
 			if err != nil {
 				return fmt.Errorf("compaction: clean batch at %d: %w", h.BaseOffset, err)
 			}
@@ -178,12 +201,9 @@ func (s *Service) rewriteRun(ctx context.Context, lease *metastore.Lease, ref me
 			return err
 		}
 		inputs = append(inputs, row)
-		if w.size() >= target || i == len(run)-1 {
-			if err := s.installClean(ctx, lease, ref, inputs, w, horizon, res); err != nil {
-				return err
-			}
-			w, inputs, horizon = newSegWriter(ref, s.cfg.ChunkBytes), nil, 0
-		}
+	}
+	if len(inputs) > 0 {
+		return install()
 	}
 	return nil
 }
@@ -202,48 +222,127 @@ func (s *Service) installClean(ctx context.Context, lease *metastore.Lease, ref 
 	first, last := inputs[0], inputs[len(inputs)-1]
 	obj := w.finish()
 	key := CleanKey(ref, first.BaseOffset, last.LastOffset, horizon)
-	if err := s.put(ctx, key, obj); err != nil {
+	if err := s.install(ctx, *lease, ref, inputs, key, obj); err != nil {
 		return err
 	}
-	uploaded := s.now()
-	s.crash("after-put")
-	row := metastore.IndexRow{
-		TopicID: ref.TopicID, Partition: ref.Partition,
-		BaseOffset: first.BaseOffset, LastOffset: last.LastOffset,
-		ObjectKey: key, Pos: 0, Size: int64(len(obj)), Kind: metastore.RowSegment,
-		MinTimestamp: first.MinTimestamp, MaxTimestamp: first.MaxTimestamp,
-	}
-	for _, in := range inputs {
-		row.MinTimestamp = min(row.MinTimestamp, in.MinTimestamp)
-		row.MaxTimestamp = max(row.MaxTimestamp, in.MaxTimestamp)
-	}
-	err := s.meta.Replace(ctx, metastore.Replacement{
-		Lease:      *lease,
-		Inputs:     inputs,
-		Output:     metastore.Object{Key: key, Kind: metastore.ObjectSegment, Size: int64(len(obj))},
-		Rows:       []metastore.IndexRow{row},
-		UploadedAt: uploaded,
-	})
-	if err != nil {
-		if errors.Is(err, metastore.ErrFenced) || errors.Is(err, metastore.ErrConflict) || errors.Is(err, metastore.ErrStaleObject) {
-			s.deleteQuietly(ctx, key)
-			return fmt.Errorf("%w: %w", errLost, err)
-		}
-		return fmt.Errorf("compaction: switch to %s: %w", key, err)
-	}
-	s.crash("after-switch")
 	res.Segments++
 	res.Written += int64(len(obj))
 	return nil
 }
 
-// eachBatch calls fn with every record batch of one index row, in
-// order, each checked (CRC, inside the row's offsets). A segment row is
-// read in range GETs of about pieceBytes (its footer first), a flush row
-// with one.
-func (s *Service) eachBatch(ctx context.Context, row metastore.IndexRow, res *CleanResult, fn func([]byte, record.Header) error) error {
-	each := func(data []byte) error {
-		for len(data) > 0 {
+// prefetcher reads rows' bytes in order, ahead of their processing and
+// with up to prefetchDepth range GETs at once: a flush row in one GET, a
+// segment row (footer first) in GETs of about pieceBytes. At most
+// prefetchDepth pieces wait while one is processed.
+type prefetcher struct {
+	ch     chan chan piece // pieces in order, each filled by its GET
+	cancel context.CancelFunc
+	read   atomic.Int64
+	row    int // the next row eachBatch expects
+}
+
+// prefetchDepth is how many pieces are fetched ahead.
+const prefetchDepth = 3
+
+type piece struct {
+	row  int
+	data []byte
+	last bool // the row's last piece
+	err  error
+}
+
+func (s *Service) prefetch(ctx context.Context, rows []metastore.IndexRow) *prefetcher {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &prefetcher{ch: make(chan chan piece, prefetchDepth-1), cancel: cancel}
+	go func() {
+		defer close(p.ch)
+		// fetch starts one GET and queues its result in order; false
+		// when stopping.
+		fetch := func(pc piece, key string, pos, size int64) bool {
+			out := make(chan piece, 1)
+			select {
+			case p.ch <- out:
+			case <-ctx.Done():
+				return false
+			}
+			go func() {
+				data, err := s.getRange(ctx, key, pos, size)
+				if err != nil {
+					err = fmt.Errorf("compaction: read %s: %w", key, err)
+				}
+				p.read.Add(int64(len(data)))
+				pc.data, pc.err = data, err
+				out <- pc
+			}()
+			return true
+		}
+		fail := func(pc piece) bool {
+			out := make(chan piece, 1)
+			out <- pc
+			select {
+			case p.ch <- out:
+				return pc.err == nil
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for i, row := range rows {
+			if row.Kind == metastore.RowFlush {
+				if !fetch(piece{row: i, last: true}, row.ObjectKey, row.Pos, row.Size) {
+					return
+				}
+				continue
+			}
+			chunks, err := s.segmentChunks(ctx, row)
+			if err != nil || len(chunks) == 0 {
+				if !fail(piece{row: i, last: true, err: err}) {
+					return
+				}
+				continue
+			}
+			for j := 0; j < len(chunks); {
+				k, size := j, int64(0)
+				for k < len(chunks) && (k == j || size+chunks[k].Size <= pieceBytes) {
+					size += chunks[k].Size
+					k++
+				}
+				if !fetch(piece{row: i, last: k == len(chunks)}, row.ObjectKey, chunks[j].Pos, size) {
+					return
+				}
+				j = k
+			}
+		}
+	}()
+	return p
+}
+
+// stop ends the prefetching and adds the bytes read to res.
+func (p *prefetcher) stop(res *CleanResult) {
+	p.cancel()
+	for out := range p.ch {
+		<-out
+	}
+	res.Read += p.read.Load()
+}
+
+// eachBatch calls fn with every record batch of the next row (row), in
+// order, each checked (CRC, inside the row's offsets).
+func (p *prefetcher) eachBatch(row metastore.IndexRow, fn func([]byte, record.Header) error) error {
+	i := p.row
+	p.row++
+	for {
+		out, ok := <-p.ch
+		if !ok {
+			return fmt.Errorf("compaction: reading %s stopped", row.ObjectKey)
+		}
+		pc := <-out
+		if pc.err != nil {
+			return pc.err
+		}
+		if pc.row != i {
+			return fmt.Errorf("compaction: read row %d, expected row %d", pc.row, i)
+		}
+		for data := pc.data; len(data) > 0; {
 			b, rest, err := record.Next(data)
 			if err != nil {
 				return fmt.Errorf("compaction: %s [%d, %d]: %w", row.ObjectKey, row.BaseOffset, row.LastOffset, err)
@@ -260,37 +359,10 @@ func (s *Service) eachBatch(ctx context.Context, row metastore.IndexRow, res *Cl
 				return err
 			}
 		}
-		return nil
-	}
-	if row.Kind == metastore.RowFlush {
-		data, err := s.getRange(ctx, row.ObjectKey, row.Pos, row.Size)
-		if err != nil {
-			return fmt.Errorf("compaction: read %s: %w", row.ObjectKey, err)
+		if pc.last {
+			return nil
 		}
-		res.Read += int64(len(data))
-		return each(data)
 	}
-	chunks, err := s.segmentChunks(ctx, row)
-	if err != nil {
-		return err
-	}
-	for i := 0; i < len(chunks); {
-		j, size := i, int64(0)
-		for j < len(chunks) && (j == i || size+chunks[j].Size <= pieceBytes) {
-			size += chunks[j].Size
-			j++
-		}
-		data, err := s.getRange(ctx, row.ObjectKey, chunks[i].Pos, size)
-		if err != nil {
-			return fmt.Errorf("compaction: read %s: %w", row.ObjectKey, err)
-		}
-		res.Read += int64(len(data))
-		if err := each(data); err != nil {
-			return err
-		}
-		i = j
-	}
-	return nil
 }
 
 // segmentChunks reads a segment row's footer.
@@ -326,42 +398,42 @@ func (s *Service) segmentChunks(ctx context.Context, row metastore.IndexRow) ([]
 }
 
 // segWriter cuts one partition's batches into chunks of about
-// chunkBytes and assembles a segment object.
+// chunkBytes, appended straight into the object being built.
 type segWriter struct {
 	b          *segment.Builder
 	chunkBytes int64
-	chunk      []byte
 	meta       segment.ChunkMeta
 	body       int64
 }
 
-func newSegWriter(ref metastore.PartitionRef, chunkBytes int64) *segWriter {
-	w := &segWriter{b: segment.NewBuilder(), chunkBytes: chunkBytes}
+// newSegWriter returns a writer whose object has room for about hint
+// bytes of batches without growing.
+func newSegWriter(ref metastore.PartitionRef, chunkBytes, hint int64) *segWriter {
+	w := &segWriter{b: segment.NewBuilderSize(int(hint), int(hint/chunkBytes)+1), chunkBytes: chunkBytes}
 	w.meta = segment.ChunkMeta{TopicID: ref.TopicID, Partition: ref.Partition}
 	return w
 }
 
 // add appends one batch (h its header, minTs its smallest timestamp).
 func (w *segWriter) add(batch []byte, h record.Header, minTs int64) {
-	if len(w.chunk) > 0 && int64(len(w.chunk)+len(batch)) > w.chunkBytes {
+	if p := w.b.Pending(); p > 0 && int64(p+len(batch)) > w.chunkBytes {
 		w.cut()
 	}
-	if len(w.chunk) == 0 {
+	if w.b.Pending() == 0 {
 		w.meta.FirstOffset, w.meta.MinTimestamp, w.meta.MaxTimestamp = h.BaseOffset, minTs, h.MaxTimestamp
 	}
 	w.meta.LastOffset = h.LastOffset()
 	w.meta.MinTimestamp = min(w.meta.MinTimestamp, minTs)
 	w.meta.MaxTimestamp = max(w.meta.MaxTimestamp, h.MaxTimestamp, w.meta.MinTimestamp)
 	w.meta.Batches++
-	w.chunk = append(w.chunk, batch...)
+	w.b.Append(batch)
 	w.body += int64(len(batch))
 }
 
 func (w *segWriter) cut() {
-	if len(w.chunk) > 0 {
-		w.b.Add(w.meta, w.chunk)
+	if w.b.Pending() > 0 {
+		w.b.Cut(w.meta)
 	}
-	w.chunk = w.chunk[:0]
 	w.meta = segment.ChunkMeta{TopicID: w.meta.TopicID, Partition: w.meta.Partition}
 }
 

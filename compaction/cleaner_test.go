@@ -266,9 +266,9 @@ func TestCleanInPasses(t *testing.T) {
 			}
 			e.flushKV(ref, ts, batches...)
 		}
-		// 32 KiB: 1,024 slots, 921 keys; each row holds 500 keys and
+		// 16 KiB: 1,024 slots, 921 keys; each row holds 500 keys and
 		// there are 1,500.
-		s := e.service("cleaner", func(c *compaction.Config) { c.DedupeBytes = 32 << 10 })
+		s := e.service("cleaner", func(c *compaction.Config) { c.DedupeBytes = 16 << 10 })
 		cleanUntilDone(t, s)
 		var want []string
 		for _, v := range latest {
@@ -285,5 +285,38 @@ func TestCleanInPasses(t *testing.T) {
 			t.Fatalf("got %d records, want %d (the latest of each key)", len(got), len(want))
 		}
 		checkHWM(t, e, ref, off)
+	})
+}
+
+// TestCleanCompactDelete: with cleanup.policy=compact,delete the cleaner
+// and retention both work on a partition: old data is cleaned, then
+// deleted by retention.ms as a whole clean segment, and what is left
+// reads back.
+func TestCleanCompactDelete(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		mt := e.topic("both", 1, map[string]string{"cleanup.policy": "compact,delete", "retention.ms": "3600000"})
+		ref := metastore.PartitionRef{TopicID: mt.ID, Partition: 0}
+		old := e.clock.Now().Add(-2 * time.Hour)
+		e.flushKV(ref, old, pbatch{-1, kvs("a", "1", "b", "1", "a", "2")}) // 0-2
+		s := e.service("cleaner", nil)
+		cleanUntilDone(t, s)
+		if got, _ := e.consumed(ref); !slices.Equal(got, []string{"1 b=1", "2 a=2"}) {
+			t.Fatalf("cleaned: %v", got)
+		}
+		e.flushKV(ref, e.clock.Now(), pbatch{-1, kvs("b", "2")}) // 3
+		if _, err := s.RetainOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		parts, err := e.meta.Partitions(ctx, mt.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if parts[0].LogStartOffset != 3 || parts[0].HighWatermark != 4 {
+			t.Fatalf("log start %d, high watermark %d; want 3 and 4", parts[0].LogStartOffset, parts[0].HighWatermark)
+		}
+		if got, _ := e.consumed(ref); !slices.Equal(got, []string{"3 b=2"}) {
+			t.Fatalf("after retention: %v", got)
+		}
 	})
 }

@@ -46,11 +46,12 @@ type Config struct {
 	// for MaxLag.
 	RewriteLiveRatio float64
 
-	// DedupeBytes is the memory of the key cleaner's offset map (64 MiB,
-	// about 2.5 million keys at 24 bytes a key and a 0.9 load; Kafka's
-	// log.cleaner.dedupe.buffer.size is 128 MiB shared by its cleaner
-	// threads): a partition with more distinct dirty keys is cleaned in
-	// several passes.
+	// DedupeBytes bounds the memory of the key cleaner's offset map (64
+	// MiB: 16 bytes a key, a power of two of slots filled to 0.9, about
+	// 3.7 million keys; a pass takes no more than its dirty data can
+	// need; Kafka's log.cleaner.dedupe.buffer.size is 128 MiB shared by
+	// its cleaner threads): a partition with more distinct dirty keys is
+	// cleaned in several passes.
 	DedupeBytes int64
 
 	// RetentionCheckInterval is how often retention is enforced (30 s;
@@ -62,10 +63,11 @@ type Config struct {
 	RetentionBytes int64
 
 	// GCGrace is how long a dead object stays before it is deleted
-	// (2 min): longer than a read that resolved it may take; later
-	// readers re-resolve.
+	// (30 s): longer than a read that resolved it takes (one range GET);
+	// a reader that still finds it gone re-resolves. Short, because dead
+	// bytes cost rate × (grace + interval/2) of bucket space.
 	GCGrace time.Duration
-	// GCInterval is how often dead objects are collected (30 s).
+	// GCInterval is how often dead objects are collected (10 s).
 	GCInterval time.Duration
 	// OrphanAge is how old an object unknown to the metastore must be
 	// before the sweeper deletes it (1 h; at least 2 ×
@@ -138,8 +140,8 @@ func (c *Config) EnsureDefaults() {
 	dur(&c.RetentionCheckInterval, 30*time.Second)
 	def(&c.RetentionMs, 7*24*3600*1000)
 	def(&c.RetentionBytes, -1)
-	dur(&c.GCGrace, 2*time.Minute)
-	dur(&c.GCInterval, 30*time.Second)
+	dur(&c.GCGrace, 30*time.Second)
+	dur(&c.GCInterval, 10*time.Second)
 	dur(&c.OrphanAge, time.Hour)
 	dur(&c.SweepInterval, 10*time.Minute)
 	if c.Now == nil {
@@ -159,8 +161,8 @@ func (c *Config) Validate() error {
 	case c.MaxLag < 0, c.Interval <= 0, c.LeaseTTL <= 0, c.RetentionCheckInterval <= 0,
 		c.GCGrace < 0, c.GCInterval <= 0, c.SweepInterval <= 0:
 		return errors.New("compaction: negative or zero interval")
-	case c.DedupeBytes < 32<<10:
-		return fmt.Errorf("compaction: dedupe bytes %d < 32 KiB", c.DedupeBytes)
+	case c.DedupeBytes < 16<<10:
+		return fmt.Errorf("compaction: dedupe bytes %d < 16 KiB", c.DedupeBytes)
 	case c.MergeCount < 2:
 		return fmt.Errorf("compaction: merge count %d < 2", c.MergeCount)
 	case c.MaxJobs < 1:

@@ -2,96 +2,129 @@ package compaction
 
 import (
 	"hash/maphash"
+	"math"
 )
 
 // offsetMap maps record keys to the offset of their latest record in the
-// part of a log the cleaner has scanned, in a fixed amount of memory: an
-// open-addressing table of 128-bit key hashes and offsets, 24 bytes a
-// slot, filled to at most maxLoad. Keys themselves are not kept: two keys
-// colliding in 128 bits would make the cleaner drop the older one's
-// latest record, a chance of about n²/2¹²⁹ for n keys — nil in practice
-// (Kafka's cleaner makes the same bet with 128-bit MD5).
+// part of a log the cleaner has scanned, in bounded memory: an
+// open-addressing table of 96-bit key hashes and 32-bit offsets (from the
+// map's base offset), 16 bytes a slot, filled to at most maxLoad; it
+// starts small and doubles as keys come, up to its bound. Keys
+// themselves are not kept: two keys colliding in 96 bits would make the
+// cleaner drop the older one's latest record, a chance of about n²/2⁹⁷
+// for n keys (below 10⁻¹⁶ for the 3.7 million keys of 64 MiB).
 //
 // The seeds are random per map and a map lives for one cleaning pass, so
-// no adversary can aim keys at collisions in advance.
+// no one can aim keys at collisions in advance.
 type offsetMap struct {
 	seed1, seed2 maphash.Seed
-	hashes       [][2]uint64
-	offsets      []int64 // -1: empty slot
+	slots        []slot
 	mask         uint64
-	count, limit int
+	count, limit int // limit: keys before the table grows or is full
+	maxSlots     int
+	base         int64 // offsets are stored as offset - base + 1; 0 is empty
 	// latest is the largest offset put, -1 if none: records past it were
 	// not scanned and are kept as they are.
 	latest int64
 }
 
+type slot struct {
+	h0  uint64
+	h1  uint32
+	off uint32 // offset - base + 1; 0: empty
+}
+
 // slotBytes is the memory one slot takes.
-const slotBytes = 24
+const slotBytes = 16
 
 // maxLoad is the share of slots the map fills before it says it is full:
 // Kafka's log.cleaner.io.buffer.load.factor default.
 const maxLoad = 0.9
 
-// newOffsetMap returns a map using about bytes of memory (at least 1,024
-// slots; the slot count is the largest power of two that fits).
-func newOffsetMap(bytes int64) *offsetMap {
-	slots := uint64(1024)
-	for slots*2*slotBytes <= uint64(max(bytes, 0)) {
-		slots *= 2
+// initialSlots is where a map starts (1 MiB).
+const initialSlots = 1 << 16
+
+// newOffsetMap returns a map for offsets from base on, using at most
+// about bytes of memory (at least 1,024 slots; the bound is the largest
+// power of two of slots that fits).
+func newOffsetMap(bytes int64, base int64) *offsetMap {
+	maxSlots := 1024
+	for uint64(maxSlots)*2*slotBytes <= uint64(max(bytes, 0)) {
+		maxSlots *= 2
 	}
-	m := &offsetMap{
-		seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(),
-		hashes:  make([][2]uint64, slots),
-		offsets: make([]int64, slots),
-		mask:    slots - 1,
-		limit:   int(float64(slots) * maxLoad),
-		latest:  -1,
-	}
-	for i := range m.offsets {
-		m.offsets[i] = -1
-	}
+	m := &offsetMap{seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed(), maxSlots: maxSlots, base: base, latest: -1}
+	m.resize(min(maxSlots, initialSlots))
 	return m
 }
 
-// capacity is how many distinct keys the map holds before it is full.
-func (m *offsetMap) capacity() int { return m.limit }
-
-// full reports whether n more distinct keys might not fit.
-func (m *offsetMap) full(n int) bool { return m.count+n > m.limit }
-
-func (m *offsetMap) hash(key []byte) [2]uint64 {
-	return [2]uint64{maphash.Bytes(m.seed1, key), maphash.Bytes(m.seed2, key)}
+// resize makes the table n slots (a power of two) and puts the entries
+// back.
+func (m *offsetMap) resize(n int) {
+	old := m.slots
+	m.slots = make([]slot, n)
+	m.mask = uint64(n - 1)
+	m.limit = int(float64(n) * maxLoad)
+	for _, s := range old {
+		if s.off != 0 {
+			i := s.h0 & m.mask
+			for m.slots[i].off != 0 {
+				i = (i + 1) & m.mask
+			}
+			m.slots[i] = s
+		}
+	}
 }
 
-// slot returns the slot of h: where it is, or the empty slot where it
-// would go.
-func (m *offsetMap) slot(h [2]uint64) uint64 {
-	i := h[0] & m.mask
-	for m.offsets[i] >= 0 && m.hashes[i] != h {
+// capacity is how many distinct keys the map holds at its bound.
+func (m *offsetMap) capacity() int { return int(float64(m.maxSlots) * maxLoad) }
+
+// full reports whether n more distinct keys might not fit, or offsets
+// up to last could not be stored.
+func (m *offsetMap) full(n int, last int64) bool {
+	return m.count+n > m.capacity() || last-m.base >= math.MaxUint32-1
+}
+
+// find returns the slot of key: where it is, or the empty slot where it
+// would go, and its hash.
+func (m *offsetMap) find(key []byte) (*slot, uint64, uint32) {
+	h0 := maphash.Bytes(m.seed1, key)
+	h1 := uint32(maphash.Bytes(m.seed2, key))
+	i := h0 & m.mask
+	for {
+		s := &m.slots[i]
+		if s.off == 0 || (s.h0 == h0 && s.h1 == h1) {
+			return s, h0, h1
+		}
 		i = (i + 1) & m.mask
 	}
-	return i
 }
 
-// put records offset as key's latest. Offsets must be put in increasing
-// order. It returns false, changing nothing, if the key is new and the
-// map is full.
+// put records offset (at least base, increasing) as key's latest. It
+// returns false, changing nothing, if the key is new and the map is
+// full.
 func (m *offsetMap) put(key []byte, offset int64) bool {
-	h := m.hash(key)
-	i := m.slot(h)
-	if m.offsets[i] < 0 {
+	s, h0, h1 := m.find(key)
+	if s.off == 0 {
 		if m.count >= m.limit {
-			return false
+			if len(m.slots) >= m.maxSlots {
+				return false
+			}
+			m.resize(2 * len(m.slots))
+			s, h0, h1 = m.find(key)
 		}
 		m.count++
-		m.hashes[i] = h
+		s.h0, s.h1 = h0, h1
 	}
-	m.offsets[i] = offset
+	s.off = uint32(offset - m.base + 1)
 	m.latest = max(m.latest, offset)
 	return true
 }
 
 // get returns the latest offset put for key, or -1.
 func (m *offsetMap) get(key []byte) int64 {
-	return m.offsets[m.slot(m.hash(key))]
+	s, _, _ := m.find(key)
+	if s.off == 0 {
+		return -1
+	}
+	return m.base + int64(s.off) - 1
 }

@@ -100,24 +100,38 @@ func (s *Service) runJob(ctx context.Context, lease metastore.Lease, job Job) (R
 	}
 	obj, _ := b.Finish()
 	key := SegmentKey(job.Ref, job.Inputs[0].BaseOffset, last.LastOffset)
-	if err := s.put(ctx, key, obj); err != nil {
+	if err := s.install(ctx, lease, job.Ref, job.Inputs, key, obj); err != nil {
 		return res, err
+	}
+	res.Key, res.Output = key, int64(len(obj))
+	return res, nil
+}
+
+// install uploads obj, one segment object of the partition ref, under
+// key and switches the index from inputs to one row for it (the inputs'
+// offsets and timestamps), fenced by lease. If the switch is refused
+// (lease lost, inputs changed), the output is deleted and errLost
+// returned: nothing changed.
+func (s *Service) install(ctx context.Context, lease metastore.Lease, ref metastore.PartitionRef, inputs []metastore.IndexRow, key string, obj []byte) error {
+	if err := s.put(ctx, key, obj); err != nil {
+		return err
 	}
 	uploaded := s.now()
 	s.crash("after-put")
+	first, last := inputs[0], inputs[len(inputs)-1]
 	row := metastore.IndexRow{
-		TopicID: job.Ref.TopicID, Partition: job.Ref.Partition,
-		BaseOffset: job.Inputs[0].BaseOffset, LastOffset: last.LastOffset,
+		TopicID: ref.TopicID, Partition: ref.Partition,
+		BaseOffset: first.BaseOffset, LastOffset: last.LastOffset,
 		ObjectKey: key, Pos: 0, Size: int64(len(obj)), Kind: metastore.RowSegment,
-		MinTimestamp: job.Inputs[0].MinTimestamp, MaxTimestamp: job.Inputs[0].MaxTimestamp,
+		MinTimestamp: first.MinTimestamp, MaxTimestamp: first.MaxTimestamp,
 	}
-	for _, in := range job.Inputs {
+	for _, in := range inputs {
 		row.MinTimestamp = min(row.MinTimestamp, in.MinTimestamp)
 		row.MaxTimestamp = max(row.MaxTimestamp, in.MaxTimestamp)
 	}
 	err := s.meta.Replace(ctx, metastore.Replacement{
 		Lease:      lease,
-		Inputs:     job.Inputs,
+		Inputs:     inputs,
 		Output:     metastore.Object{Key: key, Kind: metastore.ObjectSegment, Size: int64(len(obj))},
 		Rows:       []metastore.IndexRow{row},
 		UploadedAt: uploaded,
@@ -129,13 +143,12 @@ func (s *Service) runJob(ctx context.Context, lease metastore.Lease, job Job) (R
 		// metastore does not know it.
 		if errors.Is(err, metastore.ErrFenced) || errors.Is(err, metastore.ErrConflict) || errors.Is(err, metastore.ErrStaleObject) {
 			s.deleteQuietly(ctx, key)
-			return res, fmt.Errorf("%w: %w", errLost, err)
+			return fmt.Errorf("%w: %w", errLost, err)
 		}
-		return res, fmt.Errorf("compaction: switch to %s: %w", key, err)
+		return fmt.Errorf("compaction: switch to %s: %w", key, err)
 	}
 	s.crash("after-switch")
-	res.Key, res.Output = key, int64(len(obj))
-	return res, nil
+	return nil
 }
 
 // readRows returns the record batches of consecutive index rows: one

@@ -71,6 +71,60 @@ func Records(b []byte, maxDecompressed int) ([]Record, error) {
 	return recs, nil
 }
 
+// EachRecord calls fn with the offset delta, timestamp delta, key and
+// value of every record of the batch b, in order, decoding no headers
+// and allocating nothing per record (only the decompressed data of a
+// compressed batch): a scan for the key cleaner. It checks lengths as
+// Records does, but not the CRC; key and value alias b or the
+// decompressed data. An error from fn ends the scan and is returned.
+func EachRecord(b []byte, maxDecompressed int, fn func(offsetDelta int32, timestampDelta int64, key, value []byte) error) error {
+	h, err := ParseHeader(b)
+	if err != nil {
+		return err
+	}
+	if err := checkLength(h, len(b)); err != nil {
+		return err
+	}
+	if h.NumRecords < 0 {
+		return fmt.Errorf("%w: negative record count %d", ErrCorrupt, h.NumRecords)
+	}
+	data, err := Decompress(h.Codec(), b[HeaderSize:], maxDecompressed)
+	if err != nil {
+		return err
+	}
+	n := int(h.NumRecords)
+	if n > len(data)/minRecordSize {
+		return fmt.Errorf("%w: %d records cannot fit in %d bytes", ErrCorrupt, n, len(data))
+	}
+	for i := 0; i < n; i++ {
+		d := decoder{p: data}
+		length := d.varint()
+		if d.err != nil {
+			return fmt.Errorf("record %d: %w", i, d.err)
+		}
+		if length < 0 || int(length) > len(d.p) {
+			return fmt.Errorf("record %d: %w: record length %d, %d bytes left", i, ErrCorrupt, length, len(d.p))
+		}
+		data = d.p[length:]
+		d.p = d.p[:length]
+		d.int8()
+		ts := d.varlong()
+		od := d.varint()
+		k := d.bytes("key")
+		v := d.bytes("value")
+		if d.err != nil {
+			return fmt.Errorf("record %d: %w", i, d.err)
+		}
+		if err := fn(od, ts, k, v); err != nil {
+			return err
+		}
+	}
+	if len(data) != 0 {
+		return fmt.Errorf("%w: %d bytes after the last record", ErrCorrupt, len(data))
+	}
+	return nil
+}
+
 // decoder reads varint-encoded fields; the first error sticks and later
 // reads return zero values.
 type decoder struct {

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -242,4 +244,147 @@ func TestCompactedTopicMinLag(t *testing.T) {
 	time.Sleep(time.Until(now.Add(3200 * time.Millisecond)))
 	c.compactOnceOK(lcCompactNow...)
 	checkKVLog(t, c.addr(), topic, end, m.want(false))
+}
+
+// TestCompactedTopicReadsWhileCleaning: the agent's own cleaner and a
+// `strata compactor` race each other over a compacted topic while a
+// producer writes new versions of 40 keys and consumers read from the
+// log start again and again, from the object store only. No consumer
+// ever sees an error, an offset twice or out of order, or an older
+// version of a key after a newer one; the log ends up cleaned (rows in
+// clean segments, fewer records than produced) with the last version of
+// every key.
+func TestCompactedTopicReadsWhileCleaning(t *testing.T) {
+	fast := []string{"--compaction-interval", "100ms", "--gc-interval", "100ms", "--log-retention-check-interval", "100ms"}
+	c := newLCCluster(t, slices.Concat(lcAgentArgs, lcColdReads, lcCompactNow, fast)...)
+	ctx := context.Background()
+	cl := lcProducer(t, c.addr())
+	adm := kadm.NewClient(cl)
+	const topic = "busy"
+	resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{
+		"cleanup.policy": kadm.StringPtr("compact"), "min.cleanable.dirty.ratio": kadm.StringPtr("0")}, topic)
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	comp := c.compactor(slices.Concat(lcCompactNow, fast)...)
+	defer comp.stop(syscall.SIGTERM)
+
+	const keys = 40
+	var produced int64
+	last := map[string]int{}
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		defer close(done)
+		for v := 0; ; v++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			var recs []*kgo.Record
+			for k := range keys {
+				recs = append(recs, kvRecord(topic, fmt.Sprintf("k%02d", k), fmt.Appendf(nil, "%d", v), time.Now()))
+			}
+			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				done <- err
+				return
+			}
+			for k := range keys {
+				last[fmt.Sprintf("k%02d", k)] = v
+			}
+			produced += keys
+		}
+	}()
+
+	// check reads the log from its start until it meets a record at or
+	// past end-1, checking order and versions, and returns how many
+	// records it saw before end. While the producer runs, records below
+	// end may all be cleaned away, but newer ones keep coming; once it
+	// has stopped, the record at end-1 is its key's last and stays.
+	check := func(end int64) (int, map[string]int) {
+		t.Helper()
+		rd := newClient(t, c.addr(), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(0)}}),
+			kgo.ConsumeResetOffset(kgo.NoResetOffset()), kgo.FetchMaxWait(100*time.Millisecond))
+		defer rd.Close()
+		seen := map[string]int{}
+		prev, n := int64(-1), 0
+		deadline := time.Now().Add(60 * time.Second)
+		for prev < end-1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("read up to offset %d of %d within 60s", prev, end)
+			}
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			fs := rd.PollFetches(pctx)
+			cancel()
+			fs.EachError(func(_ string, _ int32, err error) {
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("fetch after offset %d: %v", prev, err)
+				}
+			})
+			fs.EachRecord(func(r *kgo.Record) {
+				if r.Offset <= prev {
+					t.Fatalf("offset %d after %d", r.Offset, prev)
+				}
+				prev = r.Offset
+				v, err := strconv.Atoi(string(r.Value))
+				if err != nil {
+					t.Fatalf("offset %d: value %q", r.Offset, r.Value)
+				}
+				if old, ok := seen[string(r.Key)]; ok && v <= old {
+					t.Fatalf("offset %d: %s version %d after version %d", r.Offset, r.Key, v, old)
+				}
+				seen[string(r.Key)] = v
+				if r.Offset < end {
+					n++
+				}
+			})
+		}
+		return n, seen
+	}
+	deadline := time.Now().Add(6 * time.Second)
+	reads := 0
+	for time.Now().Before(deadline) {
+		if end := endOffset(t, adm, topic); end > 0 {
+			check(end)
+			reads++
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	end := endOffset(t, adm, topic)
+	if end != produced {
+		t.Fatalf("log end %d, produced %d", end, produced)
+	}
+	// Let the cleaners catch up with the last writes, then the whole log
+	// holds every key's last version, cleaned.
+	var n int
+	var seen map[string]int
+	for try := 0; ; try++ {
+		n, seen = check(end)
+		if n <= 2*keys || try == 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for k, v := range last {
+		if seen[k] != v {
+			t.Fatalf("%s: last version read %d, produced %d", k, seen[k], v)
+		}
+	}
+	if n > 2*keys {
+		t.Fatalf("%d records left of %d produced for %d keys: the log was not cleaned", n, produced, keys)
+	}
+	cleaned := 0
+	for _, r := range c.rows(topic)[0] {
+		if strings.Contains(r.ObjectKey, "/clean/") {
+			cleaned++
+		}
+	}
+	if cleaned == 0 {
+		t.Fatal("no clean segment in the log")
+	}
+	t.Logf("%d reads of the whole log while cleaning; %d records produced, %d left, %d clean rows", reads, produced, n, cleaned)
 }
