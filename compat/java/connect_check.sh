@@ -46,6 +46,11 @@ value.converter=org.apache.kafka.connect.storage.StringConverter
 listeners=http://127.0.0.1:$port
 # Source offsets and sink commits every half second (default 60 s).
 offset.flush.interval.ms=500
+# On a loaded machine, leave a stopping task time for its last offset commit
+# (defaults 5 s): a task cut short replays what it had not committed, and the
+# sink file would show repeated lines.
+task.shutdown.graceful.timeout.ms=20000
+offset.flush.timeout.ms=20000
 # connect-file is on the classpath; find plugins by their service manifests
 # instead of scanning every jar.
 plugin.discovery=service_load
