@@ -63,11 +63,11 @@ type Config struct {
 	RetentionBytes int64
 
 	// GCGrace is how long a dead object stays before it is deleted
-	// (30 s): longer than a read that resolved it takes (one range GET);
+	// (20 s): longer than a read that resolved it takes (one range GET);
 	// a reader that still finds it gone re-resolves. Short, because dead
 	// bytes cost rate × (grace + interval/2) of bucket space.
 	GCGrace time.Duration
-	// GCInterval is how often dead objects are collected (10 s).
+	// GCInterval is how often dead objects are collected (5 s).
 	GCInterval time.Duration
 	// OrphanAge is how old an object unknown to the metastore must be
 	// before the sweeper deletes it (1 h; at least 2 ×
@@ -140,8 +140,8 @@ func (c *Config) EnsureDefaults() {
 	dur(&c.RetentionCheckInterval, 30*time.Second)
 	def(&c.RetentionMs, 7*24*3600*1000)
 	def(&c.RetentionBytes, -1)
-	dur(&c.GCGrace, 30*time.Second)
-	dur(&c.GCInterval, 10*time.Second)
+	dur(&c.GCGrace, 20*time.Second)
+	dur(&c.GCInterval, 5*time.Second)
 	dur(&c.OrphanAge, time.Hour)
 	dur(&c.SweepInterval, 10*time.Minute)
 	if c.Now == nil {
