@@ -63,7 +63,12 @@ func (m *offsetMap) resize(n int) {
 	old := m.slots
 	m.slots = make([]slot, n)
 	m.mask = uint64(n - 1)
-	m.limit = int(float64(n) * maxLoad)
+	// Below its bound the table doubles at half full, where linear
+	// probing is short; at its bound it fills to maxLoad.
+	m.limit = n / 2
+	if n >= m.maxSlots {
+		m.limit = int(float64(n) * maxLoad)
+	}
 	for _, s := range old {
 		if s.off != 0 {
 			i := s.h0 & m.mask

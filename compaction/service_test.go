@@ -29,7 +29,7 @@ import (
 
 // env is one metastore and object store pair the lifecycle runs on.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	meta  metastore.Store
 	objs  objstore.Store
 	clock *clock
