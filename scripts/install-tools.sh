@@ -9,6 +9,7 @@
 #   kcat      kcat on PATH                        kcat        (cmd/strata/kcat_test.go)
 #   postgres  initdb + pg_ctl (as start-postgres.sh finds them)  postgresql
 #   java      `java -version` runs                default-jre-headless (Kafka CLI tools)
+#   javac     javac on PATH                       default-jdk-headless (compat/java/src)
 #   maven     mvn on PATH                         maven       (compat and bench fetch Kafka's jars)
 #   venv      `python3 -m venv --help` runs and ensurepip imports   python3-venv
 #   node      node and npm on PATH                nodejs, then npm (kafkajs)
@@ -49,12 +50,13 @@ have_tool() {
 		have initdb && have pg_ctl
 		;;
 	java) have java && java -version >/dev/null 2>&1 ;;
+	javac) have javac ;;
 	maven) have mvn ;;
 	venv) have python3 && python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' >/dev/null 2>&1 ;;
 	node) have node && have npm ;;
 	curl) have curl ;;
 	cc) have cc ;;
-	*) die "unknown tool $1 (want kcat, postgres, java, maven, venv, node, curl or cc)" ;;
+	*) die "unknown tool $1 (want kcat, postgres, java, javac, maven, venv, node, curl or cc)" ;;
 	esac
 }
 packages_for() {
@@ -62,6 +64,7 @@ packages_for() {
 	kcat) echo kcat ;;
 	postgres) echo postgresql ;;
 	java) echo default-jre-headless ;;
+	javac) echo default-jdk-headless ;;
 	maven) echo maven ;;
 	venv) echo python3-venv ;;
 	node) have node || echo nodejs ;; # npm in a second round, see above
@@ -72,7 +75,7 @@ packages_for() {
 
 tools=("$@")
 if [ ${#tools[@]} = 0 ]; then
-	tools=(kcat postgres java maven venv node curl cc)
+	tools=(kcat postgres java javac maven venv node curl cc)
 fi
 
 sudo=()

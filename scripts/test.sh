@@ -5,7 +5,7 @@
 #   scripts/test.sh
 #
 # It installs the tools the tests need when the machine lacks them
-# (scripts/install-tools.sh: kcat, PostgreSQL, a Java runtime, Maven,
+# (scripts/install-tools.sh: kcat, PostgreSQL, a Java runtime and javac, Maven,
 # python3-venv, Node.js and npm, curl, gcc, from Debian's packages), starts a
 # throwaway Postgres and MinIO, then runs gofmt, go vet, the whole test
 # suite, the end-to-end packages again on Postgres + MinIO, the

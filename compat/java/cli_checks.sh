@@ -9,6 +9,8 @@
 set -euo pipefail
 
 check=$1 boot=$2 prefix=$3 lib=$4
+# Warnings and errors only, on stderr (Log4j 2 is the SLF4J binding).
+log4j=-Dlog4j2.configurationFile=$(cd "$(dirname "$0")" && pwd)/log4j2.properties
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -19,7 +21,7 @@ fail() {
 
 # kt MAINCLASS ARGS...: one tool run, 60 s at most, stderr kept in $tmp/err.
 kt() {
-	timeout --kill-after=5 60 java -XX:TieredStopAtLevel=1 -Xss1m -cp "$lib/*" "$@" 2>"$tmp/err" || {
+	timeout --kill-after=5 60 java -XX:TieredStopAtLevel=1 -Xss1m "$log4j" -cp "$lib/*" "$@" 2>"$tmp/err" || {
 		rc=$?
 		cat "$tmp/err" >&2
 		fail "$1 exited $rc"
@@ -50,7 +52,7 @@ topics)
 	topics --create --topic "$t" --partitions 2 --replication-factor 1 | grep -q "Created topic $t" || fail "create: no confirmation"
 	[ "$(describe_parts "$t")" = 2 ] || fail "describe after create: PartitionCount $(describe_parts "$t"), want 2"
 	# Creating it again fails (TopicExistsException) with a non-zero exit.
-	if timeout 60 java -cp "$lib/*" org.apache.kafka.tools.TopicCommand --bootstrap-server "$boot" \
+	if timeout 60 java "$log4j" -cp "$lib/*" org.apache.kafka.tools.TopicCommand --bootstrap-server "$boot" \
 		--create --topic "$t" --partitions 2 >"$tmp/again" 2>&1; then
 		fail "second --create succeeded"
 	fi
@@ -100,7 +102,7 @@ configs)
 	configs --describe --entity-type topics --entity-name "$t" >"$tmp/desc"
 	if grep -q 'retention.ms=123456' "$tmp/desc"; then fail "retention.ms still set after --delete-config"; fi
 	# An invalid value is refused (INVALID_CONFIG): non-zero exit.
-	if timeout 60 java -cp "$lib/*" kafka.admin.ConfigCommand --bootstrap-server "$boot" --alter --entity-type topics \
+	if timeout 60 java "$log4j" -cp "$lib/*" kafka.admin.ConfigCommand --bootstrap-server "$boot" --alter --entity-type topics \
 		--entity-name "$t" --add-config cleanup.policy=nonsense >"$tmp/bad" 2>&1; then
 		fail "invalid cleanup.policy accepted"
 	fi

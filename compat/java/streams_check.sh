@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Kafka Streams (kafka-streams from Maven Central) against a Strata agent:
+# compat/java/src/WordCount.java, a word count into a KTable, at-least-once.
+#
+# Usage: compat/java/streams_check.sh BOOTSTRAP PREFIX LIBDIR CLASSDIR
+#
+# Produces a known text (kcat) to a 2-partition input topic, runs WordCount
+# and waits until the latest count per word on the output topic equals the
+# exact count of that word in the text. Checks that Streams created its
+# changelog topic compacted. Then stops the app (a clean close), wipes its
+# state directory, produces more text and starts it again: it must restore
+# its store from the changelog (reported by its restore listener) and end
+# with the exact counts of all the text produced. Under at-least-once a count
+# may appear more than once on the output; only the last one per word counts.
+#
+# Exits 0 on success, or prints the reason last ("FAIL: ...") and exits 1.
+set -euo pipefail
+
+boot=$1 prefix=$2 lib=$3 classes=$4
+tmp=$(mktemp -d)
+app_pid="" app_log=""
+cleanup() {
+	stop_app 10 || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+. "$(dirname "$0")/jvm.sh"
+java_opts+=(-cp "$classes:$lib/*")
+app=$prefix-wordcount
+input=$prefix-text output=$prefix-counts
+changelog=$app-word-counts-changelog
+
+# text SEED LINES: lines of lower-case words from a 60-word vocabulary,
+# single spaces, skewed frequencies (a fixed Park-Miller sequence).
+text() {
+	awk -v seed="$1" -v n="$2" 'BEGIN {
+		split("alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu one two three four five six seven eight nine ten red orange yellow green blue indigo violet black white grey north south east west up down left right in out sun moon star sky", v, " ")
+		x = seed
+		for (i = 0; i < n; i++) {
+			x = (x * 16807) % 2147483647
+			k = 3 + x % 9
+			s = ""
+			for (j = 0; j < k; j++) {
+				x = (x * 16807) % 2147483647
+				r = x % 3600
+				w = v[1 + int(sqrt(r))] # word i has weight ~ 2i+1
+				s = (j ? s " " : "") w
+			}
+			print s
+		}
+	}'
+}
+# expected FILE: "word count" lines, sorted, for the words in FILE.
+expected() { tr ' ' '\n' <"$1" | grep -v '^$' | sort | uniq -c | awk '{ print $2, $1 }' | sort; }
+# latest: "word count" lines, sorted: the last count per word on the output.
+latest() {
+	timeout 30 kcat -C -b "$boot" -t "$output" -o beginning -e -q -f '%k %s\n' -s key=s -s value=Q 2>"$tmp/kcat.err" |
+		awk '{ last[$1] = $2 } END { for (w in last) print w, last[w] }' | sort
+}
+produce() { # FILE
+	timeout 30 kcat -P -b "$boot" -t "$input" -X acks=all <"$1" 2>"$tmp/kcat.err" ||
+		fail "kcat produce: $(tail -1 "$tmp/kcat.err")"
+}
+start_app() { # N
+	app_log=$tmp/app.$1.log
+	# Its own java.io.tmpdir: RocksDB unpacks its native library there, and
+	# Streams warns about a state.dir inside the system temp directory.
+	mkdir -p "$tmp/jvm"
+	java "${java_opts[@]}" "-Djava.io.tmpdir=$tmp/jvm" WordCount "$boot" "$app" "$input" "$output" "$tmp/state" >"$app_log" 2>&1 &
+	app_pid=$!
+}
+# stop_app SECONDS: SIGTERM, on which WordCount closes Streams (committing
+# what it processed) and exits; killed if still running after SECONDS (and
+# then returns 1).
+stop_app() {
+	[ -n "$app_pid" ] || return 0
+	local pid=$app_pid
+	app_pid=""
+	stop_jvm "$pid" "$1"
+}
+# stop_clean: stop_app, which must end in a clean close.
+stop_clean() {
+	stop_app 40 || fail "WordCount did not stop within 40 s of SIGTERM"
+	grep -q '^[0-9.]* closed clean$' "$app_log" || fail "WordCount did not close cleanly: $(tail -1 "$app_log")"
+}
+# wait_counts WANTFILE SECONDS: until the latest counts equal WANTFILE.
+wait_counts() {
+	local deadline=$((SECONDS + $2))
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		latest >"$tmp/got"
+		if cmp -s "$1" "$tmp/got"; then return 0; fi
+		if ! kill -0 "$app_pid" 2>/dev/null; then
+			grep -A3 'uncaught exception' "$app_log" | head -4 >&2 || true
+			fail "WordCount exited: $(grep -m1 -A1 'uncaught exception' "$app_log" | tail -1 | head -c 300)"
+		fi
+		sleep 0.5
+	done
+	return 1
+}
+# diff_report WANTFILE: the first differences between WANTFILE and the output.
+diff_report() {
+	echo "$(wc -l <"$tmp/got") words on the output, want $(wc -l <"$1"); first differences (want < > got): $(diff "$1" "$tmp/got" | grep '^[<>]' | head -4 | tr '\n' ' ')"
+}
+
+java "${java_opts[@]}" CompatAdmin "$boot" create 2 "$input" "$output" >"$tmp/create" 2>"$tmp/create.err" ||
+	fail "creating $input and $output: $(tail -1 "$tmp/create.err")"
+
+text 1 1500 >"$tmp/text1"
+produce "$tmp/text1"
+expected "$tmp/text1" >"$tmp/want1"
+start_app 1
+wait_counts "$tmp/want1" 75 || fail "first run: counts not exact within 75 s: $(diff_report "$tmp/want1")"
+echo "first run: $(wc -l <"$tmp/want1") words, $(wc -w <"$tmp/text1") occurrences, counts exact (${SECONDS}s)"
+
+java "${java_opts[@]}" CompatAdmin "$boot" describe "$changelog" >"$tmp/changelog" 2>"$tmp/changelog.err" ||
+	fail "describing $changelog: $(tail -1 "$tmp/changelog.err")"
+grep -q "^$changelog partitions=2 cleanup.policy=compact$" "$tmp/changelog" ||
+	fail "changelog topic: $(cat "$tmp/changelog"), want 2 partitions, cleanup.policy=compact"
+
+stop_clean
+rm -rf "$tmp/state"
+text 2 1000 >"$tmp/text2"
+produce "$tmp/text2"
+cat "$tmp/text1" "$tmp/text2" >"$tmp/all"
+expected "$tmp/all" >"$tmp/want2"
+start_app 2
+wait_counts "$tmp/want2" 75 || fail "after wiping the state and restarting: counts not exact within 75 s: $(diff_report "$tmp/want2")"
+# The store came back from the changelog, not from nothing: with an empty
+# store the counts could not be exact, but say so plainly.
+restored=$(awk '$2 == "restored" && $3 == "word-counts" { n += $5 } END { print n + 0 }' "$app_log")
+[ "$restored" -gt 0 ] || fail "after the restart WordCount restored no records from $changelog"
+echo "after restart: restored $restored records from the changelog; $(wc -l <"$tmp/want2") words, $(wc -w <"$tmp/all") occurrences, counts exact (${SECONDS}s)"
+stop_clean
