@@ -81,9 +81,13 @@ type Manager struct {
 	metrics *metrics
 	nodeID  atomic.Int32
 	live    atomic.Pointer[[]metastore.Agent]
-	quit    chan struct{}
-	wg      sync.WaitGroup
-	once    sync.Once
+	// passMu serialises passes over a topic: the background Pass and
+	// ClaimTopic (CreateTopics, CreatePartitions) must not act on each
+	// other's stale reads of the partition rows.
+	passMu sync.Mutex
+	quit   chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
 }
 
 // New returns a Manager; Register it, then Start it.
@@ -240,6 +244,8 @@ func (m *Manager) ClaimTopic(ctx context.Context, t *partlog.Topic) error {
 
 // passTopic claims, keeps or releases each partition of t.
 func (m *Manager) passTopic(ctx context.Context, t *partlog.Topic, agents []metastore.Agent) error {
+	m.passMu.Lock()
+	defer m.passMu.Unlock()
 	rows, err := m.meta.Partitions(ctx, t.ID())
 	if errors.Is(err, metastore.ErrNotFound) {
 		return nil
@@ -273,6 +279,9 @@ func (m *Manager) passTopic(ctx context.Context, t *partlog.Topic, agents []meta
 			if desired != self && live[desired] {
 				m.release(ctx, p)
 			}
+		case row.Owner != self && held && row.Epoch < epoch:
+			// A read older than our own claim (epochs only grow): not a
+			// takeover.
 		case row.Owner != self && held:
 			m.log.Warn("partition taken over by another agent", "topic", t.Name(), "partition", row.Partition, "owner", row.Owner, "epoch", row.Epoch)
 			p.TakenOver(row.Owner)

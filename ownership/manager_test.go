@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/stratalog/strata/agent/wal"
 	"github.com/stratalog/strata/metastore"
 	"github.com/stratalog/strata/metastore/sqlite"
@@ -109,5 +111,68 @@ func TestPassesSplitAndHandOver(t *testing.T) {
 	// Every agent places a group on the same coordinator.
 	if a.m.CoordinatorFor("g").ID != c.m.CoordinatorFor("g").ID {
 		t.Fatal("agents disagree on a group's coordinator")
+	}
+}
+
+// slowClaims delays every Claim by the duration in its context (key
+// claimDelay), so two passes over one topic run at different speeds and
+// one acts on rows the other has changed since it read them.
+type slowClaims struct{ metastore.Store }
+
+type claimDelay struct{}
+
+func (s slowClaims) Claim(ctx context.Context, agentID string, id metastore.TopicID, partition, expectedEpoch int32) (metastore.Partition, error) {
+	d, _ := ctx.Value(claimDelay{}).(time.Duration)
+	time.Sleep(d)
+	return s.Store.Claim(ctx, agentID, id, partition, expectedEpoch)
+}
+
+// TestClaimTopicRacesPass: the ownership pass that CreateTopics runs
+// (ClaimTopic) and the background Pass over the same new topic, at the
+// same time, with slow claims: the one agent ends up serving every
+// partition, each claimed once (epoch 1), and none is ever given up as
+// "taken over".
+func TestClaimTopicRacesPass(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	a := newMember(t, slowClaims{Store: st}, "agent-a")
+	mt := metastore.Topic{Name: "raced", ID: metastore.TopicID{7}, Partitions: 25, ReplicationFactor: 1, CreatedAt: time.Now()}
+	if err := st.CreateTopic(ctx, mt); err != nil {
+		t.Fatal(err)
+	}
+	topic, err := a.reg.AddTopic(ctx, mt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- a.m.ClaimTopic(context.WithValue(ctx, claimDelay{}, 5*time.Millisecond), topic) }()
+	go func() { errs <- a.m.Pass(context.WithValue(ctx, claimDelay{}, 15*time.Millisecond)) }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := a.served("raced"); n != 25 {
+		t.Fatalf("serving %d of 25 partitions after racing passes", n)
+	}
+	rows, err := st.Partitions(ctx, mt.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows {
+		if row.Owner != "agent-a" || row.Epoch != 1 {
+			t.Fatalf("partition %d: owner %q epoch %d, want agent-a at epoch 1", row.Partition, row.Owner, row.Epoch)
+		}
+	}
+	var taken dto.Metric
+	if err := a.m.metrics.takenOver.Write(&taken); err != nil {
+		t.Fatal(err)
+	}
+	if got := taken.GetCounter().GetValue(); got != 0 {
+		t.Fatalf("%v partitions given up as taken over", got)
 	}
 }
