@@ -263,9 +263,17 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int, hwm in
 			done = len(out)+end-take >= maxBytes
 		}
 		if take >= 0 {
-			if out == nil {
+			switch {
+			case out == nil:
 				out = data[take:end:end]
-			} else {
+			case cap(out) == len(out) && len(out) < maxBytes:
+				// out is still the first chunk's bytes: copy it once
+				// into a buffer with room for the rest, not grown
+				// append by append.
+				buf := make([]byte, len(out), max(maxBytes, len(out)+end-take))
+				copy(buf, out)
+				out = append(buf, data[take:end]...)
+			default:
 				out = append(out, data[take:end]...)
 			}
 		}

@@ -25,6 +25,10 @@ type Reader struct {
 	cache   *Cache // may be nil: no caching, no read-ahead
 	cfg     ReaderConfig
 	footers *footerCache
+	// cacheEveryBlock writes every block to the disk cache as soon as it
+	// is fetched, as before blocks were spilled only when they leave
+	// memory unread: BenchmarkSequentialRead's baseline.
+	cacheEveryBlock bool
 
 	// base is cancelled by Close; every fetch stops when it is.
 	base   context.Context
@@ -41,11 +45,15 @@ type Reader struct {
 		// footersAhead are the objects whose footers are being read
 		// ahead (footerAhead), so each is read once.
 		footersAhead map[string]bool
-		// hot holds the blocks fetched last in memory as well as in the
-		// cache, least recently used evicted first, so a sequential
-		// reader takes its chunks without a disk read or a copy. Their
-		// bytes count in the read-ahead budget with aheadBytes:
-		// hotBytes + aheadBytes <= aheadBudget().
+		// hot holds the blocks fetched last in memory, least recently
+		// used evicted first, so a sequential reader takes its chunks
+		// without a disk read or a copy. Their bytes count in the
+		// read-ahead budget with aheadBytes: hotBytes + aheadBytes <=
+		// aheadBudget(). A hot block is not in the disk cache: it is
+		// written there when it leaves memory, unless it was read to
+		// the end (a sequential reader has consumed it, and writing
+		// 16 MiB to disk that nobody reads again was the largest cost
+		// of a cold catch-up).
 		hot      map[string]*list.Element // of *hotBlock, by cache key
 		hotLRU   list.List                // front = most recently used
 		hotBytes int64
@@ -56,6 +64,23 @@ type Reader struct {
 type hotBlock struct {
 	ck   string
 	data []byte
+	// [lo, hi) is the run of the block's bytes read so far (reads that
+	// extend it; a read apart from it is not counted). lo == hi: none.
+	lo, hi int64
+}
+
+// consumed reports whether the block's bytes were all read.
+func (b *hotBlock) consumed() bool { return b.lo == 0 && b.hi == int64(len(b.data)) }
+
+// note counts a read of [off, off+n) of the block.
+func (b *hotBlock) note(off, n int64) {
+	switch {
+	case n <= 0:
+	case b.lo == b.hi:
+		b.lo, b.hi = off, off+n
+	case off <= b.hi && off+n >= b.lo:
+		b.lo, b.hi = min(b.lo, off), max(b.hi, off+n)
+	}
 }
 
 // flight is one GetRange, shared by every caller that wants its range.
@@ -145,7 +170,7 @@ func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n i
 	}
 	ck := cacheKey(objectKey, pos, size)
 	if shared {
-		if data := r.hotGet(ck); data != nil {
+		if data := r.hotGet(ck, off, n); data != nil {
 			return data[off : off+n : off+n], nil
 		}
 	}
@@ -194,6 +219,9 @@ func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n i
 				return nil, f.err
 			}
 			if shared {
+				if mode == sharedBlock {
+					r.noteRead(ck, off, n)
+				}
 				return f.data[off : off+n : off+n], nil
 			}
 			// Each caller gets its own copy; the flight's stays unshared.
@@ -237,10 +265,14 @@ func (r *Reader) startLocked(parent context.Context, ck, objectKey string, pos, 
 		if err == nil && int64(len(data)) != size {
 			err = fmt.Errorf("store returned %d bytes", len(data))
 		}
+		// A block is kept hot and written to the disk cache only when it
+		// leaves memory, if it was not read to the end by then
+		// (spillLocked); any other range is cached now.
+		hot := err == nil && f.block && r.cache != nil
 		if err != nil {
 			err = fmt.Errorf("tiering: read %q [%d,+%d): %w", objectKey, pos, size, err)
 			data = nil
-		} else if r.cache != nil {
+		} else if r.cache != nil && (!hot || r.cacheEveryBlock) {
 			r.cache.Put(ck, data)
 		}
 		f.data, f.err = data, err
@@ -251,13 +283,42 @@ func (r *Reader) startLocked(parent context.Context, ck, objectKey string, pos, 
 		}
 		r.mu.aheadBytes -= f.ahead
 		f.ahead = 0
-		if err == nil && f.block {
+		if hot {
 			r.hotPutLocked(ck, data)
 		}
 		r.mu.Unlock()
 		close(f.done)
 	}()
 	return f
+}
+
+// spillLocked writes a block leaving memory to the disk cache in the
+// background, unless it was read to the end; r.mu must be held. Until it
+// is written, a done flight of its bytes serves whoever asks for it.
+func (r *Reader) spillLocked(b *hotBlock) {
+	if r.cacheEveryBlock {
+		return // written when fetched
+	}
+	if b.consumed() || r.mu.closed || r.mu.flights[b.ck] != nil {
+		if b.consumed() {
+			r.cache.metrics.notCached(int64(len(b.data)))
+		}
+		return
+	}
+	done := make(chan struct{})
+	close(done)
+	f := &flight{done: done, data: b.data, cancel: func() {}}
+	r.mu.flights[b.ck] = f
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.cache.Put(b.ck, b.data)
+		r.mu.Lock()
+		if r.mu.flights[b.ck] == f {
+			delete(r.mu.flights, b.ck)
+		}
+		r.mu.Unlock()
+	}()
 }
 
 // aheadBudget is the most bytes of read-ahead in flight and hot blocks
@@ -304,9 +365,9 @@ func (r *Reader) prefetch(objectKey string, pos, size int64, block bool) bool {
 	return true
 }
 
-// hotGet returns the bytes of a hot block and marks it most recently
-// used, or nil.
-func (r *Reader) hotGet(ck string) []byte {
+// hotGet returns the bytes of a hot block, counts a read of [off, off+n)
+// of them and marks the block most recently used, or returns nil.
+func (r *Reader) hotGet(ck string, off, n int64) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	el, ok := r.mu.hot[ck]
@@ -314,7 +375,18 @@ func (r *Reader) hotGet(ck string) []byte {
 		return nil
 	}
 	r.mu.hotLRU.MoveToFront(el)
-	return el.Value.(*hotBlock).data
+	b := el.Value.(*hotBlock)
+	b.note(off, n)
+	return b.data
+}
+
+// noteRead counts a read of [off, off+n) of the block ck if it is hot.
+func (r *Reader) noteRead(ck string, off, n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if el, ok := r.mu.hot[ck]; ok {
+		el.Value.(*hotBlock).note(off, n)
+	}
 }
 
 // hotPutLocked keeps a fetched block in memory, evicting the least
@@ -339,6 +411,7 @@ func (r *Reader) hotTrimLocked() {
 		r.mu.hotLRU.Remove(el)
 		delete(r.mu.hot, b.ck)
 		r.mu.hotBytes -= int64(len(b.data))
+		r.spillLocked(b)
 	}
 }
 
