@@ -96,7 +96,8 @@ type flight struct {
 	// a read-ahead nobody waits for. A read that joins it sets it to 0, so
 	// a read someone waits for never holds read-ahead budget.
 	ahead int64
-	// block: the range is a segment's read block, kept hot once fetched.
+	// block: the range is a segment's read block, kept hot once fetched;
+	// set before the fetch starts, never changed.
 	block bool
 }
 
@@ -202,8 +203,7 @@ func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n i
 				}
 				continue // evicted in between
 			}
-			f = r.startLocked(context.WithoutCancel(ctx), ck, objectKey, pos, size, false)
-			f.block = mode == sharedBlock
+			f = r.startLocked(context.WithoutCancel(ctx), ck, objectKey, pos, size, false, mode == sharedBlock)
 		} else if f.ahead > 0 {
 			// Someone waits for this read-ahead now: it is a read, and
 			// its budget goes back to read-ahead.
@@ -246,10 +246,10 @@ func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n i
 // startLocked starts a flight fetching the range; r.mu must be held and the
 // reader open. parent supplies context values only: the fetch is cancelled
 // by Close or when its last waiter leaves.
-func (r *Reader) startLocked(parent context.Context, ck, objectKey string, pos, size int64, ahead bool) *flight {
+func (r *Reader) startLocked(parent context.Context, ck, objectKey string, pos, size int64, ahead, block bool) *flight {
 	fctx, cancel := context.WithCancel(parent)
 	stop := context.AfterFunc(r.base, cancel)
-	f := &flight{done: make(chan struct{}), cancel: cancel}
+	f := &flight{done: make(chan struct{}), cancel: cancel, block: block}
 	r.mu.flights[ck] = f
 	if ahead {
 		f.ahead = size
@@ -359,8 +359,7 @@ func (r *Reader) prefetch(objectKey string, pos, size int64, block bool) bool {
 	case r.mu.aheadBytes+size > r.aheadBudget():
 		return false
 	}
-	f := r.startLocked(r.base, ck, objectKey, pos, size, true)
-	f.block = block
+	r.startLocked(r.base, ck, objectKey, pos, size, true, block)
 	r.hotTrimLocked()
 	return true
 }
