@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,9 +24,13 @@ import (
 // 1 MiB chunks) from the first chunk to the last through Read and
 // ReadAhead, as a cold catch-up does, with the default ReaderConfig over
 // a fresh 1 GiB disk cache each pass, two ways in the same run:
-// "cache-every-block" writes every fetched block to the disk cache (the
-// old way), "spill-unread" keeps blocks in memory and writes to disk only
-// those that leave it before they were read to the end (none here). It
+// "cache-every-block" writes every fetched block to the disk cache and
+// evicts hot blocks in LRU order, read-ahead displacing any of them (the
+// old way), "spill-unread" keeps blocks in memory, evicts those read to
+// the end first, lets read-ahead displace only those, and writes to disk
+// only blocks that leave memory before they were read to the end. One
+// reader, then six at once (a consumer catching up on 6 partitions,
+// each reader its own segments). It
 // reports MB/s, this process's CPU per MB (getrusage: the GETs, the
 // cache's writes, the reads) and the bytes written to the disk cache per
 // MB read.
@@ -71,16 +76,19 @@ func BenchmarkSequentialRead(b *testing.B) {
 	}
 	for _, mode := range []struct {
 		name       string
+		readers    int
 		everyBlock bool
 	}{
-		{"cache-every-block", true},
-		{"spill-unread", false},
+		{"readers=1/cache-every-block", 1, true},
+		{"readers=1/spill-unread", 1, false},
+		{"readers=6/cache-every-block", 6, true},
+		{"readers=6/spill-unread", 6, false},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			var elapsed, cpu time.Duration
 			var written int64
 			for b.Loop() {
-				d, c, w := seqReadPass(b, store, spans, mode.everyBlock)
+				d, c, w := seqReadPass(b, store, spans, mode.readers, mode.everyBlock)
 				elapsed += d
 				cpu += c
 				written += w
@@ -95,7 +103,7 @@ func BenchmarkSequentialRead(b *testing.B) {
 
 // seqReadPass reads every span's chunks in order and returns the time,
 // this process's CPU and the bytes written to the cache.
-func seqReadPass(b *testing.B, store objstore.Store, spans []Span, everyBlock bool) (time.Duration, time.Duration, int64) {
+func seqReadPass(b *testing.B, store objstore.Store, spans []Span, readers int, everyBlock bool) (time.Duration, time.Duration, int64) {
 	dir := b.TempDir()
 	cache, err := NewCache(filepath.Join(dir, "cache"), 1<<30, nil)
 	if err != nil {
@@ -109,21 +117,34 @@ func seqReadPass(b *testing.B, store objstore.Store, spans []Span, everyBlock bo
 	ctx := context.Background()
 	cpu0, w0 := processCPU(), writtenBytes()
 	start := time.Now()
-	var offset int64
-	for i, s := range spans {
-		chunks, err := r.Chunks(ctx, s)
-		if err != nil {
-			b.Fatal(err)
+	// Reader k reads segments k, k+readers, ...: one partition each, as
+	// a consumer of several partitions catches up on all at once.
+	var wg sync.WaitGroup
+	for k := range readers {
+		var mine []Span
+		for i := k; i < len(spans); i += readers {
+			mine = append(mine, spans[i])
 		}
-		for offset <= chunks[len(chunks)-1].LastOffset {
-			data, err := r.Read(ctx, s, offset, 1<<20)
-			if err != nil || len(data) == 0 {
-				b.Fatalf("read at %d: %d bytes, %v", offset, len(data), err)
+		wg.Go(func() {
+			for i, s := range mine {
+				chunks, err := r.Chunks(ctx, s)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				for offset := chunks[0].FirstOffset; offset <= chunks[len(chunks)-1].LastOffset; {
+					data, err := r.Read(ctx, s, offset, 1<<20)
+					if err != nil || len(data) == 0 {
+						b.Errorf("read at %d: %d bytes, %v", offset, len(data), err)
+						return
+					}
+					offset += int64(len(data)) >> 20 // one offset a chunk
+					r.ReadAhead(s, offset, mine[i+1:], true)
+				}
 			}
-			offset += int64(len(data)) >> 20 // one offset a chunk
-			r.ReadAhead(s, offset, spans[i+1:], true)
-		}
+		})
 	}
+	wg.Wait()
 	d := time.Since(start)
 	r.Close() // waits for writes to the cache
 	return d, processCPU() - cpu0, writtenBytes() - w0

@@ -25,9 +25,11 @@ type Reader struct {
 	cache   *Cache // may be nil: no caching, no read-ahead
 	cfg     ReaderConfig
 	footers *footerCache
-	// cacheEveryBlock writes every block to the disk cache as soon as it
-	// is fetched, as before blocks were spilled only when they leave
-	// memory unread: BenchmarkSequentialRead's baseline.
+	// cacheEveryBlock is the way blocks were kept before they were spilled
+	// to disk only when they leave memory unread: every block written to
+	// the disk cache as soon as it is fetched, hot blocks evicted in LRU
+	// order whether read to the end or not, read-ahead displacing any of
+	// them. BenchmarkSequentialRead's baseline.
 	cacheEveryBlock bool
 
 	// base is cancelled by Close; every fetch stops when it is.
@@ -356,12 +358,29 @@ func (r *Reader) prefetch(objectKey string, pos, size int64, block bool) bool {
 		return false
 	case r.mu.hot[ck] != nil || r.mu.flights[ck] != nil || r.cache.contains(ck):
 		return true
-	case r.mu.aheadBytes+size > r.aheadBudget():
+	case r.mu.aheadBytes+size+r.unreadHotLocked() > r.aheadBudget():
+		// Read-ahead displaces only blocks read to the end: one being
+		// read (by another reader, in the middle of it) would have to
+		// be written to disk and read back.
 		return false
 	}
 	r.startLocked(r.base, ck, objectKey, pos, size, true, block)
 	r.hotTrimLocked()
 	return true
+}
+
+// unreadHotLocked is the bytes of hot blocks not yet read to the end.
+func (r *Reader) unreadHotLocked() int64 {
+	if r.cacheEveryBlock {
+		return 0
+	}
+	var n int64
+	for el := r.mu.hotLRU.Front(); el != nil; el = el.Next() {
+		if b := el.Value.(*hotBlock); !b.consumed() {
+			n += int64(len(b.data))
+		}
+	}
+	return n
 }
 
 // hotGet returns the bytes of a hot block, counts a read of [off, off+n)
@@ -400,18 +419,34 @@ func (r *Reader) hotPutLocked(ck string, data []byte) {
 	r.hotTrimLocked()
 }
 
-// hotTrimLocked evicts hot blocks, least recently used first, until they
-// and the read-ahead in flight fit the budget: read-ahead, which will be
-// read, displaces blocks that were.
+// hotTrimLocked evicts hot blocks until they and the read-ahead in
+// flight fit the budget: read-ahead, which will be read, displaces blocks
+// that were. Blocks read to the end go first, least recently used first
+// (they cost nothing to drop), then the others, least recently used first
+// (each is written to the disk cache: several readers at once, each in
+// the middle of its block, can hold more than the budget).
 func (r *Reader) hotTrimLocked() {
-	for r.mu.hotBytes > 0 && r.mu.hotBytes+r.mu.aheadBytes > r.aheadBudget() {
-		el := r.mu.hotLRU.Back()
-		b := el.Value.(*hotBlock)
-		r.mu.hotLRU.Remove(el)
-		delete(r.mu.hot, b.ck)
-		r.mu.hotBytes -= int64(len(b.data))
-		r.spillLocked(b)
+	over := func() bool { return r.mu.hotBytes > 0 && r.mu.hotBytes+r.mu.aheadBytes > r.aheadBudget() }
+	for el := r.mu.hotLRU.Back(); el != nil && over() && !r.cacheEveryBlock; {
+		prev := el.Prev()
+		if b := el.Value.(*hotBlock); b.consumed() {
+			r.hotRemoveLocked(el)
+		}
+		el = prev
 	}
+	for over() {
+		r.hotRemoveLocked(r.mu.hotLRU.Back())
+	}
+}
+
+// hotRemoveLocked drops a hot block from memory, spilling it to the disk
+// cache unless it was read to the end.
+func (r *Reader) hotRemoveLocked(el *list.Element) {
+	b := el.Value.(*hotBlock)
+	r.mu.hotLRU.Remove(el)
+	delete(r.mu.hot, b.ck)
+	r.mu.hotBytes -= int64(len(b.data))
+	r.spillLocked(b)
 }
 
 // Close cancels every fetch in flight, read-ahead included, and waits for
