@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 
@@ -171,7 +172,18 @@ func (p *Partition) chunkAt(ctx context.Context, offset int64, maxBytes int, seq
 			return nil, fmt.Errorf("partlog: %s/%d offset %d: the log index still names the deleted object: %w", p.topic.name, p.index, offset, goneErr)
 		}
 		s := spanOf(row)
-		data, err := p.reg.reader.Read(ctx, s, offset, maxBytes)
+		// The segment chunk holding offset comes whole, and offset may
+		// be anywhere in it: asking for twice maxBytes from the chunk's
+		// start leaves maxBytes after offset in one slice when chunks
+		// are no larger than maxBytes (1 MiB chunks, 1 MiB partition
+		// fetches), so Read need not copy the next chunk's batches
+		// onto these. The extra bytes are a slice of a block read
+		// whole anyway.
+		want := maxBytes
+		if s.Segment && maxBytes < math.MaxInt/2 {
+			want = 2 * maxBytes
+		}
+		data, err := p.reg.reader.Read(ctx, s, offset, want)
 		if err == nil {
 			p.readAhead(s, offset, next, sequential)
 			return data, nil
@@ -263,9 +275,17 @@ func (p *Partition) Read(ctx context.Context, offset int64, maxBytes int, hwm in
 			done = len(out)+end-take >= maxBytes
 		}
 		if take >= 0 {
-			if out == nil {
+			switch {
+			case out == nil:
 				out = data[take:end:end]
-			} else {
+			case cap(out) == len(out) && len(out) < maxBytes:
+				// out is still the first chunk's bytes: copy it once
+				// into a buffer with room for the rest, not grown
+				// append by append.
+				buf := make([]byte, len(out), max(maxBytes, len(out)+end-take))
+				copy(buf, out)
+				out = append(buf, data[take:end]...)
+			default:
 				out = append(out, data[take:end]...)
 			}
 		}

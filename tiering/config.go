@@ -12,7 +12,8 @@ type ReaderConfig struct {
 	// object's chunks are grouped, back to back, into blocks of about this
 	// size (from half to one and a half times it; a chunk larger than that
 	// is a block of its own), and a read fetches the whole block holding
-	// its offset with one range GET, which the disk cache then keeps. The
+	// its offset with one range GET, which memory then keeps (and the disk
+	// cache, if it leaves memory before it was read to the end). The
 	// grouping depends only on the object's footer and BlockBytes, so every
 	// read of the same block shares one cache entry and one GET. Default
 	// 16 MiB: with the footer's GET, a 64 MiB segment then costs 5 GETs,

@@ -12,10 +12,10 @@ import (
 // CacheMetrics may be shared by several caches: the bytes gauge is moved by
 // deltas, so it then shows their sum.
 type CacheMetrics struct {
-	hitsC, missesC, evictionsC prometheus.Counter
-	bytesG                     prometheus.Gauge
+	hitsC, missesC, evictionsC, skippedC prometheus.Counter
+	bytesG                               prometheus.Gauge
 
-	hits, misses, evictions atomic.Int64
+	hits, misses, evictions, skipped atomic.Int64
 }
 
 // NewCacheMetrics returns CacheMetrics registered with reg, or unregistered
@@ -34,6 +34,10 @@ func NewCacheMetrics(reg prometheus.Registerer) *CacheMetrics {
 			Namespace: "strata", Subsystem: "cache", Name: "evictions_total",
 			Help: "Entries evicted to keep the read cache within its byte budget.",
 		}),
+		skippedC: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "strata", Subsystem: "cache", Name: "skipped_bytes_total",
+			Help: "Bytes of segment read blocks read to the end from memory and so never written to the read cache.",
+		}),
 		bytesG: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "strata", Subsystem: "cache", Name: "bytes",
 			Help: "Bytes held by the read cache on local disk.",
@@ -43,6 +47,7 @@ func NewCacheMetrics(reg prometheus.Registerer) *CacheMetrics {
 		m.hitsC = register(reg, m.hitsC)
 		m.missesC = register(reg, m.missesC)
 		m.evictionsC = register(reg, m.evictionsC)
+		m.skippedC = register(reg, m.skippedC)
 		m.bytesG = register(reg, m.bytesG)
 	}
 	return m
@@ -71,6 +76,12 @@ func (m *CacheMetrics) Misses() int64 { return m.misses.Load() }
 
 // Evictions returns the number of entries evicted for space.
 func (m *CacheMetrics) Evictions() int64 { return m.evictions.Load() }
+
+// Skipped returns the bytes of blocks consumed from memory and not
+// written to the cache.
+func (m *CacheMetrics) Skipped() int64 { return m.skipped.Load() }
+
+func (m *CacheMetrics) notCached(n int64) { m.skipped.Add(n); m.skippedC.Add(float64(n)) }
 
 func (m *CacheMetrics) hit()  { m.hits.Add(1); m.hitsC.Inc() }
 func (m *CacheMetrics) miss() { m.misses.Add(1); m.missesC.Inc() }

@@ -25,6 +25,12 @@ type Reader struct {
 	cache   *Cache // may be nil: no caching, no read-ahead
 	cfg     ReaderConfig
 	footers *footerCache
+	// cacheEveryBlock is the way blocks were kept before they were spilled
+	// to disk only when they leave memory unread: every block written to
+	// the disk cache as soon as it is fetched, hot blocks evicted in LRU
+	// order whether read to the end or not, read-ahead displacing any of
+	// them. BenchmarkSequentialRead's baseline.
+	cacheEveryBlock bool
 
 	// base is cancelled by Close; every fetch stops when it is.
 	base   context.Context
@@ -41,11 +47,15 @@ type Reader struct {
 		// footersAhead are the objects whose footers are being read
 		// ahead (footerAhead), so each is read once.
 		footersAhead map[string]bool
-		// hot holds the blocks fetched last in memory as well as in the
-		// cache, least recently used evicted first, so a sequential
-		// reader takes its chunks without a disk read or a copy. Their
-		// bytes count in the read-ahead budget with aheadBytes:
-		// hotBytes + aheadBytes <= aheadBudget().
+		// hot holds the blocks fetched last in memory, least recently
+		// used evicted first, so a sequential reader takes its chunks
+		// without a disk read or a copy. Their bytes count in the
+		// read-ahead budget with aheadBytes: hotBytes + aheadBytes <=
+		// aheadBudget(). A hot block is not in the disk cache: it is
+		// written there when it leaves memory, unless it was read to
+		// the end (a sequential reader has consumed it, and writing
+		// 16 MiB to disk that nobody reads again was the largest cost
+		// of a cold catch-up).
 		hot      map[string]*list.Element // of *hotBlock, by cache key
 		hotLRU   list.List                // front = most recently used
 		hotBytes int64
@@ -56,6 +66,23 @@ type Reader struct {
 type hotBlock struct {
 	ck   string
 	data []byte
+	// [lo, hi) is the run of the block's bytes read so far (reads that
+	// extend it; a read apart from it is not counted). lo == hi: none.
+	lo, hi int64
+}
+
+// consumed reports whether the block's bytes were all read.
+func (b *hotBlock) consumed() bool { return b.lo == 0 && b.hi == int64(len(b.data)) }
+
+// note counts a read of [off, off+n) of the block.
+func (b *hotBlock) note(off, n int64) {
+	switch {
+	case n <= 0:
+	case b.lo == b.hi:
+		b.lo, b.hi = off, off+n
+	case off <= b.hi && off+n >= b.lo:
+		b.lo, b.hi = min(b.lo, off), max(b.hi, off+n)
+	}
 }
 
 // flight is one GetRange, shared by every caller that wants its range.
@@ -71,7 +98,8 @@ type flight struct {
 	// a read-ahead nobody waits for. A read that joins it sets it to 0, so
 	// a read someone waits for never holds read-ahead budget.
 	ahead int64
-	// block: the range is a segment's read block, kept hot once fetched.
+	// block: the range is a segment's read block, kept hot once fetched;
+	// set before the fetch starts, never changed.
 	block bool
 }
 
@@ -145,7 +173,7 @@ func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n i
 	}
 	ck := cacheKey(objectKey, pos, size)
 	if shared {
-		if data := r.hotGet(ck); data != nil {
+		if data := r.hotGet(ck, off, n); data != nil {
 			return data[off : off+n : off+n], nil
 		}
 	}
@@ -177,8 +205,7 @@ func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n i
 				}
 				continue // evicted in between
 			}
-			f = r.startLocked(context.WithoutCancel(ctx), ck, objectKey, pos, size, false)
-			f.block = mode == sharedBlock
+			f = r.startLocked(context.WithoutCancel(ctx), ck, objectKey, pos, size, false, mode == sharedBlock)
 		} else if f.ahead > 0 {
 			// Someone waits for this read-ahead now: it is a read, and
 			// its budget goes back to read-ahead.
@@ -194,6 +221,9 @@ func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n i
 				return nil, f.err
 			}
 			if shared {
+				if mode == sharedBlock {
+					r.noteRead(ck, off, n)
+				}
 				return f.data[off : off+n : off+n], nil
 			}
 			// Each caller gets its own copy; the flight's stays unshared.
@@ -218,10 +248,10 @@ func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n i
 // startLocked starts a flight fetching the range; r.mu must be held and the
 // reader open. parent supplies context values only: the fetch is cancelled
 // by Close or when its last waiter leaves.
-func (r *Reader) startLocked(parent context.Context, ck, objectKey string, pos, size int64, ahead bool) *flight {
+func (r *Reader) startLocked(parent context.Context, ck, objectKey string, pos, size int64, ahead, block bool) *flight {
 	fctx, cancel := context.WithCancel(parent)
 	stop := context.AfterFunc(r.base, cancel)
-	f := &flight{done: make(chan struct{}), cancel: cancel}
+	f := &flight{done: make(chan struct{}), cancel: cancel, block: block}
 	r.mu.flights[ck] = f
 	if ahead {
 		f.ahead = size
@@ -237,10 +267,14 @@ func (r *Reader) startLocked(parent context.Context, ck, objectKey string, pos, 
 		if err == nil && int64(len(data)) != size {
 			err = fmt.Errorf("store returned %d bytes", len(data))
 		}
+		// A block is kept hot and written to the disk cache only when it
+		// leaves memory, if it was not read to the end by then
+		// (spillLocked); any other range is cached now.
+		hot := err == nil && f.block && r.cache != nil
 		if err != nil {
 			err = fmt.Errorf("tiering: read %q [%d,+%d): %w", objectKey, pos, size, err)
 			data = nil
-		} else if r.cache != nil {
+		} else if r.cache != nil && (!hot || r.cacheEveryBlock) {
 			r.cache.Put(ck, data)
 		}
 		f.data, f.err = data, err
@@ -251,13 +285,42 @@ func (r *Reader) startLocked(parent context.Context, ck, objectKey string, pos, 
 		}
 		r.mu.aheadBytes -= f.ahead
 		f.ahead = 0
-		if err == nil && f.block {
+		if hot {
 			r.hotPutLocked(ck, data)
 		}
 		r.mu.Unlock()
 		close(f.done)
 	}()
 	return f
+}
+
+// spillLocked writes a block leaving memory to the disk cache in the
+// background, unless it was read to the end; r.mu must be held. Until it
+// is written, a done flight of its bytes serves whoever asks for it.
+func (r *Reader) spillLocked(b *hotBlock) {
+	if r.cacheEveryBlock {
+		return // written when fetched
+	}
+	if b.consumed() || r.mu.closed || r.mu.flights[b.ck] != nil {
+		if b.consumed() {
+			r.cache.metrics.notCached(int64(len(b.data)))
+		}
+		return
+	}
+	done := make(chan struct{})
+	close(done)
+	f := &flight{done: done, data: b.data, cancel: func() {}}
+	r.mu.flights[b.ck] = f
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.cache.Put(b.ck, b.data)
+		r.mu.Lock()
+		if r.mu.flights[b.ck] == f {
+			delete(r.mu.flights, b.ck)
+		}
+		r.mu.Unlock()
+	}()
 }
 
 // aheadBudget is the most bytes of read-ahead in flight and hot blocks
@@ -295,18 +358,34 @@ func (r *Reader) prefetch(objectKey string, pos, size int64, block bool) bool {
 		return false
 	case r.mu.hot[ck] != nil || r.mu.flights[ck] != nil || r.cache.contains(ck):
 		return true
-	case r.mu.aheadBytes+size > r.aheadBudget():
+	case r.mu.aheadBytes+size+r.unreadHotLocked() > r.aheadBudget():
+		// Read-ahead displaces only blocks read to the end: one being
+		// read (by another reader, in the middle of it) would have to
+		// be written to disk and read back.
 		return false
 	}
-	f := r.startLocked(r.base, ck, objectKey, pos, size, true)
-	f.block = block
+	r.startLocked(r.base, ck, objectKey, pos, size, true, block)
 	r.hotTrimLocked()
 	return true
 }
 
-// hotGet returns the bytes of a hot block and marks it most recently
-// used, or nil.
-func (r *Reader) hotGet(ck string) []byte {
+// unreadHotLocked is the bytes of hot blocks not yet read to the end.
+func (r *Reader) unreadHotLocked() int64 {
+	if r.cacheEveryBlock {
+		return 0
+	}
+	var n int64
+	for el := r.mu.hotLRU.Front(); el != nil; el = el.Next() {
+		if b := el.Value.(*hotBlock); !b.consumed() {
+			n += int64(len(b.data))
+		}
+	}
+	return n
+}
+
+// hotGet returns the bytes of a hot block, counts a read of [off, off+n)
+// of them and marks the block most recently used, or returns nil.
+func (r *Reader) hotGet(ck string, off, n int64) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	el, ok := r.mu.hot[ck]
@@ -314,7 +393,18 @@ func (r *Reader) hotGet(ck string) []byte {
 		return nil
 	}
 	r.mu.hotLRU.MoveToFront(el)
-	return el.Value.(*hotBlock).data
+	b := el.Value.(*hotBlock)
+	b.note(off, n)
+	return b.data
+}
+
+// noteRead counts a read of [off, off+n) of the block ck if it is hot.
+func (r *Reader) noteRead(ck string, off, n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if el, ok := r.mu.hot[ck]; ok {
+		el.Value.(*hotBlock).note(off, n)
+	}
 }
 
 // hotPutLocked keeps a fetched block in memory, evicting the least
@@ -329,17 +419,34 @@ func (r *Reader) hotPutLocked(ck string, data []byte) {
 	r.hotTrimLocked()
 }
 
-// hotTrimLocked evicts hot blocks, least recently used first, until they
-// and the read-ahead in flight fit the budget: read-ahead, which will be
-// read, displaces blocks that were.
+// hotTrimLocked evicts hot blocks until they and the read-ahead in
+// flight fit the budget: read-ahead, which will be read, displaces blocks
+// that were. Blocks read to the end go first, least recently used first
+// (they cost nothing to drop), then the others, least recently used first
+// (each is written to the disk cache: several readers at once, each in
+// the middle of its block, can hold more than the budget).
 func (r *Reader) hotTrimLocked() {
-	for r.mu.hotBytes > 0 && r.mu.hotBytes+r.mu.aheadBytes > r.aheadBudget() {
-		el := r.mu.hotLRU.Back()
-		b := el.Value.(*hotBlock)
-		r.mu.hotLRU.Remove(el)
-		delete(r.mu.hot, b.ck)
-		r.mu.hotBytes -= int64(len(b.data))
+	over := func() bool { return r.mu.hotBytes > 0 && r.mu.hotBytes+r.mu.aheadBytes > r.aheadBudget() }
+	for el := r.mu.hotLRU.Back(); el != nil && over() && !r.cacheEveryBlock; {
+		prev := el.Prev()
+		if b := el.Value.(*hotBlock); b.consumed() {
+			r.hotRemoveLocked(el)
+		}
+		el = prev
 	}
+	for over() {
+		r.hotRemoveLocked(r.mu.hotLRU.Back())
+	}
+}
+
+// hotRemoveLocked drops a hot block from memory, spilling it to the disk
+// cache unless it was read to the end.
+func (r *Reader) hotRemoveLocked(el *list.Element) {
+	b := el.Value.(*hotBlock)
+	r.mu.hotLRU.Remove(el)
+	delete(r.mu.hot, b.ck)
+	r.mu.hotBytes -= int64(len(b.data))
+	r.spillLocked(b)
 }
 
 // Close cancels every fetch in flight, read-ahead included, and waits for

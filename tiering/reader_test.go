@@ -58,10 +58,20 @@ func (r *Reader) waiters(objectKey string, pos, size int64) int {
 	return 0
 }
 
+// inFlight counts the GETs in flight: flights not done (a done flight
+// still listed is having its bytes written to the disk cache).
 func (r *Reader) inFlight() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.mu.flights)
+	n := 0
+	for _, f := range r.mu.flights {
+		select {
+		case <-f.done:
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 func TestReadRangeMissThenHit(t *testing.T) {

@@ -43,9 +43,11 @@ func Gone(err error) bool { return errors.Is(err, objstore.ErrNotExist) }
 // (the first whose last offset is at or after it) and the chunks after it
 // in the same block until they hold maxBytes. A segment read
 // fetches the footer once (then kept in memory) and the whole block holding
-// the chunk as one range GET, which the cache keeps for the next reads of
-// the block (and memory too, for a while: hot blocks share the read-ahead
-// budget); without a cache that can hold blocks, just the chunks. The
+// the chunk as one range GET, which memory keeps for the next reads of the
+// block (hot blocks share the read-ahead budget) and the disk cache once it
+// leaves memory, unless it was read to the end by then (a sequential
+// reader is done with it); without a cache that can hold blocks, just the
+// chunks. The
 // returned slice of a flush span belongs to the caller; that of a segment
 // span may be shared with other readers and must not be modified.
 func (r *Reader) Read(ctx context.Context, s Span, offset int64, maxBytes int) ([]byte, error) {

@@ -487,16 +487,24 @@ func TestHotBlocks(t *testing.T) {
 	if hits := cache.Metrics().Hits(); hits != 0 {
 		t.Fatalf("%d disk cache hits: chunks of hot blocks were read from disk", hits)
 	}
-	// The last three blocks are still hot, the first went to disk only.
+	// Every block was read to the end while hot, so none was written to
+	// disk: the last three are still hot, the first is gone (a GET
+	// again).
+	if tail := min(seg.span.Size, footerTailBytes); cache.Size() != tail || cache.Metrics().Skipped() != 7*16<<10 {
+		t.Fatalf("disk cache holds %d bytes, %d skipped; want only the footer's %d and the 7 blocks evicted after they were read whole", cache.Size(), cache.Metrics().Skipped(), tail)
+	}
 	for i, want := range map[int]int64{0: 1, 39: 0} {
-		before := cache.Metrics().Hits()
+		before := store.Calls(mem.OpGetRange)
 		got, err := r.Read(ctx, seg.span, seg.chunks[i].FirstOffset, 1)
 		if err != nil || !bytes.Equal(got, seg.chunkData(i)) {
 			t.Fatalf("chunk %d again: %v", i, err)
 		}
-		if n := cache.Metrics().Hits() - before; n != want {
-			t.Fatalf("chunk %d again: %d disk cache hits, want %d", i, n, want)
+		if n := store.Calls(mem.OpGetRange) - before; n != want {
+			t.Fatalf("chunk %d again: %d GETs, want %d", i, n, want)
 		}
+	}
+	if hits := cache.Metrics().Hits(); hits != 0 {
+		t.Fatalf("%d disk cache hits", hits)
 	}
 	// ReadRange's result is the caller's own, even of a hot block's range.
 	f := r.footers.get("seg")
@@ -508,6 +516,59 @@ func TestHotBlocks(t *testing.T) {
 	own[0] ^= 0xff
 	if got, _ := r.Read(ctx, seg.span, seg.chunks[b.first].FirstOffset, 1); !bytes.Equal(got, seg.chunkData(b.first)) {
 		t.Fatal("a write to ReadRange's result reached a hot block")
+	}
+}
+
+// TestHotBlockSpill: a block that leaves memory before it was read to the
+// end is written to the disk cache, and its next read comes from there.
+func TestHotBlockSpill(t *testing.T) {
+	t.Parallel()
+	store := mem.New()
+	seg := putSeg(t, store, "seg", 0, 40, 4<<10)
+	const budget = 32 << 10 // two 16 KiB blocks of 4 chunks
+	r, cache := testReader(t, store, 64<<20, ReaderConfig{BlockBytes: 16 << 10, ReadAhead: -1, ReadAheadBytes: budget})
+	ctx := context.Background()
+	// The first chunk of blocks 0, 1 and 2: block 0 leaves memory with
+	// three chunks unread.
+	for _, i := range []int{0, 4, 8} {
+		if got, err := r.Read(ctx, seg.span, seg.chunks[i].FirstOffset, 1); err != nil || !bytes.Equal(got, seg.chunkData(i)) {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+	}
+	tail := min(seg.span.Size, footerTailBytes) // the footer's range, cached too
+	WaitFor(t, "block 0 on disk", func() bool { return cache.Size() == tail+16<<10 })
+	before := store.Calls(mem.OpGetRange)
+	for i := 1; i < 4; i++ {
+		if got, err := r.Read(ctx, seg.span, seg.chunks[i].FirstOffset, 1); err != nil || !bytes.Equal(got, seg.chunkData(i)) {
+			t.Fatalf("chunk %d again: %v", i, err)
+		}
+	}
+	if n := store.Calls(mem.OpGetRange) - before; n != 0 {
+		t.Fatalf("%d GETs for a block written to disk", n)
+	}
+	if hits := cache.Metrics().Hits(); hits != 3 {
+		t.Fatalf("%d disk cache hits, want 3", hits)
+	}
+}
+
+func TestHotBlockReadCoverage(t *testing.T) {
+	t.Parallel()
+	b := &hotBlock{data: make([]byte, 100)}
+	for _, step := range []struct {
+		off, n   int64
+		consumed bool
+	}{
+		{40, 10, false}, // [40,50)
+		{0, 10, false},  // apart: not counted
+		{50, 50, false}, // [40,100)
+		{30, 10, false}, // [30,100)
+		{0, 0, false},   // nothing
+		{0, 35, true},   // [0,100)
+	} {
+		b.note(step.off, step.n)
+		if b.consumed() != step.consumed {
+			t.Fatalf("after a read of [%d,+%d): [%d,%d) consumed %v, want %v", step.off, step.n, b.lo, b.hi, b.consumed(), step.consumed)
+		}
 	}
 }
 

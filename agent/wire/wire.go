@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -120,8 +121,43 @@ func ParseRequest(frame []byte) (Header, kmsg.Request, error) {
 }
 
 // AppendResponse appends a size-prefixed response frame for the request
-// header h to dst.
+// header h to dst. A Fetch response, whose records may be megabytes, is
+// appended into room made for it first, so its records are copied once
+// rather than again each time dst would grow.
 func AppendResponse(dst []byte, h Header, resp kmsg.Response) []byte {
+	if n := fetchSizeBound(h, resp); n > cap(dst)-len(dst) {
+		dst = slices.Grow(dst, n)
+	}
+	return appendResponse(dst, h, resp)
+}
+
+// fetchSizeBound returns at least the size of the frame AppendResponse
+// makes of a Fetch response (0 for any other response): the frame of the
+// same response without its records, found by encoding that (the small
+// part), plus the records and room for each one's length prefix.
+func fetchSizeBound(h Header, resp kmsg.Response) int {
+	fr, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 0
+	}
+	bare := *fr
+	bare.Topics = slices.Clone(fr.Topics)
+	records := 0
+	for i := range bare.Topics {
+		t := &bare.Topics[i]
+		t.Partitions = slices.Clone(t.Partitions)
+		for j := range t.Partitions {
+			records += len(t.Partitions[j].RecordBatches) + binary.MaxVarintLen32
+			t.Partitions[j].RecordBatches = nil
+		}
+	}
+	if records < 64<<10 {
+		return 0 // small: growing costs little
+	}
+	return len(appendResponse(nil, h, &bare)) + records
+}
+
+func appendResponse(dst []byte, h Header, resp kmsg.Response) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(h.CorrelationID))
