@@ -66,22 +66,28 @@ type Reader struct {
 type hotBlock struct {
 	ck   string
 	data []byte
-	// [lo, hi) is the run of the block's bytes read so far (reads that
-	// extend it; a read apart from it is not counted). lo == hi: none.
+	// [lo, hi) spans the chunks reads started in so far: from the first
+	// such chunk to the end of the furthest (a chunk skipped between two
+	// came whole with the read before it). lo == hi: none.
 	lo, hi int64
 }
 
-// consumed reports whether the block's bytes were all read.
+// consumed reports whether the block was read to the end: reads started
+// in its first chunk and, at last, in its last one.
 func (b *hotBlock) consumed() bool { return b.lo == 0 && b.hi == int64(len(b.data)) }
 
-// note counts a read of [off, off+n) of the block.
+// note counts a read that started in the chunk at [off, off+n) of the
+// block. A read behind the first one counted starts the span there only if
+// it touches it.
 func (b *hotBlock) note(off, n int64) {
 	switch {
 	case n <= 0:
 	case b.lo == b.hi:
 		b.lo, b.hi = off, off+n
-	case off <= b.hi && off+n >= b.lo:
-		b.lo, b.hi = min(b.lo, off), max(b.hi, off+n)
+	case off >= b.lo:
+		b.hi = max(b.hi, off+n)
+	case off+n >= b.lo:
+		b.lo = off
 	}
 }
 
@@ -173,7 +179,7 @@ func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n i
 	}
 	ck := cacheKey(objectKey, pos, size)
 	if shared {
-		if data := r.hotGet(ck, off, n); data != nil {
+		if data := r.hotGet(ck); data != nil {
 			return data[off : off+n : off+n], nil
 		}
 	}
@@ -221,9 +227,6 @@ func (r *Reader) read(ctx context.Context, objectKey string, pos, size, off, n i
 				return nil, f.err
 			}
 			if shared {
-				if mode == sharedBlock {
-					r.noteRead(ck, off, n)
-				}
 				return f.data[off : off+n : off+n], nil
 			}
 			// Each caller gets its own copy; the flight's stays unshared.
@@ -383,9 +386,9 @@ func (r *Reader) unreadHotLocked() int64 {
 	return n
 }
 
-// hotGet returns the bytes of a hot block, counts a read of [off, off+n)
-// of them and marks the block most recently used, or returns nil.
-func (r *Reader) hotGet(ck string, off, n int64) []byte {
+// hotGet returns the bytes of a hot block and marks it most recently
+// used, or nil.
+func (r *Reader) hotGet(ck string) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	el, ok := r.mu.hot[ck]
@@ -393,9 +396,7 @@ func (r *Reader) hotGet(ck string, off, n int64) []byte {
 		return nil
 	}
 	r.mu.hotLRU.MoveToFront(el)
-	b := el.Value.(*hotBlock)
-	b.note(off, n)
-	return b.data
+	return el.Value.(*hotBlock).data
 }
 
 // noteRead counts a read of [off, off+n) of the block ck if it is hot.

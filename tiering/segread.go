@@ -71,7 +71,7 @@ func (r *Reader) Read(ctx context.Context, s Span, offset int64, maxBytes int) (
 	for j := i + 1; j < b.end && n < int64(maxBytes); j++ {
 		n += f.chunks[j].Size
 	}
-	return r.readInBlock(ctx, s.Key, b, c.Pos, n, false)
+	return r.readInBlock(ctx, s.Key, b, c.Pos, n, c.Size, false)
 }
 
 // Chunks returns the chunks of a segment span, from its footer: a sparse
@@ -99,18 +99,25 @@ func (r *Reader) ReadChunk(ctx context.Context, s Span, i int) ([]byte, error) {
 		return nil, fmt.Errorf("tiering: segment %q has no chunk %d", s.Key, i)
 	}
 	c := f.chunks[i]
-	return r.readInBlock(ctx, s.Key, f.blocks[f.blockOf(i)], c.Pos, c.Size, true)
+	return r.readInBlock(ctx, s.Key, f.blocks[f.blockOf(i)], c.Pos, c.Size, c.Size, true)
 }
 
-// readInBlock returns n bytes at pos, which lie in block b of the object:
+// readInBlock returns n bytes at pos, which lie in block b of the object
+// and begin with a chunk of chunk bytes:
 // through the whole block when the cache can hold blocks (unless
 // onlyIfShared and the block is neither cached nor being fetched), else
 // with a GET of just those bytes.
-func (r *Reader) readInBlock(ctx context.Context, key string, b block, pos, n int64, onlyIfShared bool) ([]byte, error) {
+func (r *Reader) readInBlock(ctx context.Context, key string, b block, pos, n, chunk int64, onlyIfShared bool) ([]byte, error) {
 	var data []byte
 	var err error
 	if r.blockReads(b.size) && (!onlyIfShared || r.known(key, b.pos, b.size)) {
 		data, err = r.read(ctx, key, b.pos, b.size, pos-b.pos, n, sharedBlock)
+		if err == nil {
+			// The read's first chunk (chunk bytes at pos) counts
+			// towards the block being read to the end; the chunks
+			// after it in data may not be used yet.
+			r.noteRead(cacheKey(key, b.pos, b.size), pos-b.pos, chunk)
+		}
 	} else {
 		data, err = r.read(ctx, key, pos, n, 0, n, sharedRange)
 	}

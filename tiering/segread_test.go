@@ -559,11 +559,12 @@ func TestHotBlockReadCoverage(t *testing.T) {
 		consumed bool
 	}{
 		{40, 10, false}, // [40,50)
-		{0, 10, false},  // apart: not counted
-		{50, 50, false}, // [40,100)
-		{30, 10, false}, // [30,100)
+		{0, 10, false},  // behind, apart: not counted
+		{70, 10, false}, // [40,80): the chunks between came with the read before
+		{30, 10, false}, // [30,80)
 		{0, 0, false},   // nothing
-		{0, 35, true},   // [0,100)
+		{0, 35, false},  // [0,80)
+		{90, 10, true},  // [0,100)
 	} {
 		b.note(step.off, step.n)
 		if b.consumed() != step.consumed {
