@@ -79,6 +79,9 @@ type Config struct {
 	// Defaults 6s and 30m.
 	GroupMinSessionTimeout time.Duration
 	GroupMaxSessionTimeout time.Duration
+	// TxnMaxTimeout bounds transactional producers' transaction.timeout.ms
+	// (Kafka's transaction.max.timeout.ms). Default 15m.
+	TxnMaxTimeout time.Duration
 
 	// Read configures reads of compacted segments: read block size and
 	// read-ahead (see tiering.ReaderConfig).
@@ -151,6 +154,9 @@ func (c *Config) EnsureDefaults() {
 	if c.GroupMaxSessionTimeout == 0 {
 		c.GroupMaxSessionTimeout = group.DefaultMaxSessionTimeout
 	}
+	if c.TxnMaxTimeout == 0 {
+		c.TxnMaxTimeout = 15 * time.Minute
+	}
 	c.Compaction.EnsureDefaults()
 	c.Read.EnsureDefaults()
 	if c.Logger == nil {
@@ -194,6 +200,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FlushInterval < time.Millisecond {
 		errs = append(errs, fmt.Errorf("flush-interval %v: must be at least 1ms", c.FlushInterval))
+	}
+	if c.TxnMaxTimeout < time.Millisecond {
+		errs = append(errs, fmt.Errorf("transaction-max-timeout-ms %d: must be at least 1", c.TxnMaxTimeout.Milliseconds()))
 	}
 	if c.FlushBytes < 1024 {
 		errs = append(errs, fmt.Errorf("flush-bytes %d: must be at least 1024", c.FlushBytes))

@@ -99,6 +99,13 @@ type ProducerState struct {
 	// LastTimestamp is the wall-clock millis of the last append, used to
 	// expire idle producers.
 	LastTimestamp int64
+	// TxnFirstOffset is the first offset of the producer's open
+	// transaction on the partition, -1 when none is open.
+	TxnFirstOffset int64
+	// MarkerEpoch is the coordinator epoch of the last transaction marker
+	// written for the producer (-1 if none): a pending marker is written
+	// only if its epoch is higher.
+	MarkerEpoch int32
 }
 
 // PartitionCommit is one partition's part of a flush.
@@ -117,6 +124,12 @@ type PartitionCommit struct {
 	Rows []IndexRow
 	// Producers are upserted (by ProducerID) for the partition.
 	Producers []ProducerState
+	// Markers are the transaction markers this flush writes: their
+	// pending rows are deleted.
+	Markers []MarkerDone
+	// Aborted are the aborted transactions whose abort marker this flush
+	// writes, added to the partition's aborted-transaction index.
+	Aborted []AbortedTxn
 }
 
 // Flush is everything one flushed object adds to the metastore. It is
@@ -307,6 +320,7 @@ type Store interface {
 	Producers
 	Groups
 	Lifecycle
+	Transactions
 
 	Close() error
 }

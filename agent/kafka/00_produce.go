@@ -15,8 +15,13 @@ package kafka
 //     batches; a retried batch is answered with its original offset, a gap
 //     with OUT_OF_ORDER_SEQUENCE_NUMBER, a stale epoch with
 //     INVALID_PRODUCER_EPOCH.
-//   - Transactional produce (a transactional id, or transactional batches)
-//     is not supported: TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+//   - Transactional batches need the request's transactional id. The
+//     first batch of a producer's transaction on a partition is checked
+//     with the transaction coordinator's record (KIP-890 part 1): the
+//     partition must be in the producer's ongoing transaction
+//     (INVALID_TXN_STATE otherwise; PRODUCER_FENCED-style stale epochs
+//     INVALID_PRODUCER_EPOCH); v12 (part 2) adds it instead. Control
+//     batches from clients are CORRUPT_MESSAGE.
 //   - When uploads fall behind by BufferBytes: KAFKA_STORAGE_ERROR
 //     (retriable) until they catch up.
 //   - A failure on one partition sets that partition's code only.
@@ -24,8 +29,10 @@ package kafka
 import (
 	"context"
 	"errors"
-	"github.com/stratalog/strata/partlog"
 	"time"
+
+	"github.com/stratalog/strata/partlog"
+	"github.com/stratalog/strata/record"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -45,8 +52,6 @@ func handleProduce(c *conn, req kmsg.Request, f *inflight) {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
 	var reqErr error
 	switch {
-	case r.TransactionID != nil:
-		reqErr = partlog.ErrTransactional
 	case r.Acks != 0 && r.Acks != 1 && r.Acks != -1:
 		reqErr = errInvalidAcks
 	}
@@ -69,6 +74,9 @@ func handleProduce(c *conn, req kmsg.Request, f *inflight) {
 				res.err = errUnknownTopic
 			default:
 				res.p = p
+				if res.err = srv.verifyTxnProduce(c.ctx, r, rt.Topic, p, rpReq.Records); res.err != nil {
+					break
+				}
 				// The ordered phase: appends keep the client's order
 				// because the connection's reader runs them in turn.
 				res.app, res.err = p.Append(rpReq.Records, now)
@@ -143,4 +151,22 @@ func produceErrorCode(err error) int16 {
 		return kerr.InvalidRequiredAcks.Code
 	}
 	return errorCode(err)
+}
+
+var errTxnIDMissing = errors.New("agent: transactional batch without a transactional id")
+
+// verifyTxnProduce checks a transactional first batch of a producer's
+// transaction on p with the coordinator's record (v12: adds p to it).
+func (srv *Server) verifyTxnProduce(ctx context.Context, r *kmsg.ProduceRequest, topic string, p *partlog.Partition, records []byte) error {
+	h, err := record.ParseHeader(records)
+	if err != nil || !h.Transactional() || h.Control() {
+		return nil // Append judges it
+	}
+	if r.TransactionID == nil || *r.TransactionID == "" {
+		return errTxnIDMissing
+	}
+	if p.TxnOpen(h.ProducerID, h.ProducerEpoch) {
+		return nil
+	}
+	return srv.txns.Verify(ctx, *r.TransactionID, h.ProducerID, h.ProducerEpoch, topic, p.Index(), r.Version >= 12)
 }

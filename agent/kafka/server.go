@@ -15,6 +15,7 @@ import (
 	"github.com/stratalog/strata/metastore"
 	"github.com/stratalog/strata/ownership"
 	"github.com/stratalog/strata/partlog"
+	"github.com/stratalog/strata/txn"
 )
 
 // ErrServerClosed is returned by Serve after Close.
@@ -72,6 +73,7 @@ type Store interface {
 	SetLogStartOffset(ctx context.Context, id metastore.TopicID, partition int32, offset int64) (int64, error)
 	NextProducerID(ctx context.Context) (int64, error)
 	RowCounts(ctx context.Context) ([]metastore.PartitionRows, error)
+	PendingTxnOffsets(ctx context.Context, group string) ([]metastore.TxnPartition, error)
 }
 
 // Deps are the subsystems the handlers call.
@@ -80,6 +82,7 @@ type Deps struct {
 	Registry  *partlog.Registry
 	Ownership *ownership.Manager
 	Groups    *group.Coordinator
+	Txns      *txn.Coordinator
 }
 
 // Server serves the Kafka protocol on listeners given to Serve.
@@ -90,6 +93,7 @@ type Server struct {
 	reg     *partlog.Registry
 	own     *ownership.Manager
 	groups  *group.Coordinator
+	txns    *txn.Coordinator
 	metrics *metrics
 
 	agentID   string
@@ -124,7 +128,7 @@ func New(cfg Config, d Deps) *Server {
 		cfg.Registerer = prometheus.NewRegistry()
 	}
 	return &Server{
-		cfg: cfg, log: cfg.Logger, meta: d.Meta, reg: d.Registry, own: d.Ownership, groups: d.Groups,
+		cfg: cfg, log: cfg.Logger, meta: d.Meta, reg: d.Registry, own: d.Ownership, groups: d.Groups, txns: d.Txns,
 		metrics: newMetrics(cfg.Registerer),
 		agentID: cfg.AgentID, nodeID: cfg.NodeID, clusterID: cfg.ClusterID, advHost: cfg.Host, advPort: cfg.Port,
 		conns: map[*conn]struct{}{},

@@ -60,6 +60,7 @@ or in a YAML file given with --config.`,
 	f.String("agent-id", "", "agent ID in the metastore (default: generated once, kept in <data-dir>/agent-id)")
 	f.String("rack", "", "rack reported to clients")
 	f.Duration("lease-ttl", 3*time.Second, "agent registration lease")
+	f.Int64("transaction-max-timeout-ms", 900000, "largest transaction.timeout.ms a transactional producer may ask for (Kafka's transaction.max.timeout.ms)")
 	f.String("read-block-bytes", "16MiB", "compacted segments are read in blocks of about this size, one range GET each")
 	f.Int("read-ahead", 4, "blocks a sequential reader keeps in flight ahead (-1: none)")
 	f.String("read-ahead-bytes", "128MiB", "memory for read-ahead and recently read blocks, shared by all readers")
@@ -98,6 +99,7 @@ func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, origins, e
 		AgentID:           v.GetString("agent-id"),
 		Rack:              v.GetString("rack"),
 		LeaseTTL:          dur("lease-ttl"),
+		TxnMaxTimeout:     time.Duration(st.integer("transaction-max-timeout-ms", 63)) * time.Millisecond,
 		Compaction:        lifecycleConfig(st),
 		Read: tiering.ReaderConfig{
 			BlockBytes:     size("read-block-bytes"),

@@ -115,7 +115,13 @@ func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
 			stmts = append(stmts, Stmt{s.q.SetHighWatermark, []any{id, pc.Partition, pc.NewHighWatermark}})
 			for j, ps := range pc.Producers {
 				stmts = append(stmts, Stmt{s.q.UpsertProducerState, []any{id, pc.Partition, ps.ProducerID,
-					ps.Epoch, batches[i][j], ps.LastTimestamp}})
+					ps.Epoch, batches[i][j], ps.LastTimestamp, ps.TxnFirstOffset, ps.MarkerEpoch}})
+			}
+			for _, m := range pc.Markers {
+				stmts = append(stmts, Stmt{s.q.DeleteTxnMarker, []any{id, pc.Partition, m.ProducerID, m.CoordinatorEpoch}})
+			}
+			for _, a := range pc.Aborted {
+				stmts = append(stmts, Stmt{s.q.InsertAbortedTxn, []any{id, pc.Partition, a.LastOffset, a.ProducerID, a.FirstOffset}})
 			}
 		}
 		stmts = append(stmts, s.accountObjects([]string{f.ObjectKey}, now)...)
@@ -241,7 +247,7 @@ func (s *Store) ProducerStates(ctx context.Context, id metastore.TopicID, partit
 			ps      metastore.ProducerState
 			batches []byte
 		)
-		if err := row.Scan(&ps.ProducerID, &ps.Epoch, &batches, &ps.LastTimestamp); err != nil {
+		if err := row.Scan(&ps.ProducerID, &ps.Epoch, &batches, &ps.LastTimestamp, &ps.TxnFirstOffset, &ps.MarkerEpoch); err != nil {
 			return ps, err
 		}
 		var err error
