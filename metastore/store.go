@@ -99,8 +99,9 @@ type ProducerState struct {
 	// LastTimestamp is the wall-clock millis of the last append, used to
 	// expire idle producers.
 	LastTimestamp int64
-	// TxnFirstOffset is the first offset of the producer's open
-	// transaction on the partition, -1 when none is open.
+	// TxnOpen tells whether the producer has a transaction open on the
+	// partition, beginning at TxnFirstOffset.
+	TxnOpen        bool
 	TxnFirstOffset int64
 	// MarkerEpoch is the coordinator epoch of the last transaction marker
 	// written for the producer (-1 if none): a pending marker is written

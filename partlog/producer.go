@@ -40,7 +40,7 @@ func entriesFromStates(states []metastore.ProducerState) map[int64]*ProducerEntr
 
 func entryFromState(s metastore.ProducerState) *ProducerEntry {
 	return &ProducerEntry{epoch: s.Epoch, batches: append([]metastore.ProducerBatch(nil), s.Batches...), lastTimestamp: s.LastTimestamp,
-		txnFirst: s.TxnFirstOffset, markerEpoch: s.MarkerEpoch}
+		txnFirst: txnFirstOf(s), markerEpoch: s.MarkerEpoch}
 }
 
 // Clone returns a deep copy.
@@ -53,7 +53,7 @@ func (e *ProducerEntry) Clone() *ProducerEntry {
 // State is the entry as the metastore stores it.
 func (e *ProducerEntry) State(pid int64) metastore.ProducerState {
 	return metastore.ProducerState{ProducerID: pid, Epoch: e.epoch, Batches: append([]metastore.ProducerBatch(nil), e.batches...), LastTimestamp: e.lastTimestamp,
-		TxnFirstOffset: e.txnFirst, MarkerEpoch: e.markerEpoch}
+		TxnOpen: e.txnFirst >= 0, TxnFirstOffset: max(e.txnFirst, 0), MarkerEpoch: e.markerEpoch}
 }
 
 // TxnFirst is the first offset of the producer's open transaction, -1
@@ -194,4 +194,12 @@ func ApplyBatch(m map[int64]*ProducerEntry, b []byte, h record.Header, nowMs int
 	e.markerEpoch = max(e.markerEpoch, mk.CoordinatorEpoch)
 	e.lastTimestamp = nowMs
 	return eff
+}
+
+// txnFirstOf is s's open transaction's first offset, -1 when none.
+func txnFirstOf(s metastore.ProducerState) int64 {
+	if !s.TxnOpen {
+		return -1
+	}
+	return s.TxnFirstOffset
 }

@@ -58,7 +58,7 @@ func (a *abortedIndex) reset() {
 func txnsFromStates(states []metastore.ProducerState) []openTxn {
 	var out []openTxn
 	for _, s := range states {
-		if s.TxnFirstOffset >= 0 {
+		if s.TxnOpen {
 			out = append(out, openTxn{pid: s.ProducerID, first: s.TxnFirstOffset, end: -1})
 		}
 	}

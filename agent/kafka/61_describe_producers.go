@@ -36,7 +36,10 @@ func handleDescribeProducers(c *conn, req kmsg.Request, f *inflight) {
 						ap.LastSequence = ps.Batches[n-1].LastSeq
 					}
 					ap.LastTimestamp = ps.LastTimestamp
-					ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = ps.MarkerEpoch, ps.TxnFirstOffset
+					ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = ps.MarkerEpoch, -1
+					if ps.TxnOpen {
+						ap.CurrentTxnStartOffset = ps.TxnFirstOffset
+					}
 					op.ActiveProducers = append(op.ActiveProducers, ap)
 				}
 			}

@@ -115,7 +115,7 @@ func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
 			stmts = append(stmts, Stmt{s.q.SetHighWatermark, []any{id, pc.Partition, pc.NewHighWatermark}})
 			for j, ps := range pc.Producers {
 				stmts = append(stmts, Stmt{s.q.UpsertProducerState, []any{id, pc.Partition, ps.ProducerID,
-					ps.Epoch, batches[i][j], ps.LastTimestamp, ps.TxnFirstOffset, ps.MarkerEpoch}})
+					ps.Epoch, batches[i][j], ps.LastTimestamp, txnFirstColumn(ps), ps.MarkerEpoch}})
 			}
 			for _, m := range pc.Markers {
 				stmts = append(stmts, Stmt{s.q.DeleteTxnMarker, []any{id, pc.Partition, m.ProducerID, m.CoordinatorEpoch}})
@@ -250,6 +250,7 @@ func (s *Store) ProducerStates(ctx context.Context, id metastore.TopicID, partit
 		if err := row.Scan(&ps.ProducerID, &ps.Epoch, &batches, &ps.LastTimestamp, &ps.TxnFirstOffset, &ps.MarkerEpoch); err != nil {
 			return ps, err
 		}
+		ps.TxnOpen = ps.TxnFirstOffset >= 0
 		var err error
 		if ps.Batches, err = decodeBatches(batches); err != nil {
 			return ps, fmt.Errorf("producer %d: %w", ps.ProducerID, err)
@@ -299,4 +300,13 @@ func decodeBatches(b []byte) ([]metastore.ProducerBatch, error) {
 		out[i] = metastore.ProducerBatch(b)
 	}
 	return out, nil
+}
+
+// txnFirstColumn is producer_states.txn_first_offset: the open
+// transaction's first offset, -1 when none is open.
+func txnFirstColumn(ps metastore.ProducerState) int64 {
+	if !ps.TxnOpen {
+		return -1
+	}
+	return ps.TxnFirstOffset
 }
