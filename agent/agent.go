@@ -223,7 +223,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		DefaultPartitions: cfg.DefaultPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 		FlushBytes: cfg.FlushBytes, FlushInterval: cfg.FlushInterval, CacheBytes: cfg.CacheBytes,
 		RetentionMs: cfg.Compaction.RetentionMs, RetentionBytes: cfg.Compaction.RetentionBytes,
-		Logger: a.log, Registerer: cfg.Registerer,
+		TransactionVersion: cfg.TxnVersion, Logger: a.log, Registerer: cfg.Registerer,
 	}, kafka.Deps{Meta: a.meta, Registry: a.reg, Ownership: a.own, Groups: a.groups, Txns: a.txns})
 	if cfg.AdminListen != "off" {
 		if err := a.startAdmin(); err != nil {

@@ -82,6 +82,9 @@ type Config struct {
 	// TxnMaxTimeout bounds transactional producers' transaction.timeout.ms
 	// (Kafka's transaction.max.timeout.ms). Default 15m.
 	TxnMaxTimeout time.Duration
+	// TxnVersion is the transaction.version feature level clients are
+	// offered: 2 (KIP-890 part 2, Kafka 4's default) or 1. Default 2.
+	TxnVersion int16
 
 	// Read configures reads of compacted segments: read block size and
 	// read-ahead (see tiering.ReaderConfig).
@@ -157,6 +160,9 @@ func (c *Config) EnsureDefaults() {
 	if c.TxnMaxTimeout == 0 {
 		c.TxnMaxTimeout = 15 * time.Minute
 	}
+	if c.TxnVersion == 0 {
+		c.TxnVersion = 2
+	}
 	c.Compaction.EnsureDefaults()
 	c.Read.EnsureDefaults()
 	if c.Logger == nil {
@@ -200,6 +206,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FlushInterval < time.Millisecond {
 		errs = append(errs, fmt.Errorf("flush-interval %v: must be at least 1ms", c.FlushInterval))
+	}
+	if c.TxnVersion != 1 && c.TxnVersion != 2 {
+		errs = append(errs, fmt.Errorf("transaction-version %d: must be 1 or 2", c.TxnVersion))
 	}
 	if c.TxnMaxTimeout < time.Millisecond {
 		errs = append(errs, fmt.Errorf("transaction-max-timeout-ms %d: must be at least 1", c.TxnMaxTimeout.Milliseconds()))

@@ -16,10 +16,14 @@ import (
 	"github.com/stratalog/strata/internal/testkit"
 )
 
-func txnAgent(t *testing.T) *agent.Agent {
+func txnAgent(t *testing.T) *agent.Agent { return txnAgentV(t, 0) }
+
+// txnAgentV starts an agent offering transaction.version v (0: the
+// default, 2).
+func txnAgentV(t *testing.T, v int16) *agent.Agent {
 	t.Helper()
 	cfg := agent.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "off", FlushInterval: 10 * time.Millisecond,
-		Logger: testkit.Logger()}
+		Logger: testkit.Logger(), TxnVersion: v}
 	cfg.MetastoreURL, cfg.ObjstoreURL = testkit.Backends(t)
 	return testkit.StartAgent(t, cfg)
 }
@@ -56,7 +60,13 @@ func countPrefixes(recs []*kgo.Record) map[string]int {
 // read_committed consumers, aborted ones only by read_uncommitted ones;
 // latest offsets under read_committed stop at the last stable offset.
 func TestTransactionsCommitAbort(t *testing.T) {
-	a := txnAgent(t)
+	for _, v := range []int16{1, 2} {
+		t.Run(fmt.Sprintf("transaction.version=%d", v), func(t *testing.T) { testTransactionsCommitAbort(t, v) })
+	}
+}
+
+func testTransactionsCommitAbort(t *testing.T, v int16) {
+	a := txnAgentV(t, v)
 	testkit.CreateTopic(t, a.Addr(), "tx", 3, nil)
 	cl := testkit.NewClient(t, a.Addr(), kgo.TransactionalID("tx-commit-abort"), kgo.DefaultProduceTopic("tx"))
 	produceTxn(t, cl, "tx", "c1", 30, true)

@@ -33,6 +33,7 @@ import (
 
 	"github.com/stratalog/strata/partlog"
 	"github.com/stratalog/strata/record"
+	"github.com/stratalog/strata/txn"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -168,5 +169,26 @@ func (srv *Server) verifyTxnProduce(ctx context.Context, r *kmsg.ProduceRequest,
 	if p.TxnOpen(h.ProducerID, h.ProducerEpoch) {
 		return nil
 	}
-	return srv.txns.Verify(ctx, *r.TransactionID, h.ProducerID, h.ProducerEpoch, topic, p.Index(), r.Version >= 12)
+	// The producer's previous transaction may still be completing (its
+	// markers not all committed): wait for it here, as Kafka's brokers
+	// retry CONCURRENT_TRANSACTIONS themselves, rather than send the
+	// client into a metadata refresh and a long backoff.
+	deadline := time.Now().Add(verifyWait)
+	backoff := 5 * time.Millisecond
+	for {
+		err := srv.txns.Verify(ctx, *r.TransactionID, h.ProducerID, h.ProducerEpoch, topic, p.Index(), r.Version >= 12)
+		if !errors.Is(err, txn.ErrConcurrent) || time.Now().Add(backoff).After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return err
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
+	}
 }
+
+// verifyWait bounds how long a produce waits for the producer's previous
+// transaction to complete.
+const verifyWait = 5 * time.Second

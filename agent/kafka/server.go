@@ -56,6 +56,9 @@ type Config struct {
 	// their own. Zero means Kafka's defaults, 7 days and -1.
 	RetentionMs    int64
 	RetentionBytes int64
+	// TransactionVersion is the finalized level of the transaction.version
+	// feature ApiVersions reports: 1 or 2 (KIP-890 part 2). Default 2.
+	TransactionVersion int16
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the request-layer metrics. Default: a new
@@ -126,6 +129,9 @@ func New(cfg Config, d Deps) *Server {
 	}
 	if cfg.Registerer == nil {
 		cfg.Registerer = prometheus.NewRegistry()
+	}
+	if cfg.TransactionVersion == 0 {
+		cfg.TransactionVersion = 2
 	}
 	return &Server{
 		cfg: cfg, log: cfg.Logger, meta: d.Meta, reg: d.Registry, own: d.Ownership, groups: d.Groups, txns: d.Txns,
