@@ -251,6 +251,9 @@ func (s *Store) ProducerStates(ctx context.Context, id metastore.TopicID, partit
 			return ps, err
 		}
 		ps.TxnOpen = ps.TxnFirstOffset >= 0
+		if !ps.TxnOpen {
+			ps.TxnFirstOffset = 0
+		}
 		var err error
 		if ps.Batches, err = decodeBatches(batches); err != nil {
 			return ps, fmt.Errorf("producer %d: %w", ps.ProducerID, err)
