@@ -63,7 +63,7 @@ func (e *env) retire() {
 		pt := parts[m.Partition]
 		pc := metastore.PartitionCommit{TopicID: m.TopicID, Partition: m.Partition, Epoch: pt.Epoch,
 			PrevHighWatermark: pt.HighWatermark, NewHighWatermark: pt.HighWatermark + 1,
-			Rows: []metastore.IndexRow{{BaseOffset: pt.HighWatermark, LastOffset: pt.HighWatermark, Size: 10}},
+			Rows:    []metastore.IndexRow{{BaseOffset: pt.HighWatermark, LastOffset: pt.HighWatermark, Size: 10}},
 			Markers: []metastore.MarkerDone{{ProducerID: m.ProducerID, CoordinatorEpoch: m.CoordinatorEpoch}}}
 		if err := e.store.CommitFlush(ctx, metastore.Flush{AgentID: "agent", ObjectKey: "obj-" + time.Now().String(), ObjectSize: 10,
 			Partitions: []metastore.PartitionCommit{pc}}); err != nil {
