@@ -17,14 +17,14 @@ import (
 // retires them, so transactions stay in their Prepare states until then.
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	store metastore.Store
 	c     *txn.Coordinator
 	now   time.Time
 	topic metastore.Topic
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	s, err := metaopen.Metastore(ctx, "sqlite://"+filepath.Join(t.TempDir(), "meta.db"))
