@@ -103,8 +103,16 @@ func txnE2E(addr, topic string, m, recSize int, rate float64, timeout time.Durat
 		}
 		val := make([]byte, recSize)
 		binary.BigEndian.PutUint64(val, uint64(time.Now().UnixNano()))
-		cl.Produce(ctx, &kgo.Record{Value: val}, nil)
+		cl.Produce(ctx, &kgo.Record{Value: val}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				fatalf("%s: produce: %v", label, err)
+			}
+		})
 		if time.Since(lastCommit) >= 100*time.Millisecond || i == m-1 {
+			// EndTransaction commits what was acknowledged: flush first.
+			if err := cl.Flush(ctx); err != nil {
+				fatalf("%s: flush: %v", label, err)
+			}
 			if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 				fatalf("%s: commit: %v", label, err)
 			}
