@@ -115,6 +115,8 @@ wait_counts() {
 	done
 	return 1
 }
+# records TOPIC ISOLATION: how many records that consumer sees in TOPIC.
+records() { timeout 30 kcat -C -b "$boot" -t "$1" -o beginning -e -q -X isolation.level="$2" -f '%o\n' 2>/dev/null | wc -l; }
 # total_count: the sum of the latest counts (read_committed).
 total_count() { latest | awk '{ n += $2 } END { print n + 0 }'; }
 # wait_running SECONDS: until the app's log says it is RUNNING.
@@ -194,11 +196,15 @@ exactly-once)
 	if kill -0 "$feed" 2>/dev/null; then feeding=yes; fi
 	# What the killed app committed (a transaction it left open holds the
 	# last stable offset: read_committed stops before it), and what it wrote
-	# in that transaction (read_uncommitted sees it).
+	# in that transaction to the repartition topic and the output (only
+	# read_uncommitted sees it).
 	at_kill=$(total_count)
-	open_records=$(($(timeout 30 kcat -C -b "$boot" -t "$output" -o beginning -e -q -X isolation.level=read_uncommitted -f '%o\n' 2>/dev/null | wc -l) - $(counts | wc -l)))
+	open_records=0
+	for t in "$app-word-counts-repartition" "$output"; do
+		open_records=$((open_records + $(records "$t" read_uncommitted) - $(records "$t" read_committed)))
+	done
 	[ "$at_kill" -lt "$total" ] || fail "the app had counted all the text when it was killed: not killed mid-run"
-	echo "killed with SIGKILL with $at_kill of $total occurrences committed, $open_records records on the output in its open transaction (feed still running: $feeding, ${SECONDS}s)"
+	echo "killed with SIGKILL with $at_kill of $total occurrences committed, $open_records records of its open transaction in the repartition topic and the output, feed still running: $feeding (${SECONDS}s)"
 	start_app 2
 	wait_running 60 || fail "the restarted app did not reach RUNNING within 60 s: $(tail -1 "$app_log")"
 	wait "$feed" || fail "feeding the input: $(tail -1 "$tmp/feed.err")"
