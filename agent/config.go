@@ -37,11 +37,16 @@ type Config struct {
 	// ObjstoreURL selects the object store: file://DIR. Default
 	// file://<DataDir>/objects.
 	ObjstoreURL string
-	// FlushInterval seals and uploads the write-ahead buffer at least this
-	// often when it holds data. Default 100ms.
+	// FlushInterval bounds how long buffered data waits to be sealed and
+	// uploaded while an upload is in flight; with none in flight it is
+	// sealed at once. Default 100ms.
 	FlushInterval time.Duration
-	// FlushBytes seals and uploads as soon as this many bytes are
-	// buffered. Default 8 MiB.
+	// FlushMinInterval is the floor between two seals of objects smaller
+	// than FlushBytes: a trickle costs at most one PUT per this interval.
+	// Default 0 (none).
+	FlushMinInterval time.Duration
+	// FlushBytes is the object size target: sealed as soon as this many
+	// bytes are buffered, even while every upload is busy. Default 8 MiB.
 	FlushBytes int64
 	// CacheBytes is the budget of the local disk cache of object ranges
 	// read for historical fetches. Default 1 GiB.
@@ -194,6 +199,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FlushInterval < time.Millisecond {
 		errs = append(errs, fmt.Errorf("flush-interval %v: must be at least 1ms", c.FlushInterval))
+	}
+	if c.FlushMinInterval < 0 || c.FlushMinInterval > c.FlushInterval {
+		errs = append(errs, fmt.Errorf("flush-min-interval %v: must be between 0 and flush-interval %v", c.FlushMinInterval, c.FlushInterval))
 	}
 	if c.FlushBytes < 1024 {
 		errs = append(errs, fmt.Errorf("flush-bytes %d: must be at least 1024", c.FlushBytes))

@@ -49,8 +49,9 @@ or in a YAML file given with --config.`,
 	f.String("admin-listen", "127.0.0.1:9644", "admin HTTP address for /metrics, /healthz, /readyz; \"off\" disables")
 	f.String("metastore", "", "metastore URL: sqlite://PATH or postgres://USER@HOST:PORT/DB (default sqlite://<data-dir>/meta.db)")
 	f.String("objstore", "", "object store URL: file://DIR or s3://BUCKET/PREFIX?endpoint=...&region=...&path_style=true (default file://<data-dir>/objects)")
-	f.Duration("flush-interval", 100*time.Millisecond, "upload buffered data at least this often")
-	f.String("flush-bytes", "8MiB", "upload as soon as this much data is buffered")
+	f.Duration("flush-interval", 100*time.Millisecond, "longest buffered data waits for an upload while one is in flight (none in flight: at once)")
+	f.Duration("flush-min-interval", 0, "floor between two uploads of objects smaller than --flush-bytes (a trickle costs at most one PUT per interval)")
+	f.String("flush-bytes", "8MiB", "object size target: upload as soon as this much data is buffered")
 	f.String("cache-bytes", "1GiB", "local disk cache budget for historical reads")
 	f.String("tail-bytes", "64MiB", "memory budget for recently flushed data served to tail consumers")
 	f.String("buffer-bytes", "256MiB", "data accepted but not yet uploaded before produce answers a retriable error")
@@ -89,6 +90,7 @@ func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, origins, e
 		MetastoreURL:      v.GetString("metastore"),
 		ObjstoreURL:       v.GetString("objstore"),
 		FlushInterval:     dur("flush-interval"),
+		FlushMinInterval:  dur("flush-min-interval"),
 		FlushBytes:        size("flush-bytes"),
 		CacheBytes:        size("cache-bytes"),
 		TailBytes:         size("tail-bytes"),
