@@ -168,7 +168,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		return nil, err
 	}
 	if a.own, err = ownership.New(ownership.Config{AgentID: a.agentID, Host: a.advHost, Port: a.advPort, Rack: cfg.Rack,
-		LeaseTTL: cfg.LeaseTTL, Logger: a.log, Registerer: cfg.Registerer, AfterPass: func() { a.groups.EvictMoved() }}, a.meta, a.reg); err != nil {
+		LeaseTTL: cfg.LeaseTTL, PresenceInterval: cfg.PresenceInterval, Logger: a.log, Registerer: cfg.Registerer, AfterPass: func() { a.groups.EvictMoved() }}, a.meta, a.reg); err != nil {
 		return nil, err
 	}
 	if a.groups, err = group.New(group.Config{

@@ -78,6 +78,12 @@ type Config struct {
 	// LeaseTTL is how long the agent's registration lives without a
 	// heartbeat. Default 3s.
 	LeaseTTL time.Duration
+	// PresenceInterval is how often the agent checks the other agents'
+	// presence in the metastore (a Postgres advisory lock, a file lock
+	// beside a SQLite file): one whose process died is treated as dead
+	// within about two checks instead of at its lease's expiry. Default
+	// 100ms; negative: off.
+	PresenceInterval time.Duration
 	// GroupMinSessionTimeout and GroupMaxSessionTimeout bound consumer
 	// group members' session timeouts (Kafka's
 	// group.min.session.timeout.ms and group.max.session.timeout.ms).

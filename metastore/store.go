@@ -307,6 +307,7 @@ type Store interface {
 	Producers
 	Groups
 	Lifecycle
+	Presence
 
 	Close() error
 }

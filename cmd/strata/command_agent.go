@@ -61,6 +61,7 @@ or in a YAML file given with --config.`,
 	f.String("agent-id", "", "agent ID in the metastore (default: generated once, kept in <data-dir>/agent-id)")
 	f.String("rack", "", "rack reported to clients")
 	f.Duration("lease-ttl", 3*time.Second, "agent registration lease")
+	f.Duration("presence-interval", 100*time.Millisecond, "how often other agents' presence in the metastore is checked, so a dead process's partitions move before its lease expires (0: off)")
 	f.String("read-block-bytes", "16MiB", "compacted segments are read in blocks of about this size, one range GET each")
 	f.Int("read-ahead", 4, "blocks a sequential reader keeps in flight ahead (-1: none)")
 	f.String("read-ahead-bytes", "128MiB", "memory for read-ahead and recently read blocks, shared by all readers")
@@ -100,6 +101,7 @@ func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, origins, e
 		AgentID:           v.GetString("agent-id"),
 		Rack:              v.GetString("rack"),
 		LeaseTTL:          dur("lease-ttl"),
+		PresenceInterval:  presenceInterval(dur("presence-interval")),
 		Compaction:        lifecycleConfig(st),
 		Read: tiering.ReaderConfig{
 			BlockBytes:     size("read-block-bytes"),
@@ -238,4 +240,12 @@ func runAgent(ctx context.Context, cfg agent.Config, from origins) error {
 // data dir another agent holds) rather than a failing backend: exit 2.
 func isConfigError(err error) bool {
 	return errors.Is(err, agent.ErrBadURL) || errors.Is(err, agent.ErrDataDirInUse)
+}
+
+// presenceInterval maps the flag's 0 (off) to the Config's negative.
+func presenceInterval(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
