@@ -514,3 +514,22 @@ func awaitCond(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// BenchmarkCommitFlush: a 6-partition flush commit against the floor of
+// any durable commit, a one-row INSERT in its own transaction (one round
+// trip and one WAL flush), on the same pool (see
+// metastoretest.BenchCommitFlush).
+func BenchmarkCommitFlush(b *testing.B) {
+	s, err := Open(b.Context(), pgtest.URL(b), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.db.pool.Exec(b.Context(), "CREATE TABLE bench_trip (n int)"); err != nil {
+		b.Fatal(err)
+	}
+	metastoretest.BenchCommitFlush(b, s, func(ctx context.Context) error {
+		_, err := s.db.pool.Exec(ctx, "INSERT INTO bench_trip VALUES (1)")
+		return err
+	})
+}
