@@ -35,8 +35,15 @@ type cluster struct {
 // suite: several agent processes sharing one SQLite file contend for its
 // single write lock, and on a loaded 2-core CI machine under -race their
 // 1s heartbeats miss their deadline (SQLite is the one-machine metastore).
+//
+// STRATA_FAILOVER_BACKENDS=embedded puts them on one SQLite file and one
+// local directory instead, to measure failover there by hand.
 func newCluster(t *testing.T, n int) *cluster {
 	meta, objs := testkit.RemoteBackends(t)
+	if os.Getenv("STRATA_FAILOVER_BACKENDS") == "embedded" {
+		dir := t.TempDir()
+		meta, objs = "sqlite://"+filepath.Join(dir, "meta.db"), "file://"+filepath.Join(dir, "objects")
+	}
 	c := &cluster{t: t, metaURL: meta}
 	c.args = []string{"--metastore", c.metaURL, "--objstore", objs, "--lease-ttl", failoverLease().String(), "--flush-interval", "50ms",
 		"--presence-interval", durationEnv("STRATA_FAILOVER_PRESENCE", 100*time.Millisecond).String()}
