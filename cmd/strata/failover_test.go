@@ -39,10 +39,12 @@ type cluster struct {
 // STRATA_FAILOVER_BACKENDS=embedded puts them on one SQLite file and one
 // local directory instead, to measure failover there by hand.
 func newCluster(t *testing.T, n int) *cluster {
-	meta, objs := testkit.RemoteBackends(t)
+	var meta, objs string
 	if os.Getenv("STRATA_FAILOVER_BACKENDS") == "embedded" {
 		dir := t.TempDir()
 		meta, objs = "sqlite://"+filepath.Join(dir, "meta.db"), "file://"+filepath.Join(dir, "objects")
+	} else {
+		meta, objs = testkit.RemoteBackends(t)
 	}
 	c := &cluster{t: t, metaURL: meta}
 	c.args = []string{"--metastore", c.metaURL, "--objstore", objs, "--lease-ttl", failoverLease().String(), "--flush-interval", "50ms",
