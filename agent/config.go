@@ -46,7 +46,8 @@ type Config struct {
 	// Default 0 (none).
 	FlushMinInterval time.Duration
 	// FlushBytes is the object size target: sealed as soon as this many
-	// bytes are buffered, even while every upload is busy. Default 8 MiB.
+	// bytes are buffered and an upload slot is free, at twice this even
+	// while every slot is busy. Default 8 MiB.
 	FlushBytes int64
 	// CacheBytes is the budget of the local disk cache of object ranges
 	// read for historical fetches. Default 1 GiB.

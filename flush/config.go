@@ -21,8 +21,8 @@ type Config struct {
 	// FlushMinInterval. Default 0 (none).
 	FlushMinInterval time.Duration
 	// FlushBytes is the object size target: a generation is sealed once
-	// it holds this many bytes, even while every upload slot is busy.
-	// Default 8 MiB.
+	// it holds this many bytes and an upload slot is free, and at twice
+	// this even while every slot is busy. Default 8 MiB.
 	FlushBytes int64
 	// MaxUploads bounds the objects uploading at once. Default 4.
 	MaxUploads int

@@ -8,8 +8,8 @@
 //
 // A Flusher is a pipeline of two goroutines. The sealer seals the open
 // generation when the flush policy says so (policy.go: at once while no
-// upload is in flight, at FlushBytes even while every upload slot is
-// busy, after FlushInterval at the latest; never sooner than
+// upload is in flight, at FlushBytes when an upload slot is free and at
+// twice that even when none is, after FlushInterval at the latest; never sooner than
 // FlushMinInterval after the last seal unless FlushBytes are buffered);
 // it asks the policy again on every append (the partition log kicks it)
 // and whenever an upload or a commit finishes. It plans a sealed

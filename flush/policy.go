@@ -26,10 +26,13 @@ type sealState struct {
 //
 // In order:
 //   - nothing buffered: wait.
-//   - FlushBytes buffered: seal, even without a free upload slot (the
-//     sealed generation then waits for one), so objects do not grow far
-//     past FlushBytes while uploads lag.
-//   - no free slot: wait for one.
+//   - twice FlushBytes buffered: seal, even without a free upload slot
+//     (the sealed generation then waits for one), so objects never grow
+//     past that while uploads lag.
+//   - no free slot: wait for one (objects grow meanwhile: at saturation,
+//     when every slot is busy, they are between one and two FlushBytes,
+//     so PUTs per GiB stay below 1 GiB / FlushBytes).
+//   - FlushBytes buffered: seal.
 //   - the last seal less than FlushMinInterval ago: wait out the floor
 //     (what bounds the PUTs a trickle costs).
 //   - fewer than eagerUploads uploads in flight: seal (the pipeline is
@@ -42,10 +45,12 @@ func (c *Config) sealDecision(s sealState) (seal bool, wait time.Duration) {
 	switch {
 	case s.open == 0:
 		return false, 0
-	case s.open >= c.FlushBytes:
+	case s.open >= 2*c.FlushBytes:
 		return true, 0
 	case s.freeSlots <= 0:
 		return false, 0
+	case s.open >= c.FlushBytes:
+		return true, 0
 	case s.sinceSeal < c.FlushMinInterval:
 		return false, c.FlushMinInterval - s.sinceSeal
 	case s.uploading < eagerUploads:

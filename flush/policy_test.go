@@ -21,7 +21,9 @@ func TestSealDecision(t *testing.T) {
 		{"upload in flight: wait for it or the interval", sealState{open: 100, openAge: 30 * ms, sinceSeal: 30 * ms, uploading: 1, freeSlots: 3}, false, 70 * ms},
 		{"upload in flight, interval up", sealState{open: 100, openAge: 100 * ms, sinceSeal: 100 * ms, uploading: 1, freeSlots: 3}, true, 0},
 		{"no free slot: wait for one", sealState{open: 100, openAge: time.Second, sinceSeal: time.Second, uploading: 4, freeSlots: 0}, false, 0},
-		{"full object: seal even without a slot", sealState{open: 8 << 20, openAge: ms, sinceSeal: ms, uploading: 4, freeSlots: 0}, true, 0},
+		{"full object, no slot: let it grow", sealState{open: 8 << 20, openAge: ms, sinceSeal: ms, uploading: 4, freeSlots: 0}, false, 0},
+		{"twice full, no slot: seal and queue", sealState{open: 16 << 20, openAge: ms, sinceSeal: ms, uploading: 4, freeSlots: 0}, true, 0},
+		{"full object, a slot free", sealState{open: 8 << 20, openAge: ms, sinceSeal: ms, uploading: 3, freeSlots: 1}, true, 0},
 		{"full object inside the floor", sealState{open: 9 << 20, sinceSeal: 0, uploading: 1, freeSlots: 3}, true, 0},
 	} {
 		seal, wait := cfg.sealDecision(tc.s)
