@@ -29,10 +29,12 @@ type sealState struct {
 //   - twice FlushBytes buffered: seal, even without a free upload slot
 //     (the sealed generation then waits for one), so objects never grow
 //     past that while uploads lag.
-//   - no free slot: wait for one (objects grow meanwhile: at saturation,
-//     when every slot is busy, they are between one and two FlushBytes,
-//     so PUTs per GiB stay below 1 GiB / FlushBytes).
-//   - FlushBytes buffered: seal.
+//   - no free slot: wait for one.
+//   - FlushBytes buffered and no upload in flight: seal. With one in
+//     flight a full object waits for it (or the interval) and grows: an
+//     object uploads beside another only once it is twice FlushBytes, so
+//     when uploads are the bottleneck objects are between one and two
+//     FlushBytes and PUTs per GiB stay at or below 1 GiB / FlushBytes.
 //   - the last seal less than FlushMinInterval ago: wait out the floor
 //     (what bounds the PUTs a trickle costs).
 //   - fewer than eagerUploads uploads in flight: seal (the pipeline is
@@ -49,7 +51,7 @@ func (c *Config) sealDecision(s sealState) (seal bool, wait time.Duration) {
 		return true, 0
 	case s.freeSlots <= 0:
 		return false, 0
-	case s.open >= c.FlushBytes:
+	case s.open >= c.FlushBytes && s.uploading < eagerUploads:
 		return true, 0
 	case s.sinceSeal < c.FlushMinInterval:
 		return false, c.FlushMinInterval - s.sinceSeal

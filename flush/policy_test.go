@@ -23,8 +23,10 @@ func TestSealDecision(t *testing.T) {
 		{"no free slot: wait for one", sealState{open: 100, openAge: time.Second, sinceSeal: time.Second, uploading: 4, freeSlots: 0}, false, 0},
 		{"full object, no slot: let it grow", sealState{open: 8 << 20, openAge: ms, sinceSeal: ms, uploading: 4, freeSlots: 0}, false, 0},
 		{"twice full, no slot: seal and queue", sealState{open: 16 << 20, openAge: ms, sinceSeal: ms, uploading: 4, freeSlots: 0}, true, 0},
-		{"full object, a slot free", sealState{open: 8 << 20, openAge: ms, sinceSeal: ms, uploading: 3, freeSlots: 1}, true, 0},
-		{"full object inside the floor", sealState{open: 9 << 20, sinceSeal: 0, uploading: 1, freeSlots: 3}, true, 0},
+		{"full object, idle pipeline", sealState{open: 8 << 20, openAge: ms, sinceSeal: ms, uploading: 0, freeSlots: 4}, true, 0},
+		{"full object beside an upload: let it grow", sealState{open: 9 << 20, openAge: ms, sinceSeal: 20 * ms, uploading: 1, freeSlots: 3}, false, 99 * ms},
+		{"twice full beside an upload", sealState{open: 16 << 20, openAge: ms, sinceSeal: ms, uploading: 1, freeSlots: 3}, true, 0},
+		{"full object inside the floor", sealState{open: 9 << 20, sinceSeal: 0, uploading: 0, freeSlots: 4}, true, 0},
 	} {
 		seal, wait := cfg.sealDecision(tc.s)
 		if seal != tc.seal || wait != tc.wait {
