@@ -45,9 +45,9 @@ type Config struct {
 	// than FlushBytes: a trickle costs at most one PUT per this interval.
 	// Default 0 (none).
 	FlushMinInterval time.Duration
-	// FlushBytes is the object size target: sealed as soon as this many
-	// bytes are buffered and an upload slot is free, at twice this even
-	// while every slot is busy. Default 8 MiB.
+	// FlushBytes is the object size target: with no upload in flight an
+	// object is sealed at this size at the latest, beside another upload
+	// at twice it. Default 8 MiB.
 	FlushBytes int64
 	// CacheBytes is the budget of the local disk cache of object ranges
 	// read for historical fetches. Default 1 GiB.

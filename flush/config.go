@@ -20,9 +20,9 @@ type Config struct {
 	// than FlushBytes: a trickle costs at most one PUT per
 	// FlushMinInterval. Default 0 (none).
 	FlushMinInterval time.Duration
-	// FlushBytes is the object size target: a generation is sealed once
-	// it holds this many bytes and an upload slot is free, and at twice
-	// this even while every slot is busy. Default 8 MiB.
+	// FlushBytes is the object size target: with no upload in flight a
+	// generation is sealed at this size at the latest, beside another
+	// upload at twice it (then even with no slot free). Default 8 MiB.
 	FlushBytes int64
 	// MaxUploads bounds the objects uploading at once. Default 4.
 	MaxUploads int

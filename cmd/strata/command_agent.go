@@ -51,7 +51,7 @@ or in a YAML file given with --config.`,
 	f.String("objstore", "", "object store URL: file://DIR or s3://BUCKET/PREFIX?endpoint=...&region=...&path_style=true (default file://<data-dir>/objects)")
 	f.Duration("flush-interval", 100*time.Millisecond, "longest buffered data waits for an upload while one is in flight (none in flight: at once)")
 	f.Duration("flush-min-interval", 0, "floor between two uploads of objects smaller than --flush-bytes (a trickle costs at most one PUT per interval)")
-	f.String("flush-bytes", "8MiB", "object size target: upload once this much is buffered and an upload slot is free (at twice this even when none is)")
+	f.String("flush-bytes", "8MiB", "object size target: with no upload in flight upload at this size at the latest, beside another at twice it")
 	f.String("cache-bytes", "1GiB", "local disk cache budget for historical reads")
 	f.String("tail-bytes", "64MiB", "memory budget for recently flushed data served to tail consumers")
 	f.String("buffer-bytes", "256MiB", "data accepted but not yet uploaded before produce answers a retriable error")
