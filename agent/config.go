@@ -83,7 +83,7 @@ type Config struct {
 	// presence in the metastore (a Postgres advisory lock, a file lock
 	// beside a SQLite file): one whose process died is treated as dead
 	// within about two checks instead of at its lease's expiry. Default
-	// 100ms; negative: off.
+	// 50ms; negative: off.
 	PresenceInterval time.Duration
 	// GroupMinSessionTimeout and GroupMaxSessionTimeout bound consumer
 	// group members' session timeouts (Kafka's

@@ -42,7 +42,7 @@ type Config struct {
 	// is checked, when the store offers metastore.Presence: an agent whose
 	// presence is gone in two checks in a row (its process died) counts
 	// as dead before its lease expires, and a pass runs at once. Default
-	// 100ms; negative: off (only leases tell death).
+	// 50ms; negative: off (only leases tell death).
 	PresenceInterval time.Duration
 	// AfterPass, if set, runs after every ownership pass.
 	AfterPass func()
@@ -58,7 +58,7 @@ func (c *Config) EnsureDefaults() {
 		c.LeaseTTL = 3 * time.Second
 	}
 	if c.PresenceInterval == 0 {
-		c.PresenceInterval = 100 * time.Millisecond
+		c.PresenceInterval = 50 * time.Millisecond
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

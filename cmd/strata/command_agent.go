@@ -61,7 +61,7 @@ or in a YAML file given with --config.`,
 	f.String("agent-id", "", "agent ID in the metastore (default: generated once, kept in <data-dir>/agent-id)")
 	f.String("rack", "", "rack reported to clients")
 	f.Duration("lease-ttl", 3*time.Second, "agent registration lease")
-	f.Duration("presence-interval", 100*time.Millisecond, "how often other agents' presence in the metastore is checked, so a dead process's partitions move before its lease expires (0: off)")
+	f.Duration("presence-interval", 50*time.Millisecond, "how often other agents' presence in the metastore is checked, so a dead process's partitions move before its lease expires (0: off)")
 	f.Int16("transaction-version", 2, "transaction.version feature offered to clients: 2 (KIP-890 part 2: epoch bumped at every commit, partitions added by produce) or 1")
 	f.Int64("transaction-max-timeout-ms", 900000, "largest transaction.timeout.ms a transactional producer may ask for (Kafka's transaction.max.timeout.ms)")
 	f.String("read-block-bytes", "16MiB", "compacted segments are read in blocks of about this size, one range GET each")

@@ -48,7 +48,7 @@ func newCluster(t *testing.T, n int) *cluster {
 	}
 	c := &cluster{t: t, metaURL: meta}
 	c.args = []string{"--metastore", c.metaURL, "--objstore", objs, "--lease-ttl", failoverLease().String(), "--flush-interval", "50ms",
-		"--presence-interval", durationEnv("STRATA_FAILOVER_PRESENCE", 100*time.Millisecond).String()}
+		"--presence-interval", durationEnv("STRATA_FAILOVER_PRESENCE", 50*time.Millisecond).String()}
 	for i := 0; i < n; i++ {
 		c.add()
 	}
