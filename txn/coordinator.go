@@ -396,15 +396,25 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch in
 			return -1, -1, fmt.Errorf("%w: %q is at epoch %d, not %d", ErrFenced, id, t.ProducerEpoch, epoch)
 		}
 		switch t.State {
-		case metastore.TxnEmpty:
-			if bumpEpoch && !commit {
-				// Aborting nothing (KIP-890): a fresh epoch all the same.
+		case metastore.TxnPrepareCommit, metastore.TxnPrepareAbort:
+			// The last transaction is completing: a retry of its EndTxn,
+			// or (v5, the epoch already bumped) the end of a new, empty
+			// one; either waits.
+			if bumpEpoch || commit == t.LastCommit {
+				c.cfg.Kick()
+				return -1, -1, ErrConcurrent
+			}
+			return -1, -1, fmt.Errorf("%w: the transaction was already %s", ErrInvalidState, outcome(t.LastCommit))
+		case metastore.TxnEmpty, metastore.TxnCompleteCommit, metastore.TxnCompleteAbort:
+			if bumpEpoch {
+				// Ending a transaction that added nothing (KIP-890): no
+				// markers, a fresh epoch all the same.
 				prev := t.Version
 				nt, err := c.bump(ctx, t)
 				if err != nil {
 					return -1, -1, err
 				}
-				nt.LastCommit, nt.UpdateTime = false, c.cfg.Now()
+				nt.LastCommit, nt.UpdateTime = commit, c.cfg.Now()
 				if _, err := c.cfg.Store.PutTxn(ctx, nt, prev); errors.Is(err, metastore.ErrConflict) {
 					continue
 				} else if err != nil {
@@ -412,16 +422,10 @@ func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch in
 				}
 				return nt.ProducerID, nt.ProducerEpoch, nil
 			}
+			if t.State != metastore.TxnEmpty && commit == t.LastCommit {
+				return t.ProducerID, t.ProducerEpoch, nil // a retry
+			}
 			return -1, -1, fmt.Errorf("%w: %q has no ongoing transaction", ErrInvalidState, id)
-		case metastore.TxnPrepareCommit, metastore.TxnPrepareAbort, metastore.TxnCompleteCommit, metastore.TxnCompleteAbort:
-			if commit != t.LastCommit {
-				return -1, -1, fmt.Errorf("%w: the transaction was already %s", ErrInvalidState, outcome(t.LastCommit))
-			}
-			if t.State == metastore.TxnPrepareCommit || t.State == metastore.TxnPrepareAbort {
-				c.cfg.Kick()
-				return -1, -1, ErrConcurrent
-			}
-			return t.ProducerID, t.ProducerEpoch, nil
 		}
 		prev := t.Version
 		nt := t
