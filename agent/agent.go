@@ -171,12 +171,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	}
 	a.reg = partlog.NewRegistry(partlog.Config{BufferBytes: cfg.BufferBytes, FlushBytes: cfg.FlushBytes, TailBytes: cfg.TailBytes},
 		partlog.Deps{AgentID: a.agentID, Meta: a.meta, WAL: a.wal, Reader: a.reader, Logger: a.log, Registerer: cfg.Registerer})
-	if a.flusher, err = flush.New(flush.Config{AgentID: a.agentID, FlushInterval: cfg.FlushInterval, FlushBytes: cfg.FlushBytes},
+	if a.flusher, err = flush.New(flush.Config{AgentID: a.agentID, FlushInterval: cfg.FlushInterval,
+		FlushMinInterval: cfg.FlushMinInterval, FlushBytes: cfg.FlushBytes},
 		flush.Deps{Registry: a.reg, Meta: a.meta, Objects: a.objs, Logger: a.log, Registerer: cfg.Registerer}); err != nil {
 		return nil, err
 	}
 	if a.own, err = ownership.New(ownership.Config{AgentID: a.agentID, Host: a.advHost, Port: a.advPort, Rack: cfg.Rack,
-		LeaseTTL: cfg.LeaseTTL, Logger: a.log, Registerer: cfg.Registerer, AfterPass: func() { a.groups.EvictMoved(); a.markers.Kick() }}, a.meta, a.reg); err != nil {
+		LeaseTTL: cfg.LeaseTTL, PresenceInterval: cfg.PresenceInterval, Logger: a.log, Registerer: cfg.Registerer, AfterPass: func() { a.groups.EvictMoved(); a.markers.Kick() }}, a.meta, a.reg); err != nil {
 		return nil, err
 	}
 	if a.groups, err = group.New(group.Config{

@@ -321,6 +321,7 @@ type Store interface {
 	Producers
 	Groups
 	Lifecycle
+	Presence
 	Transactions
 
 	Close() error
