@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/stratalog/strata/agent/kafka"
 	"github.com/stratalog/strata/agent/wal"
@@ -27,6 +28,7 @@ import (
 	"github.com/stratalog/strata/partlog"
 	"github.com/stratalog/strata/tiering"
 	"github.com/stratalog/strata/tiering/objstore"
+	"github.com/stratalog/strata/txn"
 )
 
 // janitorKey places the cluster-wide lifecycle jobs (garbage collection,
@@ -63,8 +65,15 @@ type Agent struct {
 	advPort   int32
 
 	groups *group.Coordinator
-	srv    *kafka.Server
-	life   *compaction.Service // nil when NoCompaction
+	txns   *txn.Coordinator
+	// markers writes pending transaction markers; loopCtx/loopStop/loops
+	// run it and the transaction timeouts.
+	markers  *txn.MarkerWriter
+	loopCtx  context.Context
+	loopStop context.CancelFunc
+	loops    sync.WaitGroup
+	srv      *kafka.Server
+	life     *compaction.Service // nil when NoCompaction
 
 	ln      net.Listener
 	adminLn net.Listener
@@ -167,7 +176,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		return nil, err
 	}
 	if a.own, err = ownership.New(ownership.Config{AgentID: a.agentID, Host: a.advHost, Port: a.advPort, Rack: cfg.Rack,
-		LeaseTTL: cfg.LeaseTTL, Logger: a.log, Registerer: cfg.Registerer, AfterPass: func() { a.groups.EvictMoved() }}, a.meta, a.reg); err != nil {
+		LeaseTTL: cfg.LeaseTTL, Logger: a.log, Registerer: cfg.Registerer, AfterPass: func() { a.groups.EvictMoved(); a.markers.Kick() }}, a.meta, a.reg); err != nil {
 		return nil, err
 	}
 	if a.groups, err = group.New(group.Config{
@@ -181,6 +190,15 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	}); err != nil {
 		return nil, err
 	}
+	a.markers = txn.NewMarkerWriter(a.agentID, a.meta, a.reg, 0, a.log)
+	a.txns = txn.New(txn.Config{Store: a.meta, MaxTimeout: cfg.TxnMaxTimeout, Logger: a.log, Kick: a.markers.Kick,
+		Resolve: func(topic string, partition int32) (metastore.TopicID, bool) {
+			t := a.reg.Topic(topic)
+			if t == nil || t.Partition(partition) == nil {
+				return metastore.TopicID{}, false
+			}
+			return t.ID(), true
+		}})
 	if a.nodeID, err = a.own.Register(ctx); err != nil {
 		return nil, err
 	}
@@ -205,8 +223,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		DefaultPartitions: cfg.DefaultPartitions, DefaultReplicationFactor: cfg.DefaultReplicationFactor,
 		FlushBytes: cfg.FlushBytes, FlushInterval: cfg.FlushInterval, CacheBytes: cfg.CacheBytes,
 		RetentionMs: cfg.Compaction.RetentionMs, RetentionBytes: cfg.Compaction.RetentionBytes,
-		Logger: a.log, Registerer: cfg.Registerer,
-	}, kafka.Deps{Meta: a.meta, Registry: a.reg, Ownership: a.own, Groups: a.groups})
+		TransactionVersion: cfg.TxnVersion, Logger: a.log, Registerer: cfg.Registerer,
+	}, kafka.Deps{Meta: a.meta, Registry: a.reg, Ownership: a.own, Groups: a.groups, Txns: a.txns})
 	if cfg.AdminListen != "off" {
 		if err := a.startAdmin(); err != nil {
 			return nil, err
@@ -235,6 +253,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	}
 	a.flusher.Start()
 	a.own.Start()
+	a.loopCtx, a.loopStop = context.WithCancel(context.Background())
+	a.markers.Start(a.loopCtx)
+	a.loops.Add(1)
+	go a.txnTicks()
 	if a.life != nil {
 		a.life.Start()
 	}
@@ -330,6 +352,9 @@ func (a *Agent) stop(ctx context.Context, graceful bool) error {
 		a.closing.Store(true)
 		a.srv.Close()
 		a.groups.Close()
+		a.loopStop()
+		a.loops.Wait()
+		a.markers.Stop()
 		if a.life != nil {
 			a.life.Stop()
 		}
@@ -365,5 +390,24 @@ func (a *Agent) closeResources() {
 	}
 	if a.dirLock != nil {
 		a.dirLock.release()
+	}
+}
+
+// txnTicks aborts expired transactions this agent coordinates and
+// completes those whose markers are written, once a second.
+func (a *Agent) txnTicks() {
+	defer a.loops.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	coordinates := func(id string) bool { return a.own.Coordinates(kafka.TxnKey(id)) }
+	for {
+		select {
+		case <-a.loopCtx.Done():
+			return
+		case <-t.C:
+		}
+		if err := a.txns.Tick(a.loopCtx, coordinates); err != nil && a.loopCtx.Err() == nil {
+			a.log.Warn("transaction timeouts", "err", err)
+		}
 	}
 }

@@ -79,6 +79,12 @@ type Config struct {
 	// Defaults 6s and 30m.
 	GroupMinSessionTimeout time.Duration
 	GroupMaxSessionTimeout time.Duration
+	// TxnMaxTimeout bounds transactional producers' transaction.timeout.ms
+	// (Kafka's transaction.max.timeout.ms). Default 15m.
+	TxnMaxTimeout time.Duration
+	// TxnVersion is the transaction.version feature level clients are
+	// offered: 2 (KIP-890 part 2, Kafka 4's default) or 1. Default 2.
+	TxnVersion int16
 
 	// Read configures reads of compacted segments: read block size and
 	// read-ahead (see tiering.ReaderConfig).
@@ -151,6 +157,12 @@ func (c *Config) EnsureDefaults() {
 	if c.GroupMaxSessionTimeout == 0 {
 		c.GroupMaxSessionTimeout = group.DefaultMaxSessionTimeout
 	}
+	if c.TxnMaxTimeout == 0 {
+		c.TxnMaxTimeout = 15 * time.Minute
+	}
+	if c.TxnVersion == 0 {
+		c.TxnVersion = 2
+	}
 	c.Compaction.EnsureDefaults()
 	c.Read.EnsureDefaults()
 	if c.Logger == nil {
@@ -194,6 +206,12 @@ func (c *Config) Validate() error {
 	}
 	if c.FlushInterval < time.Millisecond {
 		errs = append(errs, fmt.Errorf("flush-interval %v: must be at least 1ms", c.FlushInterval))
+	}
+	if c.TxnVersion != 1 && c.TxnVersion != 2 {
+		errs = append(errs, fmt.Errorf("transaction-version %d: must be 1 or 2", c.TxnVersion))
+	}
+	if c.TxnMaxTimeout < time.Millisecond {
+		errs = append(errs, fmt.Errorf("transaction-max-timeout-ms %d: must be at least 1", c.TxnMaxTimeout.Milliseconds()))
 	}
 	if c.FlushBytes < 1024 {
 		errs = append(errs, fmt.Errorf("flush-bytes %d: must be at least 1024", c.FlushBytes))

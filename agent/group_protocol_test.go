@@ -273,8 +273,13 @@ func TestFindCoordinator(t *testing.T) {
 	}
 	req.Version, req.CoordinatorType = 3, 1
 	rc.roundTrip(req, resp)
-	if resp.ErrorCode != kerr.CoordinatorNotAvailable.Code {
-		t.Fatalf("transaction key: %v", kerr.ErrorForCode(resp.ErrorCode))
+	if resp.ErrorCode != 0 || resp.NodeID != a.NodeID() || resp.Port != advPort {
+		t.Fatalf("transaction key: %v %+v", kerr.ErrorForCode(resp.ErrorCode), resp)
+	}
+	req.Version, req.CoordinatorType = 3, 7
+	rc.roundTrip(req, resp)
+	if resp.ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("unknown key type: %v", kerr.ErrorForCode(resp.ErrorCode))
 	}
 	req.Version, req.CoordinatorType, req.CoordinatorKeys = 5, 0, []string{"a", "b", ""}
 	rc.roundTrip(req, resp)

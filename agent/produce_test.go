@@ -111,15 +111,28 @@ func TestProduceRejectsBadBatches(t *testing.T) {
 	if r := testkit.ProduceBatch(t, cl, "nope", 1, idemBatch(t, -1, -1, -1, 1)); r.ErrorCode != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("unknown topic: code %d", r.ErrorCode)
 	}
-	// Sent raw: clients route transactional requests via FindCoordinator.
+	// A transactional id with no timeout: INVALID_TRANSACTION_TIMEOUT.
 	txn := kmsg.NewPtrInitProducerIDRequest()
 	txn.SetVersion(4)
 	id := "txn"
 	txn.TransactionalID = &id
 	resp := kmsg.NewPtrInitProducerIDResponse()
 	dialRaw(t, a).roundTrip(txn, resp)
-	if resp.ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code {
-		t.Fatalf("transactional init: code %d", resp.ErrorCode)
+	if resp.ErrorCode != kerr.InvalidTransactionTimeout.Code {
+		t.Fatalf("transactional init without a timeout: code %d", resp.ErrorCode)
+	}
+	// A control batch from a client, and a transactional batch without a
+	// transactional id, append nothing.
+	marker := record.BuildMarker(record.Marker{ProducerID: 5, Commit: true}, time.Now().UnixMilli())
+	if r := testkit.ProduceBatch(t, cl, "bad", 1, marker); r.ErrorCode != kerr.CorruptMessage.Code {
+		t.Fatalf("control batch: code %d, want CORRUPT_MESSAGE", r.ErrorCode)
+	}
+	tb := idemBatch(t, 5, 0, 0, 1)
+	h, _ := record.ParseHeader(tb)
+	tb, _ = record.Build(record.Header{ProducerID: 5, Attributes: 0x10, FirstTimestamp: h.FirstTimestamp, MaxTimestamp: h.MaxTimestamp},
+		[]record.Record{{Value: []byte("t")}}, record.CodecNone)
+	if r := testkit.ProduceBatch(t, cl, "bad", 1, tb); r.ErrorCode != kerr.InvalidTxnState.Code {
+		t.Fatalf("transactional batch without a transactional id: code %d, want INVALID_TXN_STATE", r.ErrorCode)
 	}
 	// A good batch afterwards lands at offset 0: the bad ones appended nothing.
 	if r := testkit.ProduceBatch(t, cl, "bad", -1, idemBatch(t, -1, -1, -1, 1)); r.ErrorCode != 0 || r.BaseOffset != 0 {

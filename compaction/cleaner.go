@@ -1,10 +1,13 @@
 package compaction
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"sort"
 	"sync/atomic"
 
 	"github.com/stratalog/strata/metastore"
@@ -45,17 +48,36 @@ type CleanResult struct {
 func (s *Service) cleanPartition(ctx context.Context, lease *metastore.Lease, rows []metastore.IndexRow, c Cleaning) (CleanResult, error) {
 	res := CleanResult{MapEnd: -1}
 	nowMs := s.now().UnixMilli()
+	ref := metastore.PartitionRef{TopicID: lease.TopicID, Partition: lease.Partition}
+	states, err := s.meta.ProducerStates(ctx, ref.TopicID, ref.Partition)
+	if err != nil {
+		return res, err
+	}
+	// Never past the last stable offset: the committed producer state
+	// names the first offset of every transaction still open as of the
+	// high watermark; rows reaching it are not cleanable yet.
+	for _, st := range states {
+		if !st.TxnOpen {
+			continue
+		}
+		for i, r := range rows {
+			if r.LastOffset >= st.TxnFirstOffset {
+				rows = rows[:i]
+				break
+			}
+		}
+	}
 	plan := PlanClean(rows, nowMs, c)
 	res.Why = plan.Why
 	if plan.Why == "" {
 		return res, nil
 	}
-	ref := metastore.PartitionRef{TopicID: lease.TopicID, Partition: lease.Partition}
-	lastOfProducer := map[int64]int64{}
-	states, err := s.meta.ProducerStates(ctx, ref.TopicID, ref.Partition)
+	entries, err := s.meta.AbortedTxns(ctx, ref.TopicID, ref.Partition, 0)
 	if err != nil {
 		return res, err
 	}
+	aborted := newAbortedRanges(entries)
+	lastOfProducer := map[int64]int64{}
 	for _, st := range states {
 		if n := len(st.Batches); n > 0 {
 			lastOfProducer[st.ProducerID] = st.Batches[n-1].LastOffset
@@ -87,7 +109,7 @@ func (s *Service) cleanPartition(ctx context.Context, lease *metastore.Lease, ro
 			runs = append(runs, run)
 		}
 	} else {
-		n, err := s.buildOffsetMap(ctx, m, rows[plan.Clean:plan.Cleanable], &res)
+		n, err := s.buildOffsetMap(ctx, m, rows[plan.Clean:plan.Cleanable], aborted, &res)
 		if err != nil {
 			return res, err
 		}
@@ -97,7 +119,7 @@ func (s *Service) cleanPartition(ctx context.Context, lease *metastore.Lease, ro
 	}
 	target := min(s.cfg.TargetSegmentBytes, max(c.SegmentBytes, 1<<20))
 	for _, run := range runs {
-		if err := s.rewriteRun(ctx, lease, ref, run, m, mapEnd, nowMs, c, lastOfProducer, target, &res); err != nil {
+		if err := s.rewriteRun(ctx, lease, ref, run, m, mapEnd, nowMs, c, lastOfProducer, aborted, target, &res); err != nil {
 			return res, err
 		}
 	}
@@ -110,13 +132,17 @@ func (s *Service) cleanPartition(ctx context.Context, lease *metastore.Lease, ro
 // scans it again, as Kafka's cleaner restarts from where its map ended),
 // unless it is the first: then the pass takes it anyway, keeping the
 // records past the map's end as they are, so every pass makes progress.
-func (s *Service) buildOffsetMap(ctx context.Context, m *offsetMap, dirty []metastore.IndexRow, res *CleanResult) (int, error) {
+//
+// Records of aborted transactions never enter the map: they supersede
+// nothing.
+func (s *Service) buildOffsetMap(ctx context.Context, m *offsetMap, dirty []metastore.IndexRow, aborted abortedRanges, res *CleanResult) (int, error) {
 	pf := s.prefetch(ctx, dirty)
 	defer pf.stop(res)
 	for i, row := range dirty {
 		full := false
 		err := pf.eachBatch(row, func(b []byte, h record.Header) error {
-			if h.Control() {
+			if h.Control() || aborted.holds(h) {
+				m.latest = max(m.latest, h.LastOffset())
 				return nil
 			}
 			if m.full(int(h.NumRecords), h.LastOffset()) {
@@ -148,7 +174,7 @@ func (s *Service) buildOffsetMap(ctx context.Context, m *offsetMap, dirty []meta
 // rewriteRun rewrites consecutive rows into clean segments, one Replace
 // per segment of about target bytes.
 func (s *Service) rewriteRun(ctx context.Context, lease *metastore.Lease, ref metastore.PartitionRef, run []metastore.IndexRow,
-	m *offsetMap, mapEnd, nowMs int64, c Cleaning, lastOfProducer map[int64]int64, target int64, res *CleanResult) error {
+	m *offsetMap, mapEnd, nowMs int64, c Cleaning, lastOfProducer map[int64]int64, aborted abortedRanges, target int64, res *CleanResult) error {
 	// Outputs are cut at row boundaries (a switch replaces whole rows),
 	// before a row whose input would take the output past target; a
 	// row's output is at most about its input.
@@ -179,7 +205,11 @@ func (s *Service) rewriteRun(ctx context.Context, lease *metastore.Lease, ref me
 		err := pf.eachBatch(row, func(b []byte, h record.Header) error {
 			last, ok := lastOfProducer[h.ProducerID]
 			retainEmpty := h.LastOffset() == row.LastOffset || (h.ProducerID >= 0 && ok && last == h.LastOffset())
-			out, err := cleanBatch(b, h, m.get, mapEnd, nowMs, c.DeleteRetentionMs, retainEmpty)
+			latest := m.get
+			if aborted.holds(h) && h.LastOffset() <= mapEnd {
+				latest = supersedeAll // an aborted transaction's records go
+			}
+			out, err := cleanBatch(b, h, latest, mapEnd, nowMs, c.DeleteRetentionMs, retainEmpty)
 			if err != nil {
 				return fmt.Errorf("compaction: clean batch at %d: %w", h.BaseOffset, err)
 			}
@@ -445,4 +475,33 @@ func (w *segWriter) finish() []byte {
 	w.cut()
 	obj, _ := w.b.Finish()
 	return obj
+}
+
+// supersedeAll says every record has a newer one: cleanBatch then drops
+// them all (keeping the batch empty where it must stay).
+func supersedeAll([]byte) int64 { return math.MaxInt64 }
+
+// abortedRanges are a partition's aborted transactions by producer, each
+// producer's ranges in offset order (they never overlap).
+type abortedRanges map[int64][]metastore.AbortedTxn
+
+func newAbortedRanges(entries []metastore.AbortedTxn) abortedRanges {
+	out := abortedRanges{}
+	for _, e := range entries {
+		out[e.ProducerID] = append(out[e.ProducerID], e)
+	}
+	for _, rs := range out {
+		slices.SortFunc(rs, func(a, b metastore.AbortedTxn) int { return cmp.Compare(a.FirstOffset, b.FirstOffset) })
+	}
+	return out
+}
+
+// holds reports whether batch h belongs to an aborted transaction.
+func (a abortedRanges) holds(h record.Header) bool {
+	if !h.Transactional() || h.Control() || h.ProducerID < 0 {
+		return false
+	}
+	rs := a[h.ProducerID]
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].LastOffset >= h.BaseOffset })
+	return i < len(rs) && rs[i].FirstOffset <= h.BaseOffset
 }

@@ -24,6 +24,7 @@ type Store interface {
 	IndexRows(ctx context.Context, id metastore.TopicID, partition int32, fromOffset int64, limit int) ([]metastore.IndexRow, error)
 	IndexRowsByTime(ctx context.Context, id metastore.TopicID, partition int32, ts int64, limit int) ([]metastore.IndexRow, error)
 	ProducerStates(ctx context.Context, id metastore.TopicID, partition int32) ([]metastore.ProducerState, error)
+	AbortedTxns(ctx context.Context, id metastore.TopicID, partition int32, fromOffset int64) ([]metastore.AbortedTxn, error)
 }
 
 // Service runs the storage lifecycle: compaction, retention, garbage

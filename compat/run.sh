@@ -261,7 +261,7 @@ fg_counts=$(sed -n 's/^franz-go kgo tests: //p' "$work/franz-go/summary" 2>/dev/
 	echo "| Kafka Connect, distributed mode (connect-runtime, connect-file) | $kafka_version | $kc (the worker creates its config, offset and status topics, compacted; the source's topic by topic.creation) | $kc (FileStreamSource, 5,000 lines, connectors created through the REST API) | $kc (FileStreamSink: the file comes back byte-identical) | $kc (worker group; source offsets and sink commits survive a worker restart: no line lost or repeated) | | not tested yet (exactly-once source support) |"
 	ks=$(status kafka-streams/wordcount-ktable)
 	echo "| Kafka Streams | $kafka_version | $ks (repartition and changelog topics; the changelog compacted) | $ks (word count into a KTable, at-least-once) | $ks (latest count per word exact) | $ks (static member; state wiped and restored from the changelog, counts still exact) | | not tested yet (exactly-once) |"
-	echo "| franz-go pkg/kgo test suite | $franzgo_version | ${fg_counts:-no result}; expected list: $(status franz-go/kgo-integration) (details below) | | | | | not supported: TestTxnEtl not run |"
+	echo "| franz-go pkg/kgo test suite | $franzgo_version | ${fg_counts:-no result}; expected list: $(status franz-go/kgo-integration) (details below) | | | | | TestTxnEtl (GroupTransactSession: exactly-once consume-transform-produce) in the expected list |"
 	echo
 	echo "franz-go: its own \`pkg/kgo\` tests (unit and integration, top-level tests counted)"
 	echo "run against the agent by \`compat/franz-go.sh\`. CI fails if any test listed in"

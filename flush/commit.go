@@ -33,6 +33,7 @@ func (f *Flusher) commit(ctx context.Context, pl *plan) error {
 		for pid, e := range pf.producers {
 			pc.Producers = append(pc.Producers, e.State(pid))
 		}
+		pc.Markers, pc.Aborted = pf.markers, pf.aborted
 		fl.Partitions = append(fl.Partitions, pc)
 	}
 	err := f.meta.CommitFlush(ctx, fl)
@@ -119,5 +120,6 @@ func publish(pf *partFlush, key string) {
 		chunks = append(chunks, partlog.Chunk{First: r.first, Last: r.last, Data: pf.data[r.off : r.off+r.size],
 			ObjectKey: key, Pos: pf.chunk.Pos + r.off})
 	}
+	pf.p.AddAborted(pf.aborted)
 	pf.p.Committed(pf.epoch, pf.last+1, pf.bytes, chunks)
 }

@@ -32,6 +32,8 @@ type partFlush struct {
 	pieces      [][]byte // the batches, until they are copied into the object
 	chunk       segment.Chunk
 	producers   map[int64]*partlog.ProducerEntry // touched entries, updated
+	markers     []metastore.MarkerDone           // transaction markers written
+	aborted     []metastore.AbortedTxn           // transactions the markers abort
 	rows        []indexRow
 	done        bool // committed or dropped (possibly by an earlier ambiguous attempt)
 }
@@ -197,7 +199,13 @@ func (pn *planner) plan(gen *wal.Gen, entries []wal.Entry, objectKey func() stri
 					pf.producers[h.ProducerID] = old.Clone()
 				}
 			}
-			partlog.RecordProducerBatch(pf.producers, h, pn.now().UnixMilli())
+			eff := partlog.ApplyBatch(pf.producers, e.Batch, h, pn.now().UnixMilli())
+			if eff.Marker {
+				pf.markers = append(pf.markers, eff.Done)
+				if a, ok := eff.Aborted(h.BaseOffset, h.ProducerID); ok {
+					pf.aborted = append(pf.aborted, a)
+				}
+			}
 		}
 	}
 	// Each batch is copied once, into an object sized for all of them.

@@ -144,3 +144,7 @@ func TestPlanUnknownPartition(t *testing.T) {
 		t.Fatalf("chains of a deleted topic kept: %d", len(pn.chains))
 	}
 }
+
+func (catalogStore) AbortedTxns(context.Context, metastore.TopicID, int32, int64) ([]metastore.AbortedTxn, error) {
+	return nil, nil
+}

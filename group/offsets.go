@@ -327,3 +327,24 @@ func (g *group) memberSubscriptions() (map[string]bool, bool) {
 	}
 	return topics, true
 }
+
+// CheckTxnCommit checks a transactional offset commit (TxnOffsetCommit)
+// against the group before the transaction coordinator stores its offsets
+// as pending: this agent must coordinate the group, and a commit naming a
+// member or a generation is checked as CommitOffsets checks one (the
+// member's session is extended). One naming neither (TxnOffsetCommit
+// before v3, admin tools) is not checked.
+func (gc *Coordinator) CheckTxnCommit(ctx context.Context, name, memberID string, instanceID *string, generation int32) error {
+	if name == "" {
+		return ErrInvalidGroupID
+	}
+	g, err := gc.lock(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer g.unlock()
+	if memberID == "" && generation < 0 {
+		return nil
+	}
+	return g.checkCommit(generation, memberID, instanceID)
+}

@@ -99,6 +99,14 @@ type ProducerState struct {
 	// LastTimestamp is the wall-clock millis of the last append, used to
 	// expire idle producers.
 	LastTimestamp int64
+	// TxnOpen tells whether the producer has a transaction open on the
+	// partition, beginning at TxnFirstOffset.
+	TxnOpen        bool
+	TxnFirstOffset int64
+	// MarkerEpoch is the coordinator epoch of the last transaction marker
+	// written for the producer (-1 if none): a pending marker is written
+	// only if its epoch is higher.
+	MarkerEpoch int32
 }
 
 // PartitionCommit is one partition's part of a flush.
@@ -117,6 +125,12 @@ type PartitionCommit struct {
 	Rows []IndexRow
 	// Producers are upserted (by ProducerID) for the partition.
 	Producers []ProducerState
+	// Markers are the transaction markers this flush writes: their
+	// pending rows are deleted.
+	Markers []MarkerDone
+	// Aborted are the aborted transactions whose abort marker this flush
+	// writes, added to the partition's aborted-transaction index.
+	Aborted []AbortedTxn
 }
 
 // Flush is everything one flushed object adds to the metastore. It is
@@ -307,6 +321,7 @@ type Store interface {
 	Producers
 	Groups
 	Lifecycle
+	Transactions
 
 	Close() error
 }

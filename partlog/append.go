@@ -58,8 +58,11 @@ func (p *Partition) Append(records []byte, nowMs int64) (Appended, error) {
 		if err != nil {
 			return res, fmt.Errorf("%w: %w", ErrInvalidRecord, err)
 		}
-		if h.Transactional() || h.Control() {
-			return res, ErrTransactional
+		if h.Control() {
+			return res, fmt.Errorf("%w: clients may not write control batches", ErrInvalidRecord)
+		}
+		if h.Transactional() && h.ProducerID < 0 {
+			return res, fmt.Errorf("%w: a transactional batch without a producer id", ErrInvalidRecord)
 		}
 		recs, err := record.Records(b, maxDecompressedBatch)
 		if err != nil {
@@ -118,7 +121,7 @@ func (p *Partition) Append(records []byte, nowMs int64) (Appended, error) {
 		}
 		p.mu.nextOffset = h.LastOffset() + 1
 		if h.ProducerID >= 0 {
-			RecordProducerBatch(p.mu.producers, h, nowMs)
+			p.trackTxnLocked(h.ProducerID, h, ApplyBatch(p.mu.producers, b, h, nowMs))
 		}
 		res.Syncs = append(res.Syncs, r.wal.Append(wal.Entry{TopicID: p.topic.id, Partition: p.index, Epoch: p.mu.epoch, Batch: b}))
 		res.LastOffset = h.LastOffset()

@@ -15,7 +15,6 @@ var (
 	ErrProducerFenced = errors.New("partlog: producer epoch fenced")
 	ErrTimeout        = errors.New("partlog: timed out waiting for durability")
 	ErrShuttingDown   = errors.New("partlog: shutting down")
-	ErrTransactional  = errors.New("partlog: transactional producers are not supported")
 	ErrInvalidRecord  = errors.New("partlog: invalid record batch")
 	ErrStorage        = errors.New("partlog: local storage error")
 	// ErrKeyless: a record without a key sent to a compacted topic

@@ -400,3 +400,7 @@ func lastOffsetErr(data []byte) (int64, error) {
 func keyf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 
 func sleepMs(n int) { time.Sleep(time.Duration(n) * time.Millisecond) }
+
+func (m *fakeMeta) AbortedTxns(context.Context, metastore.TopicID, int32, int64) ([]metastore.AbortedTxn, error) {
+	return nil, nil
+}

@@ -48,6 +48,7 @@ func (p *Partition) Committed(epoch int32, newHWM int64, bytes int64, chunks []C
 	moved := p.mu.epoch == epoch
 	if moved {
 		p.hwm.Store(newHWM)
+		p.pruneTxnsLocked(newHWM)
 	}
 	p.mu.Unlock()
 	if moved {

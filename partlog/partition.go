@@ -63,7 +63,11 @@ type Partition struct {
 		// claimProducers is the producer state loaded when the current
 		// epoch began; the flusher restarts its chain from it.
 		claimProducers map[int64]*ProducerEntry
+		// txns are the transactions open on the partition as of the
+		// high watermark or later (see LastStable).
+		txns []openTxn
 	}
+	aborted abortedIndex
 
 	// rows caches the last index-row lookup for sequential readers.
 	rows rowLookup
@@ -184,8 +188,10 @@ func (p *Partition) Claimed(row metastore.Partition, states []metastore.Producer
 	p.mu.epoch, p.mu.owner = row.Epoch, p.reg.agentID
 	p.mu.nextOffset = row.HighWatermark
 	p.mu.producers, p.mu.claimProducers = entriesFromStates(states), entriesFromStates(states)
+	p.mu.txns = txnsFromStates(states)
 	p.mu.state = Owned
 	p.mu.Unlock()
+	p.aborted.reset()
 	p.reg.metrics.highWatermark.WithLabelValues(p.topic.name, strconv.Itoa(int(p.index))).Set(float64(row.HighWatermark))
 	p.reg.NotifyHWM()
 }

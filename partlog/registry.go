@@ -24,6 +24,7 @@ type Store interface {
 	IndexRows(ctx context.Context, id metastore.TopicID, partition int32, fromOffset int64, limit int) ([]metastore.IndexRow, error)
 	IndexRowsByTime(ctx context.Context, id metastore.TopicID, partition int32, ts int64, limit int) ([]metastore.IndexRow, error)
 	MaxTimestampRow(ctx context.Context, id metastore.TopicID, partition int32) (metastore.IndexRow, error)
+	AbortedTxns(ctx context.Context, id metastore.TopicID, partition int32, fromOffset int64) ([]metastore.AbortedTxn, error)
 }
 
 // Deps are a Registry's collaborators.
@@ -253,6 +254,7 @@ func (r *Registry) loadPartition(ctx context.Context, t *Topic, row metastore.Pa
 	}
 	p.mu.producers = entriesFromStates(states)
 	p.mu.claimProducers = entriesFromStates(states)
+	p.mu.txns = txnsFromStates(states)
 	r.metrics.highWatermark.WithLabelValues(t.name, strconv.Itoa(int(row.Partition))).Set(float64(row.HighWatermark))
 	return p, nil
 }
@@ -290,7 +292,7 @@ func (r *Registry) RecoverWAL(ctx context.Context) error {
 			syncs = append(syncs, r.wal.Append(e))
 			p.mu.nextOffset = h.LastOffset() + 1
 			if h.ProducerID >= 0 {
-				RecordProducerBatch(p.mu.producers, h, time.Now().UnixMilli())
+				p.trackTxnLocked(h.ProducerID, h, ApplyBatch(p.mu.producers, e.Batch, h, time.Now().UnixMilli()))
 			}
 			p.addBuffered(int64(len(e.Batch)))
 		}

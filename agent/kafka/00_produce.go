@@ -15,8 +15,13 @@ package kafka
 //     batches; a retried batch is answered with its original offset, a gap
 //     with OUT_OF_ORDER_SEQUENCE_NUMBER, a stale epoch with
 //     INVALID_PRODUCER_EPOCH.
-//   - Transactional produce (a transactional id, or transactional batches)
-//     is not supported: TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+//   - Transactional batches need the request's transactional id. The
+//     first batch of a producer's transaction on a partition is checked
+//     with the transaction coordinator's record (KIP-890 part 1): the
+//     partition must be in the producer's ongoing transaction
+//     (INVALID_TXN_STATE otherwise; PRODUCER_FENCED-style stale epochs
+//     INVALID_PRODUCER_EPOCH); v12 (part 2) adds it instead. Control
+//     batches from clients are CORRUPT_MESSAGE.
 //   - When uploads fall behind by BufferBytes: KAFKA_STORAGE_ERROR
 //     (retriable) until they catch up.
 //   - A failure on one partition sets that partition's code only.
@@ -24,8 +29,11 @@ package kafka
 import (
 	"context"
 	"errors"
-	"github.com/stratalog/strata/partlog"
 	"time"
+
+	"github.com/stratalog/strata/partlog"
+	"github.com/stratalog/strata/record"
+	"github.com/stratalog/strata/txn"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -45,8 +53,6 @@ func handleProduce(c *conn, req kmsg.Request, f *inflight) {
 	resp := r.ResponseKind().(*kmsg.ProduceResponse)
 	var reqErr error
 	switch {
-	case r.TransactionID != nil:
-		reqErr = partlog.ErrTransactional
 	case r.Acks != 0 && r.Acks != 1 && r.Acks != -1:
 		reqErr = errInvalidAcks
 	}
@@ -69,6 +75,9 @@ func handleProduce(c *conn, req kmsg.Request, f *inflight) {
 				res.err = errUnknownTopic
 			default:
 				res.p = p
+				if res.err = srv.verifyTxnProduce(c.ctx, r, rt.Topic, p, rpReq.Records); res.err != nil {
+					break
+				}
 				// The ordered phase: appends keep the client's order
 				// because the connection's reader runs them in turn.
 				res.app, res.err = p.Append(rpReq.Records, now)
@@ -144,3 +153,42 @@ func produceErrorCode(err error) int16 {
 	}
 	return errorCode(err)
 }
+
+var errTxnIDMissing = errors.New("agent: transactional batch without a transactional id")
+
+// verifyTxnProduce checks a transactional first batch of a producer's
+// transaction on p with the coordinator's record (v12: adds p to it).
+func (srv *Server) verifyTxnProduce(ctx context.Context, r *kmsg.ProduceRequest, topic string, p *partlog.Partition, records []byte) error {
+	h, err := record.ParseHeader(records)
+	if err != nil || !h.Transactional() || h.Control() {
+		return nil // Append judges it
+	}
+	if r.TransactionID == nil || *r.TransactionID == "" {
+		return errTxnIDMissing
+	}
+	if p.TxnOpen(h.ProducerID, h.ProducerEpoch) {
+		return nil
+	}
+	// The producer's previous transaction may still be completing (its
+	// markers not all committed): wait for it here, as Kafka's brokers
+	// retry CONCURRENT_TRANSACTIONS themselves, rather than send the
+	// client into a metadata refresh and a long backoff.
+	deadline := time.Now().Add(verifyWait)
+	backoff := 5 * time.Millisecond
+	for {
+		err := srv.txns.Verify(ctx, *r.TransactionID, h.ProducerID, h.ProducerEpoch, topic, p.Index(), r.Version >= 12)
+		if !errors.Is(err, txn.ErrConcurrent) || time.Now().Add(backoff).After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return err
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
+	}
+}
+
+// verifyWait bounds how long a produce waits for the producer's previous
+// transaction to complete.
+const verifyWait = 5 * time.Second

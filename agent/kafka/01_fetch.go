@@ -13,14 +13,19 @@ package kafka
 //     the log end offset, with the partition's log start and high
 //     watermark filled in.
 //   - CurrentLeaderEpoch (v9+): FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH.
-//   - Isolation levels are accepted; without transactions both read up to
-//     the high watermark (the last stable offset equals it).
+//   - read_uncommitted reads up to the high watermark; read_committed up
+//     to the last stable offset (the first offset of the earliest
+//     transaction still open), with the aborted transactions that overlap
+//     the records returned, from the partition's aborted-transaction
+//     index.
 //   - Fetch sessions (KIP-227) are not kept: every answer has session id 0,
 //     which tells clients to send full fetch requests.
 
 import (
-	"github.com/stratalog/strata/partlog"
 	"time"
+
+	"github.com/stratalog/strata/partlog"
+	"github.com/stratalog/strata/record"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -94,7 +99,7 @@ func (srv *Server) buildFetch(c *conn, r *kmsg.FetchRequest) (*kmsg.FetchRespons
 				if total == 0 {
 					limit = max(limit, 1) // first non-empty partition: at least one batch
 				}
-				srv.fetchPartition(c, p, rp, limit, &out)
+				srv.fetchPartition(c, p, rp, limit, r.IsolationLevel == 1, &out)
 			}
 			if out.ErrorCode != 0 {
 				failed = true
@@ -107,10 +112,14 @@ func (srv *Server) buildFetch(c *conn, r *kmsg.FetchRequest) (*kmsg.FetchRespons
 	return resp, total, failed
 }
 
-func (srv *Server) fetchPartition(c *conn, p *partlog.Partition, rp kmsg.FetchRequestTopicPartition, limit int, out *kmsg.FetchResponseTopicPartition) {
+func (srv *Server) fetchPartition(c *conn, p *partlog.Partition, rp kmsg.FetchRequestTopicPartition, limit int, committed bool, out *kmsg.FetchResponseTopicPartition) {
 	st := p.Status()
+	lso := p.LastStable()
 	epoch, end, hwm, start := st.Epoch, st.LogEnd, st.HighWatermark, st.LogStart
-	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = hwm, hwm, start
+	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = st.HighWatermark, min(lso, st.HighWatermark), start
+	if committed {
+		hwm = min(hwm, lso)
+	}
 	switch {
 	case !st.Serving:
 		out.ErrorCode = kerr.NotLeaderForPartition.Code
@@ -138,4 +147,33 @@ func (srv *Server) fetchPartition(c *conn, p *partlog.Partition, rp kmsg.FetchRe
 	if data != nil {
 		out.RecordBatches = data
 	}
+	if committed && len(data) > 0 {
+		aborted, err := p.AbortedIn(c.ctx, rp.FetchOffset, lastOffsetIn(data))
+		if err != nil {
+			srv.log.Warn("fetch aborted transactions", "topic", p.Topic().Name(), "partition", p.Index(), "err", err)
+			out.ErrorCode, out.RecordBatches = kerr.KafkaStorageError.Code, []byte{}
+			return
+		}
+		for _, a := range aborted {
+			at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+			at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+			out.AbortedTransactions = append(out.AbortedTransactions, at)
+		}
+	}
+}
+
+// lastOffsetIn is the last offset of the batches in data.
+func lastOffsetIn(data []byte) int64 {
+	last := int64(-1)
+	for rest := data; len(rest) > 0; {
+		b, next, err := record.Next(rest)
+		if err != nil {
+			break
+		}
+		if h, err := record.ParseHeader(b); err == nil {
+			last = h.LastOffset()
+		}
+		rest = next
+	}
+	return last
 }

@@ -3,7 +3,8 @@ package kafka
 // ListOffsets v1-v8.
 //
 //   - -2 (earliest): the log start offset; -1 (latest): the high
-//     watermark; -3 (max timestamp, v7+): the offset and timestamp of the
+//     watermark, or under read_committed (IsolationLevel 1, v2+) the last
+//     stable offset; -3 (max timestamp, v7+): the offset and timestamp of the
 //     record with the largest timestamp; -4 (earliest local, v8+): the log
 //     start offset, since every offset is equally "local" to object storage.
 //   - T >= 0: the first offset whose record timestamp is >= T, found via the
@@ -35,7 +36,7 @@ func handleListOffsets(c *conn, req kmsg.Request, f *inflight) {
 			if p := t.Partition(rp.Partition); p == nil {
 				out.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else {
-				srv.listOffset(c.ctx, p, rp, &out)
+				srv.listOffset(c.ctx, p, rp, r.IsolationLevel == 1, &out)
 			}
 			respT.Partitions = append(respT.Partitions, out)
 		}
@@ -44,7 +45,7 @@ func handleListOffsets(c *conn, req kmsg.Request, f *inflight) {
 	f.finish(resp)
 }
 
-func (srv *Server) listOffset(ctx context.Context, p *partlog.Partition, rp kmsg.ListOffsetsRequestTopicPartition, out *kmsg.ListOffsetsResponseTopicPartition) {
+func (srv *Server) listOffset(ctx context.Context, p *partlog.Partition, rp kmsg.ListOffsetsRequestTopicPartition, committed bool, out *kmsg.ListOffsetsResponseTopicPartition) {
 	st := p.Status()
 	epoch := st.Epoch
 	switch {
@@ -62,6 +63,8 @@ func (srv *Server) listOffset(ctx context.Context, p *partlog.Partition, rp kmsg
 	switch ts := rp.Timestamp; {
 	case ts == -2 || ts == -4:
 		out.Offset, out.Timestamp = p.LogStart(), -1
+	case ts == -1 && committed:
+		out.Offset, out.Timestamp = p.LastStable(), -1
 	case ts == -1:
 		out.Offset, out.Timestamp = p.HighWatermark(), -1
 	case ts == -3:

@@ -5,9 +5,9 @@ package kafka
 //   - Key type 0 (group): the group's coordinator by rendezvous hashing of
 //     the group name over the live agents (coordinatorFor): its node id,
 //     advertised host and port.
-//   - Key type 1 (transaction): COORDINATOR_NOT_AVAILABLE, as transactions
-//     are not supported. Other key types: INVALID_REQUEST.
-//   - An empty group key is INVALID_REQUEST.
+//   - Key type 1 (transaction): the transactional id's coordinator, by the
+//     same hashing of TxnKey(id). Other key types: INVALID_REQUEST.
+//   - An empty key is INVALID_REQUEST.
 //   - v4+ batch several keys (CoordinatorKeys); each gets its own answer.
 //
 // The group coordinator itself is package group; newGroupCoordinator
@@ -28,17 +28,18 @@ func handleFindCoordinator(c *conn, req kmsg.Request, f *inflight) {
 		out.NodeID, out.Port = -1, -1
 		var msg string
 		switch {
-		case r.CoordinatorType == 1:
-			out.ErrorCode = kerr.CoordinatorNotAvailable.Code
-			msg = "transactions are not supported"
-		case r.CoordinatorType != 0:
+		case r.CoordinatorType != 0 && r.CoordinatorType != 1:
 			out.ErrorCode = kerr.InvalidRequest.Code
 			msg = "unknown coordinator key type"
 		case key == "":
 			out.ErrorCode = kerr.InvalidRequest.Code
-			msg = "empty group id"
+			msg = "empty key"
 		default:
-			co := srv.coordinatorFor(key)
+			place := key
+			if r.CoordinatorType == 1 {
+				place = TxnKey(key)
+			}
+			co := srv.coordinatorFor(place)
 			out.NodeID, out.Host, out.Port = co.NodeID, co.Host, co.Port
 			return out
 		}

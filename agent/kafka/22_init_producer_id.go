@@ -6,8 +6,15 @@ package kafka
 //     never reused) with epoch 0. With a producer id and epoch (KIP-360,
 //     v3+), the same id with the epoch bumped, or a new id once the epoch
 //     would overflow.
-//   - Transactions are not supported: a transactional id answers
-//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+//   - With a transactional id (answered by its coordinator, else
+//     NOT_COORDINATOR): the id's producer id, with the epoch bumped so
+//     every older producer of the id is fenced; an ongoing transaction is
+//     aborted first (CONCURRENT_TRANSACTIONS until its markers are
+//     written; the client retries). A new id gets a new producer id.
+//     transaction.timeout.ms must be in (0, --transaction-max-timeout-ms]
+//     (INVALID_TRANSACTION_TIMEOUT). v3+ with a producer id and epoch
+//     (KIP-360) must name the id's current or previous pair
+//     (PRODUCER_FENCED).
 
 import (
 	"math"
@@ -21,8 +28,12 @@ func handleInitProducerID(c *conn, req kmsg.Request, f *inflight) {
 	r := req.(*kmsg.InitProducerIDRequest)
 	resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
 	switch {
+	case r.TransactionalID != nil && !srv.coordinatesTxn(*r.TransactionalID):
+		resp.ErrorCode = kerr.NotCoordinator.Code
 	case r.TransactionalID != nil:
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		pid, epoch, err := srv.txns.InitProducerID(c.ctx, *r.TransactionalID, r.TransactionTimeoutMillis, r.ProducerID, r.ProducerEpoch)
+		resp.ErrorCode = txnErrorCode(err)
+		resp.ProducerID, resp.ProducerEpoch = pid, epoch
 	case r.ProducerID >= 0 && r.ProducerEpoch >= 0 && r.ProducerEpoch < math.MaxInt16-1:
 		resp.ProducerID, resp.ProducerEpoch = r.ProducerID, r.ProducerEpoch+1
 	default:

@@ -1,8 +1,9 @@
 package kafka
 
-// DescribeProducers v0: the idempotent producers with state on each
-// partition (id, epoch, last sequence, last append time). No transactions,
-// so coordinator epoch and transaction start offset are always -1.
+// DescribeProducers v0: the producers with state on each partition (id,
+// epoch, last sequence, last append time, the coordinator epoch of the
+// last marker written for it and the first offset of its open
+// transaction, -1 when none is open).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -35,7 +36,10 @@ func handleDescribeProducers(c *conn, req kmsg.Request, f *inflight) {
 						ap.LastSequence = ps.Batches[n-1].LastSeq
 					}
 					ap.LastTimestamp = ps.LastTimestamp
-					ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = -1, -1
+					ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = ps.MarkerEpoch, -1
+					if ps.TxnOpen {
+						ap.CurrentTxnStartOffset = ps.TxnFirstOffset
+					}
 					op.ActiveProducers = append(op.ActiveProducers, ap)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/stratalog/strata/metastore"
 	"github.com/stratalog/strata/partlog"
 	"github.com/stratalog/strata/record"
+	"github.com/stratalog/strata/txn"
 )
 
 // Internal conditions that map to Kafka error codes. Handlers return these
@@ -43,8 +44,16 @@ func errorCode(err error) int16 {
 		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, partlog.ErrKeyless):
 		return kerr.InvalidRecord.Code
-	case errors.Is(err, partlog.ErrTransactional):
-		return kerr.TransactionalIDAuthorizationFailed.Code
+	case errors.Is(err, txn.ErrFenced):
+		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, txn.ErrInvalidState), errors.Is(err, errTxnIDMissing):
+		return kerr.InvalidTxnState.Code
+	case errors.Is(err, txn.ErrInvalidMapping):
+		return kerr.InvalidProducerIDMapping.Code
+	case errors.Is(err, txn.ErrConcurrent):
+		return kerr.ConcurrentTransactions.Code
+	case errors.Is(err, txn.ErrStore):
+		return kerr.KafkaStorageError.Code
 	case errors.Is(err, partlog.ErrInvalidRecord), errors.Is(err, record.ErrCorrupt), errors.Is(err, record.ErrBadCRC),
 		errors.Is(err, record.ErrTruncated), errors.Is(err, record.ErrUnsupportedMagic), errors.Is(err, record.ErrUnknownCodec):
 		return kerr.CorruptMessage.Code

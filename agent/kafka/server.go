@@ -15,6 +15,7 @@ import (
 	"github.com/stratalog/strata/metastore"
 	"github.com/stratalog/strata/ownership"
 	"github.com/stratalog/strata/partlog"
+	"github.com/stratalog/strata/txn"
 )
 
 // ErrServerClosed is returned by Serve after Close.
@@ -55,6 +56,9 @@ type Config struct {
 	// their own. Zero means Kafka's defaults, 7 days and -1.
 	RetentionMs    int64
 	RetentionBytes int64
+	// TransactionVersion is the finalized level of the transaction.version
+	// feature ApiVersions reports: 1 or 2 (KIP-890 part 2). Default 2.
+	TransactionVersion int16
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the request-layer metrics. Default: a new
@@ -72,6 +76,7 @@ type Store interface {
 	SetLogStartOffset(ctx context.Context, id metastore.TopicID, partition int32, offset int64) (int64, error)
 	NextProducerID(ctx context.Context) (int64, error)
 	RowCounts(ctx context.Context) ([]metastore.PartitionRows, error)
+	PendingTxnOffsets(ctx context.Context, group string) ([]metastore.TxnPartition, error)
 }
 
 // Deps are the subsystems the handlers call.
@@ -80,6 +85,7 @@ type Deps struct {
 	Registry  *partlog.Registry
 	Ownership *ownership.Manager
 	Groups    *group.Coordinator
+	Txns      *txn.Coordinator
 }
 
 // Server serves the Kafka protocol on listeners given to Serve.
@@ -90,6 +96,7 @@ type Server struct {
 	reg     *partlog.Registry
 	own     *ownership.Manager
 	groups  *group.Coordinator
+	txns    *txn.Coordinator
 	metrics *metrics
 
 	agentID   string
@@ -123,8 +130,11 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.Registerer == nil {
 		cfg.Registerer = prometheus.NewRegistry()
 	}
+	if cfg.TransactionVersion == 0 {
+		cfg.TransactionVersion = 2
+	}
 	return &Server{
-		cfg: cfg, log: cfg.Logger, meta: d.Meta, reg: d.Registry, own: d.Ownership, groups: d.Groups,
+		cfg: cfg, log: cfg.Logger, meta: d.Meta, reg: d.Registry, own: d.Ownership, groups: d.Groups, txns: d.Txns,
 		metrics: newMetrics(cfg.Registerer),
 		agentID: cfg.AgentID, nodeID: cfg.NodeID, clusterID: cfg.ClusterID, advHost: cfg.Host, advPort: cfg.Port,
 		conns: map[*conn]struct{}{},

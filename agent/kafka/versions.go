@@ -39,6 +39,10 @@ func init() {
 		19: {"CreateTopics", 2, 7, handleCreateTopics},
 		20: {"DeleteTopics", 1, 6, handleDeleteTopics},
 		22: {"InitProducerId", 0, 5, handleInitProducerID},
+		24: {"AddPartitionsToTxn", 0, 5, handleAddPartitionsToTxn},
+		25: {"AddOffsetsToTxn", 0, 4, handleAddOffsetsToTxn},
+		26: {"EndTxn", 0, 5, handleEndTxn},
+		28: {"TxnOffsetCommit", 0, 5, handleTxnOffsetCommit},
 		21: {"DeleteRecords", 0, 2, handleDeleteRecords},
 		32: {"DescribeConfigs", 1, 4, handleDescribeConfigs},
 		33: {"AlterConfigs", 0, 2, handleAlterConfigs},
@@ -49,6 +53,8 @@ func init() {
 		47: {"OffsetDelete", 0, 0, handleOffsetDelete},
 		60: {"DescribeCluster", 0, 1, handleDescribeCluster},
 		61: {"DescribeProducers", 0, 0, handleDescribeProducers},
+		65: {"DescribeTransactions", 0, 0, handleDescribeTransactions},
+		66: {"ListTransactions", 0, 2, handleListTransactions},
 	}
 }
 

@@ -60,6 +60,8 @@ or in a YAML file given with --config.`,
 	f.String("agent-id", "", "agent ID in the metastore (default: generated once, kept in <data-dir>/agent-id)")
 	f.String("rack", "", "rack reported to clients")
 	f.Duration("lease-ttl", 3*time.Second, "agent registration lease")
+	f.Int16("transaction-version", 2, "transaction.version feature offered to clients: 2 (KIP-890 part 2: epoch bumped at every commit, partitions added by produce) or 1")
+	f.Int64("transaction-max-timeout-ms", 900000, "largest transaction.timeout.ms a transactional producer may ask for (Kafka's transaction.max.timeout.ms)")
 	f.String("read-block-bytes", "16MiB", "compacted segments are read in blocks of about this size, one range GET each")
 	f.Int("read-ahead", 4, "most blocks a sequential reader keeps in flight ahead, within its share of --read-ahead-bytes (-1: none)")
 	f.String("read-ahead-bytes", "256MiB", "memory for read-ahead and recently read blocks, shared equally by the partitions being read sequentially")
@@ -98,6 +100,8 @@ func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, origins, e
 		AgentID:           v.GetString("agent-id"),
 		Rack:              v.GetString("rack"),
 		LeaseTTL:          dur("lease-ttl"),
+		TxnMaxTimeout:     time.Duration(st.integer("transaction-max-timeout-ms", 63)) * time.Millisecond,
+		TxnVersion:        int16(st.integer("transaction-version", 16)),
 		Compaction:        lifecycleConfig(st),
 		Read: tiering.ReaderConfig{
 			BlockBytes:     size("read-block-bytes"),

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratalog/strata/internal/testkit"
 )
 
 // kvModel is what was produced to one partition of a compacted topic:
@@ -387,4 +390,97 @@ func TestCompactedTopicReadsWhileCleaning(t *testing.T) {
 		t.Fatal("no clean segment in the log")
 	}
 	t.Logf("%d reads of the whole log while cleaning; %d records produced, %d left, %d clean rows", reads, produced, n, cleaned)
+}
+
+// TestCompactedTopicTransactions: the key cleaner on a topic written by a
+// transactional producer: records of an aborted transaction supersede
+// nothing and are removed; a transaction still open holds cleaning at
+// its first offset (the last stable offset); committed records are
+// cleaned as any others, and every marker stays where it was.
+func TestCompactedTopicTransactions(t *testing.T) {
+	c := newLCCluster(t, slices.Concat(lcAgentArgs, lcColdReads, []string{"--compaction=false"})...)
+	ctx := context.Background()
+	const topic = "kv-txn"
+	adm := kadm.NewClient(lcProducer(t, c.addr()))
+	if resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{
+		"cleanup.policy": kadm.StringPtr("compact"), "min.cleanable.dirty.ratio": kadm.StringPtr("0")}, topic); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	plain := lcProducer(t, c.addr())
+	tx := newClient(t, c.addr(), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.TransactionalID("kv-txn"))
+	ts := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	last := int64(-1)
+	produce := func(cl *kgo.Client, keys []int, value string) {
+		t.Helper()
+		for _, k := range keys {
+			r := kvRecord(topic, fmt.Sprintf("key-%d", k), []byte(value), ts)
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatalf("produce %s: %v", value, err)
+			}
+			last = max(last, r.Offset)
+		}
+	}
+	inTxn := func(keys []int, value string, commit bool) {
+		t.Helper()
+		if err := tx.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		produce(tx, keys, value)
+		if err := tx.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatalf("end %s: %v", value, err)
+		}
+	}
+	all := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	produce(plain, all, "v1")
+	inTxn([]int{0, 1, 2, 3, 4}, "committed", true)
+	inTxn([]int{5, 6, 7, 8, 9}, "aborted", false)
+	produce(plain, []int{9}, "v2")
+	// Open: key-0 "open" and then key-1 "late" outside the transaction.
+	if err := tx.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produce(tx, []int{0}, "open")
+	openAt := last
+	produce(plain, []int{1}, "late")
+
+	view := func(iso kgo.IsolationLevel, upTo int64) map[string]string {
+		t.Helper()
+		recs := readLog(t, c.addr(), topic, map[int32]int64{0: 0}, map[int32]int64{0: upTo + 1}, kgo.FetchIsolationLevel(iso))[0]
+		out := map[string]string{}
+		for _, r := range recs {
+			out[string(r.Key)] += string(r.Value) + ";"
+		}
+		return out
+	}
+	c.compactOnceOK(lcCompactNow...)
+	// Below the open transaction everything is cleaned: the aborted
+	// values are gone and superseded nothing; at and after its first
+	// offset nothing is.
+	got := view(kgo.ReadUncommitted(), last)
+	want := map[string]string{"key-0": "committed;open;", "key-1": "committed;late;", "key-2": "committed;", "key-3": "committed;",
+		"key-4": "committed;", "key-5": "v1;", "key-6": "v1;", "key-7": "v1;", "key-8": "v1;", "key-9": "v2;"}
+	if !maps.Equal(got, want) {
+		t.Fatalf("after cleaning with a transaction open, read_uncommitted:\n got %v\nwant %v", got, want)
+	}
+	got = view(kgo.ReadCommitted(), openAt-1)
+	delete(want, "key-0")
+	want["key-0"], want["key-1"] = "committed;", "committed;"
+	if !maps.Equal(got, want) {
+		t.Fatalf("read_committed below the open transaction:\n got %v\nwant %v", got, want)
+	}
+
+	if err := tx.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	end := endOffset(t, adm, topic)
+	testkit.Await(t, 10*time.Second, "the last marker", func() bool { return endOffset(t, adm, topic) > last+1 })
+	c.compactOnceOK(lcCompactNow...)
+	if got := endOffset(t, adm, topic); got < end {
+		t.Fatalf("log end %d after cleaning, was %d", got, end)
+	}
+	got = view(kgo.ReadCommitted(), last)
+	want["key-0"], want["key-1"] = "open;", "late;"
+	if !maps.Equal(got, want) {
+		t.Fatalf("after the commit and a clean, read_committed:\n got %v\nwant %v", got, want)
+	}
 }

@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"DeleteGroup", testDeleteGroup},
 	}
 	tests = append(tests, lifecycleTests...)
+	tests = append(tests, txnTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

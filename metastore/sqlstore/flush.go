@@ -115,7 +115,13 @@ func (s *Store) CommitFlush(ctx context.Context, f metastore.Flush) error {
 			stmts = append(stmts, Stmt{s.q.SetHighWatermark, []any{id, pc.Partition, pc.NewHighWatermark}})
 			for j, ps := range pc.Producers {
 				stmts = append(stmts, Stmt{s.q.UpsertProducerState, []any{id, pc.Partition, ps.ProducerID,
-					ps.Epoch, batches[i][j], ps.LastTimestamp}})
+					ps.Epoch, batches[i][j], ps.LastTimestamp, txnFirstColumn(ps), ps.MarkerEpoch}})
+			}
+			for _, m := range pc.Markers {
+				stmts = append(stmts, Stmt{s.q.DeleteTxnMarker, []any{id, pc.Partition, m.ProducerID, m.CoordinatorEpoch}})
+			}
+			for _, a := range pc.Aborted {
+				stmts = append(stmts, Stmt{s.q.InsertAbortedTxn, []any{id, pc.Partition, a.LastOffset, a.ProducerID, a.FirstOffset}})
 			}
 		}
 		stmts = append(stmts, s.accountObjects([]string{f.ObjectKey}, now)...)
@@ -241,8 +247,12 @@ func (s *Store) ProducerStates(ctx context.Context, id metastore.TopicID, partit
 			ps      metastore.ProducerState
 			batches []byte
 		)
-		if err := row.Scan(&ps.ProducerID, &ps.Epoch, &batches, &ps.LastTimestamp); err != nil {
+		if err := row.Scan(&ps.ProducerID, &ps.Epoch, &batches, &ps.LastTimestamp, &ps.TxnFirstOffset, &ps.MarkerEpoch); err != nil {
 			return ps, err
+		}
+		ps.TxnOpen = ps.TxnFirstOffset >= 0
+		if !ps.TxnOpen {
+			ps.TxnFirstOffset = 0
 		}
 		var err error
 		if ps.Batches, err = decodeBatches(batches); err != nil {
@@ -293,4 +303,13 @@ func decodeBatches(b []byte) ([]metastore.ProducerBatch, error) {
 		out[i] = metastore.ProducerBatch(b)
 	}
 	return out, nil
+}
+
+// txnFirstColumn is producer_states.txn_first_offset: the open
+// transaction's first offset, -1 when none is open.
+func txnFirstColumn(ps metastore.ProducerState) int64 {
+	if !ps.TxnOpen {
+		return -1
+	}
+	return ps.TxnFirstOffset
 }

@@ -260,6 +260,11 @@ func (s *Store) trimLog(ctx context.Context, tx Tx, lease *metastore.Lease, id m
 		if _, err := tx.Exec(ctx, s.q.SetLogStartOffset, tid, partition, start); err != nil {
 			return 0, 0, err
 		}
+		// Aborted transactions wholly below the log start can no longer
+		// matter to a reader.
+		if _, err := tx.Exec(ctx, s.q.DeleteAbortedBelow, tid, partition, start); err != nil {
+			return 0, 0, err
+		}
 	}
 	keys, err := queryAll(ctx, tx, scanString, s.q.SelectTrimObjectKeys, tid, partition, start)
 	if err != nil || len(keys) == 0 {

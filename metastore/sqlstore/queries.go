@@ -173,6 +173,30 @@ type Queries struct {
 	SelectGroup           string
 	SelectGroups          string
 	DeleteGroup           string
+
+	// Transactions (metastore.Transactions).
+
+	SelectTxn        string // transactional_id
+	SelectTxnVersion string // transactional_id
+	SelectTxns       string
+	// InsertTxn inserts a new row (txnColumns order) and nothing if the id
+	// exists; UpdateTxn sets every column of the row whose version is $14
+	// (txnColumns order in $1..$14, the old version last: $15).
+	InsertTxn               string
+	UpdateTxn               string
+	InsertTxnMarker         string // upsert; txnMarkerColumns order
+	CountTxnMarkers         string // transactional_id
+	SelectOwnedMarkers      string // owner
+	DeleteTxnMarker         string // topic_id, partition, producer_id, coordinator_epoch (at most)
+	InsertAbortedTxn        string // topic_id, partition, last_offset, producer_id, first_offset
+	SelectAbortedTxns       string // topic_id, partition, from offset
+	DeleteAbortedBelow      string // topic_id, partition, offset
+	UpsertTxnOffset         string
+	ApplyTxnOffsets         string // transactional_id: into group_offsets
+	DeleteTxnOffsets        string // transactional_id
+	SelectPendingTxnOffsets string // group
+	DeleteTopicMarkers      string // topic_id
+	DeleteTopicAborted      string // topic_id
 }
 
 // Column lists shared by the statements that read whole rows; the scan
@@ -184,6 +208,9 @@ const (
     min_timestamp, max_timestamp, kind`
 	objectColumns = `object_key, kind, size, live_bytes, created_at, COALESCE(dead_since, 0)`
 	groupColumns  = `name, protocol_type, protocol, state, generation, leader, members, updated_at`
+	txnColumns    = `transactional_id, producer_id, producer_epoch, last_producer_id, last_producer_epoch,
+    state, timeout_ms, start_ms, update_ms, partitions, groups, last_commit, coordinator_epoch, version`
+	txnMarkerColumns = `topic_id, partition, producer_id, producer_epoch, is_commit, coordinator_epoch, transactional_id`
 )
 
 // StandardQueries returns the statements as both backends spell them.
@@ -263,13 +290,15 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		SetHighWatermark: `UPDATE partitions SET high_watermark = $3
 WHERE topic_id = $1 AND partition = $2`,
 		UpsertProducerState: `INSERT INTO producer_states (topic_id, partition, producer_id,
-    epoch, batches, last_timestamp)
-VALUES ($1, $2, $3, $4, $5, $6)
+    epoch, batches, last_timestamp, txn_first_offset, marker_epoch)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (topic_id, partition, producer_id) DO UPDATE SET
     epoch = excluded.epoch,
     batches = excluded.batches,
-    last_timestamp = excluded.last_timestamp`,
-		SelectProducerStates: `SELECT producer_id, epoch, batches, last_timestamp
+    last_timestamp = excluded.last_timestamp,
+    txn_first_offset = excluded.txn_first_offset,
+    marker_epoch = excluded.marker_epoch`,
+		SelectProducerStates: `SELECT producer_id, epoch, batches, last_timestamp, txn_first_offset, marker_epoch
 FROM producer_states WHERE topic_id = $1 AND partition = $2 ORDER BY producer_id`,
 		// SelectIndexRowsFrom starts its scan of the primary key at the
 		// last row beginning at or before fromOffset, not at the
@@ -390,6 +419,54 @@ ON CONFLICT (name) DO UPDATE SET
 		SelectGroup:  `SELECT ` + groupColumns + ` FROM groups WHERE name = $1`,
 		SelectGroups: `SELECT ` + groupColumns + ` FROM groups ORDER BY name`,
 		DeleteGroup:  `DELETE FROM groups WHERE name = $1`,
+
+		SelectTxn:        `SELECT ` + txnColumns + ` FROM transactions WHERE transactional_id = $1`,
+		SelectTxnVersion: `SELECT version FROM transactions WHERE transactional_id = $1`,
+		SelectTxns:       `SELECT ` + txnColumns + ` FROM transactions ORDER BY transactional_id`,
+		InsertTxn: `INSERT INTO transactions (` + txnColumns + `)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+ON CONFLICT (transactional_id) DO NOTHING`,
+		UpdateTxn: `UPDATE transactions SET producer_id = $2, producer_epoch = $3, last_producer_id = $4,
+    last_producer_epoch = $5, state = $6, timeout_ms = $7, start_ms = $8, update_ms = $9,
+    partitions = $10, groups = $11, last_commit = $12, coordinator_epoch = $13, version = $14
+WHERE transactional_id = $1 AND version = $15`,
+		InsertTxnMarker: `INSERT INTO txn_markers (` + txnMarkerColumns + `)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (topic_id, partition, producer_id) DO UPDATE SET
+    producer_epoch = excluded.producer_epoch, is_commit = excluded.is_commit,
+    coordinator_epoch = excluded.coordinator_epoch, transactional_id = excluded.transactional_id`,
+		CountTxnMarkers: `SELECT COUNT(*) FROM txn_markers WHERE transactional_id = $1`,
+		SelectOwnedMarkers: `SELECT ` + txnMarkerColumns + ` FROM txn_markers m
+WHERE EXISTS (SELECT 1 FROM partitions p
+    WHERE p.topic_id = m.topic_id AND p.partition = m.partition AND p.owner = $1)
+ORDER BY topic_id, partition, producer_id`,
+		DeleteTxnMarker: `DELETE FROM txn_markers
+WHERE topic_id = $1 AND partition = $2 AND producer_id = $3 AND coordinator_epoch <= $4`,
+		InsertAbortedTxn: `INSERT INTO aborted_txns (topic_id, partition, last_offset, producer_id, first_offset)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (topic_id, partition, last_offset) DO NOTHING`,
+		SelectAbortedTxns: `SELECT producer_id, first_offset, last_offset FROM aborted_txns
+WHERE topic_id = $1 AND partition = $2 AND last_offset >= $3 ORDER BY last_offset`,
+		DeleteAbortedBelow: `DELETE FROM aborted_txns WHERE topic_id = $1 AND partition = $2 AND last_offset < $3`,
+		UpsertTxnOffset: `INSERT INTO txn_offsets (transactional_id, group_name, topic, partition,
+    committed_offset, leader_epoch, metadata, commit_time)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (transactional_id, group_name, topic, partition) DO UPDATE SET
+    committed_offset = excluded.committed_offset, leader_epoch = excluded.leader_epoch,
+    metadata = excluded.metadata, commit_time = excluded.commit_time`,
+		ApplyTxnOffsets: `INSERT INTO group_offsets (group_name, topic, partition,
+    committed_offset, leader_epoch, metadata, commit_time)
+SELECT group_name, topic, partition, committed_offset, leader_epoch, metadata, commit_time
+FROM txn_offsets t WHERE t.transactional_id = $1
+  AND EXISTS (SELECT 1 FROM groups g WHERE g.name = t.group_name)
+ON CONFLICT (group_name, topic, partition) DO UPDATE SET
+    committed_offset = excluded.committed_offset, leader_epoch = excluded.leader_epoch,
+    metadata = excluded.metadata, commit_time = excluded.commit_time`,
+		DeleteTxnOffsets: `DELETE FROM txn_offsets WHERE transactional_id = $1`,
+		SelectPendingTxnOffsets: `SELECT DISTINCT topic, partition FROM txn_offsets
+WHERE group_name = $1 ORDER BY topic, partition`,
+		DeleteTopicMarkers: `DELETE FROM txn_markers WHERE topic_id = $1`,
+		DeleteTopicAborted: `DELETE FROM aborted_txns WHERE topic_id = $1`,
 	}
 }
 

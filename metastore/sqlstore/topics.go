@@ -78,7 +78,7 @@ func (s *Store) DeleteTopic(ctx context.Context, name string) (metastore.Topic, 
 		}
 		var stmts []Stmt
 		for _, q := range []string{s.q.DeleteTopicIndexRows, s.q.DeleteTopicLeases, s.q.DeleteTopicProducers,
-			s.q.DeleteTopicParts, s.q.DeleteTopic} {
+			s.q.DeleteTopicMarkers, s.q.DeleteTopicAborted, s.q.DeleteTopicParts, s.q.DeleteTopic} {
 			stmts = append(stmts, Stmt{q, []any{id}})
 		}
 		stmts = append(stmts, s.accountObjects(keys, time.Now().UnixNano())...)

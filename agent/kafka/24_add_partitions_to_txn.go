@@ -1,0 +1,125 @@
+package kafka
+
+// AddPartitionsToTxn v0-v5.
+//
+//   - v0-v3 (producers): adds the partitions to the producer's
+//     transaction, starting it if none is open. This agent must
+//     coordinate the transactional id (else NOT_COORDINATOR). A
+//     transaction still completing answers CONCURRENT_TRANSACTIONS; a
+//     stale epoch PRODUCER_FENCED; a producer id the transactional id does
+//     not hold INVALID_PRODUCER_ID_MAPPING. An unknown partition answers
+//     UNKNOWN_TOPIC_OR_PARTITION and the others OPERATION_NOT_ATTEMPTED:
+//     nothing is added.
+//   - v4+ (the batched form brokers send): each transaction of the batch
+//     is answered on its own; VerifyOnly checks that the partitions are
+//     already in the ongoing transaction (INVALID_TXN_STATE otherwise)
+//     instead of adding them.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratalog/strata/metastore"
+)
+
+func handleAddPartitionsToTxn(c *conn, req kmsg.Request, f *inflight) {
+	srv := c.srv
+	r := req.(*kmsg.AddPartitionsToTxnRequest)
+	resp := r.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	// add answers one transaction: a code per partition, in request order.
+	add := func(id string, pid int64, epoch int16, verify bool, topics map[string][]int32, order []string) map[string][]int16 {
+		codes := map[string][]int16{}
+		fill := func(code int16) {
+			for _, t := range order {
+				codes[t] = make([]int16, len(topics[t]))
+				for i := range codes[t] {
+					codes[t][i] = code
+				}
+			}
+		}
+		if !srv.coordinatesTxn(id) {
+			fill(kerr.NotCoordinator.Code)
+			return codes
+		}
+		var parts []metastore.TxnPartition
+		unknown := false
+		for _, t := range order {
+			for _, p := range topics[t] {
+				if _, ok := srv.resolvePartition(t, p); !ok {
+					unknown = true
+				}
+				parts = append(parts, metastore.TxnPartition{Topic: t, Partition: p})
+			}
+		}
+		if unknown {
+			for _, t := range order {
+				codes[t] = make([]int16, len(topics[t]))
+				for i, p := range topics[t] {
+					codes[t][i] = kerr.OperationNotAttempted.Code
+					if _, ok := srv.resolvePartition(t, p); !ok {
+						codes[t][i] = kerr.UnknownTopicOrPartition.Code
+					}
+				}
+			}
+			return codes
+		}
+		var err error
+		if verify {
+			for _, p := range parts {
+				if err = srv.txns.Verify(c.ctx, id, pid, epoch, p.Topic, p.Partition, false); err != nil {
+					break
+				}
+			}
+		} else {
+			err = srv.txns.AddPartitions(c.ctx, id, pid, epoch, parts)
+		}
+		fill(txnErrorCode(err))
+		return codes
+	}
+	if r.Version <= 3 {
+		topics, order := map[string][]int32{}, []string(nil)
+		for _, rt := range r.Topics {
+			if _, ok := topics[rt.Topic]; !ok {
+				order = append(order, rt.Topic)
+			}
+			topics[rt.Topic] = append(topics[rt.Topic], rt.Partitions...)
+		}
+		codes := add(r.TransactionalID, r.ProducerID, r.ProducerEpoch, false, topics, order)
+		for _, t := range order {
+			rt := kmsg.NewAddPartitionsToTxnResponseTopic()
+			rt.Topic = t
+			for i, p := range topics[t] {
+				rp := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p, codes[t][i]
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		f.finish(resp)
+		return
+	}
+	for _, tx := range r.Transactions {
+		topics, order := map[string][]int32{}, []string(nil)
+		for _, rt := range tx.Topics {
+			if _, ok := topics[rt.Topic]; !ok {
+				order = append(order, rt.Topic)
+			}
+			topics[rt.Topic] = append(topics[rt.Topic], rt.Partitions...)
+		}
+		codes := add(tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly, topics, order)
+		out := kmsg.NewAddPartitionsToTxnResponseTransaction()
+		out.TransactionalID = tx.TransactionalID
+		for _, t := range order {
+			rt := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
+			rt.Topic = t
+			for i, p := range topics[t] {
+				rp := kmsg.NewAddPartitionsToTxnResponseTransactionTopicPartition()
+				rp.Partition, rp.ErrorCode = p, codes[t][i]
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			out.Topics = append(out.Topics, rt)
+		}
+		resp.Transactions = append(resp.Transactions, out)
+	}
+	f.finish(resp)
+}
