@@ -14,19 +14,28 @@ import (
 const cpuBusyShare = 0.8
 
 // cpuLoadWindow is the shortest time over which cpuLoad measures: a
-// sooner question gets the last answer.
-const cpuLoadWindow = 500 * time.Millisecond
+// sooner question gets the last answer. A question more than
+// cpuLoadMaxAge after the last measurement measures afresh over
+// cpuLoadSample, so the answer is about now, not about an idle stretch
+// since then (compaction asks only when it has work, often right after a
+// burst began).
+const (
+	cpuLoadWindow = 500 * time.Millisecond
+	cpuLoadMaxAge = 2 * time.Second
+	cpuLoadSample = 250 * time.Millisecond
+)
 
 // cpuLoad reports whether the machine's processors were mostly busy
-// (cpuBusyShare or more of their time, /proc/stat) since it last measured.
-// Compaction rewrites every byte produce writes, so running it beside a
-// produce that saturates the processors takes a third of produce's
-// throughput away; while they are busy, only overdue compaction runs
-// (data past the max lag), and the rest when they are free again.
-// Without /proc/stat (not Linux) it never reports busy.
+// (cpuBusyShare or more of their time, /proc/stat) lately. Compaction
+// rewrites every byte produce writes, so running it beside a produce
+// that saturates the processors takes a third of produce's throughput
+// away; while they are busy, only overdue compaction runs (data past the
+// max lag), and the rest when they are free again. Without /proc/stat
+// (not Linux) it never reports busy.
 type cpuLoad struct {
-	read func() (busy, total uint64, ok bool)
-	now  func() time.Time
+	read  func() (busy, total uint64, ok bool)
+	now   func() time.Time
+	sleep func(time.Duration)
 
 	mu struct {
 		sync.Mutex
@@ -37,11 +46,11 @@ type cpuLoad struct {
 }
 
 func newCPULoad() *cpuLoad {
-	return &cpuLoad{read: readProcStat, now: time.Now}
+	return &cpuLoad{read: readProcStat, now: time.Now, sleep: time.Sleep}
 }
 
-// Busy reports whether the processors were busy over the window since
-// the last measurement.
+// Busy reports whether the processors were busy since the last
+// measurement, or over the next cpuLoadSample if that was long ago.
 func (c *cpuLoad) Busy() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -49,6 +58,20 @@ func (c *cpuLoad) Busy() bool {
 	if !c.mu.at.IsZero() && now.Sub(c.mu.at) < cpuLoadWindow {
 		return c.mu.verdict
 	}
+	if c.mu.at.IsZero() || now.Sub(c.mu.at) > cpuLoadMaxAge {
+		if !c.sampleLocked(now) {
+			return false
+		}
+		c.sleep(cpuLoadSample)
+		now = c.now()
+	}
+	c.sampleLocked(now)
+	return c.mu.verdict
+}
+
+// sampleLocked reads the processors' times, judges the time since the
+// last sample, and keeps this one; false if they cannot be read.
+func (c *cpuLoad) sampleLocked(now time.Time) bool {
 	busy, total, ok := c.read()
 	if !ok {
 		return false
@@ -57,7 +80,7 @@ func (c *cpuLoad) Busy() bool {
 		c.mu.verdict = float64(busy-c.mu.busy) >= cpuBusyShare*float64(total-c.mu.total)
 	}
 	c.mu.busy, c.mu.total, c.mu.at = busy, total, now
-	return c.mu.verdict
+	return true
 }
 
 // readProcStat returns the processors' busy and total time from the

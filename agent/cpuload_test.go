@@ -27,28 +27,34 @@ func TestParseCPULine(t *testing.T) {
 
 // TestCPULoad: busy when at least cpuBusyShare of the processor time
 // since the last measurement was busy; asked again within cpuLoadWindow,
-// the same answer without a new measurement; never busy without
-// /proc/stat.
+// the same answer without a new measurement; asked long after the last
+// measurement, the answer is about the next cpuLoadSample, not the idle
+// stretch before; never busy without /proc/stat.
 func TestCPULoad(t *testing.T) {
 	now := time.Unix(1000, 0)
 	var busy, total uint64
+	var sampleBusy, sampleTotal uint64 // what the processors do while Busy sleeps
 	reads := 0
 	c := &cpuLoad{
 		read: func() (uint64, uint64, bool) { reads++; return busy, total, true },
 		now:  func() time.Time { return now },
+		sleep: func(d time.Duration) {
+			busy, total = busy+sampleBusy, total+sampleTotal
+			now = now.Add(d)
+		},
 	}
 	step := func(dBusy, dTotal uint64, d time.Duration) bool {
 		busy, total = busy+dBusy, total+dTotal
 		now = now.Add(d)
 		return c.Busy()
 	}
-	if step(0, 0, 0) {
-		t.Fatal("busy on the first measurement, which has no window")
+	if step(0, 0, 0) || reads != 2 {
+		t.Fatalf("first question: want not busy after a sample of nothing, 2 reads (%d)", reads)
 	}
 	if !step(90, 100, time.Second) {
 		t.Fatal("90% busy: not reported busy")
 	}
-	if !step(0, 100, 100*time.Millisecond) || reads != 2 {
+	if !step(0, 100, 100*time.Millisecond) || reads != 3 {
 		t.Fatalf("asked again within the window: want the last answer without a read (%d reads)", reads)
 	}
 	if step(0, 100, time.Second) { // 0 of 200 busy since the last read
@@ -60,7 +66,16 @@ func TestCPULoad(t *testing.T) {
 	if !step(80, 100, time.Second) {
 		t.Fatal("80% busy: not reported busy")
 	}
-	none := &cpuLoad{read: func() (uint64, uint64, bool) { return 0, 0, false }, now: time.Now}
+	// Ten idle seconds, then a burst: the answer is the burst's.
+	sampleBusy, sampleTotal = 24, 25
+	if !step(0, 1000, 10*time.Second) {
+		t.Fatal("busy during the fresh sample after an idle stretch: not reported busy")
+	}
+	sampleBusy, sampleTotal = 0, 25
+	if step(1000, 1000, 10*time.Second) {
+		t.Fatal("idle during the fresh sample after a busy stretch: reported busy")
+	}
+	none := &cpuLoad{read: func() (uint64, uint64, bool) { return 0, 0, false }, now: time.Now, sleep: func(time.Duration) {}}
 	if none.Busy() || none.Busy() {
 		t.Fatal("busy without /proc/stat")
 	}
