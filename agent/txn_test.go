@@ -157,6 +157,7 @@ func TestTransactionOpenHoldsLastStable(t *testing.T) {
 	if got, hwm := lso(1), lso(0); got != 1 || hwm != 7 {
 		t.Fatalf("open transaction: last stable %d, high watermark %d; want 1 and 7", got, hwm)
 	}
+	checkTxnAdmin(t, a, plain, "open")
 	// A read_committed consumer sees only the record before the
 	// transaction.
 	cons := testkit.NewClient(t, a.Addr(), kgo.ConsumeTopics("open"), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -362,4 +363,96 @@ func TestTxnOffsetCommitRequireStable(t *testing.T) {
 	if off, code := fetch(); code != 0 || off != 42 {
 		t.Fatalf("after the abort: %d %v, want 42", off, kerr.ErrorForCode(code))
 	}
+}
+
+// checkTxnAdmin checks the admin view of transactional id tx-open, open
+// on partition 0 of topic since offset 1: DescribeProducers' transaction
+// start offset, ListTransactions' filters, and the batched
+// AddPartitionsToTxn (v4+) that verifies.
+func checkTxnAdmin(t *testing.T, a *agent.Agent, cl *kgo.Client, topic string) {
+	t.Helper()
+	ctx := context.Background()
+	dp := kmsg.NewPtrDescribeProducersRequest()
+	dt := kmsg.NewDescribeProducersRequestTopic()
+	dt.Topic, dt.Partitions = topic, []int32{0}
+	dp.Topics = append(dp.Topics, dt)
+	dresp, err := dp.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int64 = -1
+	for _, ap := range dresp.Topics[0].Partitions[0].ActiveProducers {
+		if ap.CurrentTxnStartOffset >= 0 {
+			if ap.CurrentTxnStartOffset != 1 {
+				t.Fatalf("DescribeProducers: transaction start offset %d, want 1", ap.CurrentTxnStartOffset)
+			}
+			pid = ap.ProducerID
+		}
+	}
+	if pid < 0 {
+		t.Fatalf("DescribeProducers shows no open transaction: %+v", dresp.Topics[0].Partitions[0].ActiveProducers)
+	}
+	list := func(states []string, pids []int64) []string {
+		req := kmsg.NewPtrListTransactionsRequest()
+		req.StateFilters, req.ProducerIDFilters = states, pids
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("ListTransactions: %v %v", err, kerr.ErrorForCode(resp.ErrorCode))
+		}
+		var ids []string
+		for _, ts := range resp.TransactionStates {
+			ids = append(ids, ts.TransactionalID+"/"+ts.TransactionState)
+		}
+		return ids
+	}
+	if got := list([]string{"Ongoing"}, nil); len(got) != 1 || got[0] != "tx-open/Ongoing" {
+		t.Fatalf("ListTransactions Ongoing: %v", got)
+	}
+	if got := list([]string{"CompleteCommit"}, nil); len(got) != 0 {
+		t.Fatalf("ListTransactions CompleteCommit: %v", got)
+	}
+	if got := list(nil, []int64{pid + 1}); len(got) != 0 {
+		t.Fatalf("ListTransactions of another producer id: %v", got)
+	}
+	if got := list(nil, []int64{pid}); len(got) != 1 {
+		t.Fatalf("ListTransactions of producer %d: %v", pid, got)
+	}
+	// The batched broker form, verify only: partition 0 is in the
+	// transaction, partition 0 of another topic is not.
+	testkit.CreateTopic(t, a.Addr(), topic+"-other", 1, nil)
+	ap := kmsg.NewPtrAddPartitionsToTxnRequest()
+	tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+	tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = "tx-open", pid, describeEpoch(t, cl, "tx-open"), true
+	for _, name := range []string{topic, topic + "-other"} {
+		tt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+		tt.Topic, tt.Partitions = name, []int32{0}
+		tx.Topics = append(tx.Topics, tt)
+	}
+	ap.Transactions = append(ap.Transactions, tx)
+	ap.SetVersion(4)
+	resp := kmsg.NewPtrAddPartitionsToTxnResponse()
+	dialRaw(t, a).roundTrip(ap, resp)
+	if len(resp.Transactions) != 1 || len(resp.Transactions[0].Topics) != 2 {
+		t.Fatalf("AddPartitionsToTxn v4: %+v", resp)
+	}
+	for _, rt := range resp.Transactions[0].Topics {
+		want := kerr.InvalidTxnState.Code
+		if rt.Topic == topic {
+			want = 0
+		}
+		if code := rt.Partitions[0].ErrorCode; code != want {
+			t.Fatalf("AddPartitionsToTxn v4 verify %s: %v, want %v", rt.Topic, kerr.ErrorForCode(code), kerr.ErrorForCode(want))
+		}
+	}
+}
+
+func describeEpoch(t *testing.T, cl *kgo.Client, id string) int16 {
+	t.Helper()
+	req := kmsg.NewPtrDescribeTransactionsRequest()
+	req.TransactionalIDs = []string{id}
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.TransactionStates[0].ProducerEpoch
 }

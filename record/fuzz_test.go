@@ -154,3 +154,21 @@ func FuzzEachRecord(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseMarker: ParseMarker never panics on any bytes, and a marker it
+// builds parses back to itself.
+func FuzzParseMarker(f *testing.F) {
+	fuzzSeeds(f)
+	f.Add(BuildMarker(Marker{ProducerID: 7, ProducerEpoch: 3, Commit: true, CoordinatorEpoch: 9}, 1000))
+	f.Add(BuildMarker(Marker{ProducerID: 1, Commit: false}, 0))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseMarker(b)
+		if err != nil {
+			return
+		}
+		back, err := ParseMarker(BuildMarker(m, 1))
+		if err != nil || back != m {
+			t.Fatalf("marker %+v built and parsed back as %+v (%v)", m, back, err)
+		}
+	})
+}

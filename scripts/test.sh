@@ -126,6 +126,7 @@ go test -race -count=1 -timeout 20m ./...
 remote_pass_skip=(
 	# Always on Postgres + MinIO, whatever STRATA_TEST_BACKEND says:
 	TestFailoverKill9 TestSplitBrainSIGSTOP TestElasticity # cmd/strata/failover_test.go: newCluster passes its own --metastore/--objstore
+	TestTransactionsKill9                                  # cmd/strata/txn_test.go: newCluster too
 	TestMinIOOutage TestPostgresOutage                     # cmd/strata/outage_test.go: start and stop their own MinIO / Postgres
 	TestBucketInspectedIndependently                       # agent/bucket_test.go: sets Postgres + MinIO URLs itself
 	# Always on the embedded SQLite default and/or an in-memory object store:

@@ -173,19 +173,25 @@ func (srv *Server) verifyTxnProduce(ctx context.Context, r *kmsg.ProduceRequest,
 	// markers not all committed): wait for it here, as Kafka's brokers
 	// retry CONCURRENT_TRANSACTIONS themselves, rather than send the
 	// client into a metadata refresh and a long backoff.
+	// A commit on this agent (often the last marker's) wakes it at once.
 	deadline := time.Now().Add(verifyWait)
-	backoff := 5 * time.Millisecond
+	backoff := 2 * time.Millisecond
 	for {
+		changed := srv.reg.HWMChanged()
 		err := srv.txns.Verify(ctx, *r.TransactionID, h.ProducerID, h.ProducerEpoch, topic, p.Index(), r.Version >= 12)
 		if !errors.Is(err, txn.ErrConcurrent) || time.Now().Add(backoff).After(deadline) {
 			return err
 		}
+		t := time.NewTimer(backoff)
 		select {
-		case <-time.After(backoff):
+		case <-changed:
+		case <-t.C:
 		case <-ctx.Done():
+			t.Stop()
 			return err
 		}
-		backoff = min(2*backoff, 50*time.Millisecond)
+		t.Stop()
+		backoff = min(2*backoff, 20*time.Millisecond)
 	}
 }
 

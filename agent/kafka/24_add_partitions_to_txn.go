@@ -12,8 +12,9 @@ package kafka
 //     nothing is added.
 //   - v4+ (the batched form brokers send): each transaction of the batch
 //     is answered on its own; VerifyOnly checks that the partitions are
-//     already in the ongoing transaction (INVALID_TXN_STATE otherwise)
-//     instead of adding them.
+//     already in the ongoing transaction instead of adding them, each
+//     partition answered on its own (INVALID_TXN_STATE for one that is
+//     not).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -63,17 +64,17 @@ func handleAddPartitionsToTxn(c *conn, req kmsg.Request, f *inflight) {
 			}
 			return codes
 		}
-		var err error
 		if verify {
-			for _, p := range parts {
-				if err = srv.txns.Verify(c.ctx, id, pid, epoch, p.Topic, p.Partition, false); err != nil {
-					break
+			// Each partition is answered on its own, as Kafka does.
+			for _, t := range order {
+				codes[t] = make([]int16, len(topics[t]))
+				for i, p := range topics[t] {
+					codes[t][i] = txnErrorCode(srv.txns.Verify(c.ctx, id, pid, epoch, t, p, false))
 				}
 			}
-		} else {
-			err = srv.txns.AddPartitions(c.ctx, id, pid, epoch, parts)
+			return codes
 		}
-		fill(txnErrorCode(err))
+		fill(txnErrorCode(srv.txns.AddPartitions(c.ctx, id, pid, epoch, parts)))
 		return codes
 	}
 	if r.Version <= 3 {

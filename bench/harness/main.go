@@ -34,7 +34,7 @@ import (
 	"github.com/stratalog/strata/tiering/objstore/fs"
 )
 
-var allScenarios = []string{"produce", "latency", "e2e", "tail", "catchup", "trickle", "lifecycle"}
+var allScenarios = []string{"produce", "latency", "e2e", "txn", "tail", "catchup", "trickle", "lifecycle"}
 var allTargets = []string{strataEmbedded, strataRemote, kafkaPeer}
 
 var began = time.Now()
@@ -402,7 +402,7 @@ func run(c config) *Result {
 	// --- Scenarios --------------------------------------------------------
 	peaks := map[string]float64{} // target -> acks=all MB/s
 	for _, s := range c.scenarios {
-		if s == "latency" || s == "e2e" {
+		if s == "latency" || s == "e2e" || s == "txn" {
 			if c.rateMBs == 0 {
 				c.rateMBs = 10
 				if len(peaks) > 0 {
@@ -592,6 +592,28 @@ func runScenario(c config, res *Result, t *target, s string, peaks map[string]fl
 		res.latencies[t.name+" end-to-end"] = lat
 		res.add(Row{Scenario: s, Target: t.name, Metric: "produce→group consumer p50", Unit: "ms", Value: pct(lat, .5), LowerBetter: true})
 		res.add(Row{Scenario: s, Target: t.name, Metric: "produce→group consumer p99", Unit: "ms", Value: pct(lat, .99), LowerBetter: true})
+	case "txn":
+		topic := createTopic(p.addr, int32(c.partitions))
+		secs, commits := txnThroughput(p.addr, topic, n, c.recSize, txnRecords, label+" transactional")
+		res.add(Row{Scenario: s, Target: t.name, Metric: fmt.Sprintf("transactional produce throughput (franz-go, acks=all, %d records a transaction)", txnRecords),
+			Unit: "MB/s", Value: float64(n) * float64(c.recSize) / 1e6 / secs})
+		res.add(Row{Scenario: s, Target: t.name, Metric: "commit latency (EndTransaction) p50", Unit: "ms", Value: pct(commits, .5), LowerBetter: true})
+		res.add(Row{Scenario: s, Target: t.name, Metric: "commit latency (EndTransaction) p99", Unit: "ms", Value: pct(commits, .99), LowerBetter: true})
+		if c.crossCheck && c.kafkaLib != "" {
+			ppTopic := createTopic(p.addr, int32(c.partitions))
+			if pp, err := producerPerformanceTxn(c.kafkaLib, p.addr, ppTopic, n, c.recSize, label); err != nil {
+				logf("  transactional ProducerPerformance failed: %v", err)
+				res.Notes = append(res.Notes, fmt.Sprintf("transactional ProducerPerformance on %s failed: %v", t.name, err))
+			} else {
+				res.add(Row{Scenario: s, Target: t.name, Metric: "Kafka ProducerPerformance --transactional-id (100 ms transactions, acks=all)", Unit: "MB/s", Value: pp.MBs})
+			}
+		}
+		rate := c.rateMBs * 1e6 / float64(c.recSize)
+		m := int(rate * c.latencyDur.Seconds())
+		lat := txnE2E(p.addr, createTopic(p.addr, int32(c.partitions)), m, c.recSize, rate, c.latencyDur+90*time.Second, label)
+		res.latencies[t.name+" end-to-end read_committed"] = lat
+		res.add(Row{Scenario: s, Target: t.name, Metric: "produce→read_committed consumer p50 (commit every 100 ms)", Unit: "ms", Value: pct(lat, .5), LowerBetter: true})
+		res.add(Row{Scenario: s, Target: t.name, Metric: "produce→read_committed consumer p99 (commit every 100 ms)", Unit: "ms", Value: pct(lat, .99), LowerBetter: true})
 	case "tail":
 		topic := createTopic(p.addr, int32(c.partitions))
 		gets := p.counter("strata_objstore_requests_total", `op="get`) // get and getrange

@@ -146,9 +146,10 @@ func (r produceRun) run() produceResult {
 // consume reads n records of topic from the start, with a group (group
 // != "") or without, calling onRecord for each, at most timeout. ready is
 // closed once the consumer has its partitions (group) or right away.
-func consume(addr, topic, group string, n int, timeout time.Duration, label string, ready chan struct{}, onRecord func(*kgo.Record)) (got int, first, last time.Time) {
+func consume(addr, topic, group string, n int, timeout time.Duration, label string, ready chan struct{}, onRecord func(*kgo.Record), extra ...kgo.Opt) (got int, first, last time.Time) {
 	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(500 * time.Millisecond)}
+	opts = append(opts, extra...)
 	var once sync.Once
 	signal := func() { once.Do(func() { close(ready) }) }
 	if group != "" {
