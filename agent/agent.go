@@ -241,8 +241,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		// agent runs them, placed like a group coordinator.
 		cc.Janitor = func() bool { return a.own.Coordinates(janitorKey) }
 		// Produce first: while more than an eighth of the upload buffer
-		// waits, only overdue compaction runs.
-		cc.Busy = func() bool { return a.reg.Buffered() > cfg.BufferBytes/8 }
+		// waits, or the processors are busy (cpuload.go), only overdue
+		// compaction runs.
+		load := newCPULoad()
+		cc.Busy = func() bool { return a.reg.Buffered() > cfg.BufferBytes/8 || load.Busy() }
 		cc.OnLogStart = func(ref metastore.PartitionRef, start int64) {
 			if p := a.reg.Partition(ref.TopicID, ref.Partition); p != nil {
 				p.RaiseLogStart(start)
