@@ -219,8 +219,8 @@ func (c *Config) Validate() error {
 	if c.FlushInterval < time.Millisecond {
 		errs = append(errs, fmt.Errorf("flush-interval %v: must be at least 1ms", c.FlushInterval))
 	}
-	if c.FlushMinInterval < 0 || c.FlushMinInterval > c.FlushInterval {
-		errs = append(errs, fmt.Errorf("flush-min-interval %v: must be between 0 and flush-interval %v", c.FlushMinInterval, c.FlushInterval))
+	if c.FlushMinInterval < 0 {
+		errs = append(errs, fmt.Errorf("flush-min-interval %v: must not be negative", c.FlushMinInterval))
 	}
 	if c.TxnVersion != 1 && c.TxnVersion != 2 {
 		errs = append(errs, fmt.Errorf("transaction-version %d: must be 1 or 2", c.TxnVersion))

@@ -18,7 +18,7 @@ type Config struct {
 	FlushInterval time.Duration
 	// FlushMinInterval is the floor between two seals of objects smaller
 	// than FlushBytes: a trickle costs at most one PUT per
-	// FlushMinInterval. Default 0 (none).
+	// FlushMinInterval. It wins over FlushInterval. Default 0 (none).
 	FlushMinInterval time.Duration
 	// FlushBytes is the object size target: with no upload in flight a
 	// generation is sealed at this size at the latest, beside another
@@ -50,8 +50,8 @@ func (c *Config) Validate() error {
 	if c.FlushInterval < time.Millisecond {
 		errs = append(errs, fmt.Errorf("flush-interval %v: must be at least 1ms", c.FlushInterval))
 	}
-	if c.FlushMinInterval < 0 || c.FlushMinInterval > c.FlushInterval {
-		errs = append(errs, fmt.Errorf("flush-min-interval %v: must be between 0 and flush-interval %v", c.FlushMinInterval, c.FlushInterval))
+	if c.FlushMinInterval < 0 {
+		errs = append(errs, fmt.Errorf("flush-min-interval %v: must not be negative", c.FlushMinInterval))
 	}
 	if c.FlushBytes < 1024 {
 		errs = append(errs, fmt.Errorf("flush-bytes %d: must be at least 1024", c.FlushBytes))

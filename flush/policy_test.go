@@ -43,7 +43,7 @@ func TestConfigMinInterval(t *testing.T) {
 		{0, 100 * time.Millisecond, true},
 		{100 * time.Millisecond, 100 * time.Millisecond, true},
 		{-time.Millisecond, 100 * time.Millisecond, false},
-		{time.Second, 100 * time.Millisecond, false},
+		{time.Second, 100 * time.Millisecond, true}, // the floor wins over the interval
 	} {
 		c := Config{AgentID: "a", FlushInterval: tc.max, FlushMinInterval: tc.min}
 		c.EnsureDefaults()

@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -16,9 +18,10 @@ import (
 // database, not the schema, so the key hashes the schema with the agent
 // ID: stores on other schemas of one database never collide.
 const (
-	presenceKey      = `hashtextextended('strata-presence/' || current_schema() || '/' || $1::text, 0)`
-	presenceLockSQL  = `SELECT pg_try_advisory_lock(` + presenceKey + `)`
-	presenceCheckSQL = `SELECT a.id FROM unnest($1::text[]) AS a(id)
+	presenceKey       = `hashtextextended('strata-presence/' || current_schema() || '/' || $1::text, 0)`
+	presenceLockSQL   = `SELECT pg_try_advisory_lock(` + presenceKey + `)`
+	presenceUnlockSQL = `SELECT pg_advisory_unlock(` + presenceKey + `)`
+	presenceCheckSQL  = `SELECT a.id FROM unnest($1::text[]) AS a(id)
 CROSS JOIN LATERAL (SELECT hashtextextended('strata-presence/' || current_schema() || '/' || a.id, 0) AS k) h
 WHERE EXISTS (SELECT 1 FROM pg_locks l
   WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
@@ -71,16 +74,22 @@ func (h *presenceHold) Renew(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// Close closes the dedicated connection, which releases the lock.
+// Close releases the lock and closes the dedicated connection. The
+// unlock comes first so that peers see the presence gone when Close
+// returns (the server releases a closed session's locks only once its
+// backend has noticed the close).
 func (h *presenceHold) Close() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.conn == nil {
 		return nil
 	}
-	err := h.conn.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, uerr := h.conn.Exec(ctx, presenceUnlockSQL, h.agentID)
+	err := h.conn.Close(ctx)
 	h.conn = nil
-	return err
+	return errors.Join(uerr, err)
 }
 
 // PresentAgents reports which of agentIDs hold their advisory lock now.
