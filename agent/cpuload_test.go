@@ -60,14 +60,15 @@ func TestCPULoad(t *testing.T) {
 	if step(0, 100, time.Second) { // 0 of 200 busy since the last read
 		t.Fatal("idle: reported busy")
 	}
-	if step(79, 100, time.Second) {
-		t.Fatal("79% busy: reported busy")
+	share := uint64(cpuBusyShare * 100)
+	if step(share-1, 100, time.Second) {
+		t.Fatalf("%d%% busy: reported busy", share-1)
 	}
-	if !step(80, 100, time.Second) {
-		t.Fatal("80% busy: not reported busy")
+	if !step(share, 100, time.Second) {
+		t.Fatalf("%d%% busy: not reported busy", share)
 	}
 	// Ten idle seconds, then a burst: the answer is the burst's.
-	sampleBusy, sampleTotal = 24, 25
+	sampleBusy, sampleTotal = 23, 25
 	if !step(0, 1000, 10*time.Second) {
 		t.Fatal("busy during the fresh sample after an idle stretch: not reported busy")
 	}
