@@ -3,6 +3,7 @@ package kafka
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/agent/wire"
+	"github.com/stratalog/strata/auth"
 )
 
 // maxInflight bounds the requests one connection may have queued for
@@ -27,10 +29,19 @@ const maxInflight = 64
 type conn struct {
 	srv    *Server
 	nc     net.Conn
+	lst    *Listener
+	host   string // the client's address without port (rate limits, logs)
 	ctx    context.Context
 	cancel context.CancelFunc
 	queue  chan *inflight
 	once   sync.Once
+
+	// principal is who the client is: "User:NAME" from SASL or the
+	// mapped certificate subject, Anonymous otherwise. Set on the reader
+	// goroutine before any request it applies to is handled, and not
+	// changed by re-authentication (which must keep it).
+	principal string
+	sasl      saslState
 }
 
 // inflight is one request awaiting its response.
@@ -40,6 +51,9 @@ type inflight struct {
 	done  chan struct{}
 	resp  kmsg.Response // nil: send nothing (acks=0 produce)
 	api   string
+	// raw, when set, is sent as a bare length-prefixed SASL token instead
+	// of a response (SaslHandshake v0's framing).
+	raw []byte
 }
 
 func (f *inflight) finish(resp kmsg.Response) {
@@ -47,9 +61,14 @@ func (f *inflight) finish(resp kmsg.Response) {
 	close(f.done)
 }
 
-func newConn(srv *Server, nc net.Conn) *conn {
+func newConn(srv *Server, nc net.Conn, lst *Listener) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{srv: srv, nc: nc, ctx: ctx, cancel: cancel, queue: make(chan *inflight, maxInflight)}
+	host, _, err := net.SplitHostPort(nc.RemoteAddr().String())
+	if err != nil {
+		host = nc.RemoteAddr().String()
+	}
+	return &conn{srv: srv, nc: nc, lst: lst, host: host, ctx: ctx, cancel: cancel,
+		queue: make(chan *inflight, maxInflight), principal: auth.Anonymous}
 }
 
 func (c *conn) close() {
@@ -74,9 +93,16 @@ func (c *conn) serve() {
 		srv.connsMu.Unlock()
 		srv.connWG.Done()
 	}()
+	if !c.handshakeTLS() {
+		return
+	}
 	r := bufio.NewReaderSize(c.nc, 64<<10)
 	for {
-		frame, err := wire.ReadFrame(r, srv.cfg.MaxRequestBytes)
+		limit := srv.cfg.MaxRequestBytes
+		if c.lst.SASL() && !c.sasl.authenticated {
+			limit = maxUnauthenticatedFrame
+		}
+		frame, err := wire.ReadFrame(r, limit)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && c.ctx.Err() == nil {
 				if errors.Is(err, wire.ErrFrameTooLarge) || errors.Is(err, wire.ErrFrameTooSmall) {
@@ -85,6 +111,12 @@ func (c *conn) serve() {
 				srv.log.Debug("closing connection", "remote", c.nc.RemoteAddr().String(), "err", err)
 			}
 			return
+		}
+		if c.sasl.raw {
+			if !c.saslRawToken(frame) {
+				return
+			}
+			continue
 		}
 		hdr, req, err := wire.ParseRequest(frame)
 		if err != nil {
@@ -112,11 +144,17 @@ func (c *conn) serve() {
 				"api", kmsg.NameForKey(hdr.Key), "version", hdr.Version)
 			return
 		}
+		if !c.admits(hdr) {
+			return
+		}
 		f := c.enqueue(hdr, h.name)
 		if f == nil {
 			return
 		}
 		h.fn(c, req, f)
+		if c.sasl.closing {
+			return // a failed authentication: its answer is sent, then the connection closes
+		}
 	}
 }
 
@@ -144,10 +182,15 @@ func (c *conn) writeLoop(done chan struct{}) {
 		}
 		srv.metrics.requests.WithLabelValues(f.api).Inc()
 		srv.metrics.requestSeconds.WithLabelValues(f.api).Observe(time.Since(f.start).Seconds())
-		if failed || f.resp == nil {
+		if failed || (f.resp == nil && f.raw == nil) {
 			continue
 		}
-		buf = wire.AppendResponse(buf[:0], f.hdr, f.resp)
+		if f.raw != nil {
+			buf = binary.BigEndian.AppendUint32(buf[:0], uint32(len(f.raw)))
+			buf = append(buf, f.raw...)
+		} else {
+			buf = wire.AppendResponse(buf[:0], f.hdr, f.resp)
+		}
 		if _, err := w.Write(buf); err != nil {
 			failed = true
 			c.close()

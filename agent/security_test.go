@@ -1,0 +1,373 @@
+package agent_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/stratalog/strata/agent"
+	"github.com/stratalog/strata/internal/testcert"
+	"github.com/stratalog/strata/internal/testkit"
+)
+
+// secEnv is a CA with a server certificate and a client certificate
+// (CN=alice,OU=eng,O=Strata test) in a temporary directory.
+type secEnv struct {
+	dir            string
+	ca             *testcert.CA
+	server, client testcert.Leaf
+}
+
+func newSecEnv(t *testing.T) secEnv {
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, dir, "ca")
+	return secEnv{
+		dir:    dir,
+		ca:     ca,
+		server: ca.Issue(t, dir, "server", pkix.Name{CommonName: "localhost"}),
+		client: ca.Issue(t, dir, "client", pkix.Name{CommonName: "alice", OrganizationalUnit: []string{"eng"}, Organization: []string{"Strata test"}}),
+	}
+}
+
+func (e secEnv) tls(withCert bool) *tls.Config {
+	c := &tls.Config{RootCAs: e.ca.Pool(), ServerName: "localhost", MinVersion: tls.VersionTLS12}
+	if withCert {
+		c.Certificates = []tls.Certificate{e.client.TLS}
+	}
+	return c
+}
+
+// principals records OnAuthenticated calls.
+type principals struct {
+	mu  sync.Mutex
+	got []string // "LISTENER User:..."
+}
+
+func (p *principals) hook(listener, principal string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.got = append(p.got, listener+" "+principal)
+}
+
+func (p *principals) count(entry string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, g := range p.got {
+		if g == entry {
+			n++
+		}
+	}
+	return n
+}
+
+func (e secEnv) agent(t *testing.T, p *principals, mod func(*agent.Config)) *agent.Agent {
+	return testAgent(t, func(c *agent.Config) {
+		c.Listeners = "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0"
+		c.TLSCertFile, c.TLSKeyFile = e.server.CertFile, e.server.KeyFile
+		c.TLSClientCAFile, c.TLSClientAuth = e.ca.File, "requested"
+		c.SASLEnabledMechanisms = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+		if p != nil {
+			c.OnAuthenticated = p.hook
+		}
+		if mod != nil {
+			mod(c)
+		}
+	})
+}
+
+func addUsers(t *testing.T, addr string) {
+	t.Helper()
+	adm := kadm.NewClient(testkit.NewClient(t, addr))
+	res, err := adm.AlterUserSCRAMs(context.Background(), nil, []kadm.UpsertSCRAM{
+		{User: "alice", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "alice-pw"},
+		{User: "bob", Mechanism: kadm.ScramSha256, Iterations: 8192, Password: "bob-pw"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u, r := range res {
+		if r.Err != nil {
+			t.Fatalf("upsert %s: %v", u, r.Err)
+		}
+	}
+}
+
+func scram512(user, pass string) sasl.Mechanism {
+	return scram.Auth{User: user, Pass: pass}.AsSha512Mechanism()
+}
+
+// roundTrip produces one record to topic over the client and reads it
+// back, and checks that Metadata gives the address of the listener the
+// client connected to.
+func roundTrip(t *testing.T, a *agent.Agent, listener, topic string, opts ...kgo.Opt) {
+	t.Helper()
+	addr := a.ListenerAddr(listener)
+	cl := testkit.NewClient(t, addr, append(opts, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(listener)}).FirstErr(); err != nil {
+		t.Fatalf("%s: produce: %v", listener, err)
+	}
+	brokers, err := kadm.NewClient(cl).ListBrokers(ctx)
+	if err != nil {
+		t.Fatalf("%s: metadata: %v", listener, err)
+	}
+	if len(brokers) != 1 || net.JoinHostPort(brokers[0].Host, itoa(brokers[0].Port)) != addr {
+		t.Fatalf("%s: metadata brokers %+v, want %s", listener, brokers, addr)
+	}
+	found := false
+	for !found {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("%s: consume: %v", listener, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { found = found || string(r.Value) == listener })
+	}
+}
+
+func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+// TestSecurityListeners: one agent with PLAINTEXT, SSL, SASL_PLAINTEXT
+// and SASL_SSL listeners; users created with AlterUserScramCredentials
+// (kadm) authenticate with SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN, over
+// TLS too; mTLS gives the certificate's DN; every client is told the
+// address of the listener it used.
+func TestSecurityListeners(t *testing.T) {
+	e := newSecEnv(t)
+	var p principals
+	a := e.agent(t, &p, nil)
+	addUsers(t, a.ListenerAddr("PLAINTEXT"))
+	testkit.CreateTopic(t, a.ListenerAddr("PLAINTEXT"), "sec", 1, nil)
+
+	adm := kadm.NewClient(testkit.NewClient(t, a.ListenerAddr("PLAINTEXT")))
+	described, err := adm.DescribeUserSCRAMs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := described["alice"]; d.Err != nil || len(d.CredInfos) != 1 || d.CredInfos[0].Mechanism != kadm.ScramSha512 || d.CredInfos[0].Iterations != 4096 {
+		t.Fatalf("alice described as %+v", d)
+	}
+	if d := described["bob"]; d.Err != nil || len(d.CredInfos) != 1 || d.CredInfos[0].Mechanism != kadm.ScramSha256 || d.CredInfos[0].Iterations != 8192 {
+		t.Fatalf("bob described as %+v", d)
+	}
+	if d, err := adm.DescribeUserSCRAMs(context.Background(), "nobody"); err != nil || !errors.Is(d["nobody"].Err, kerr.ResourceNotFound) {
+		t.Fatalf("unknown user described as %+v, %v", d, err)
+	}
+
+	roundTrip(t, a, "PLAINTEXT", "sec")
+	roundTrip(t, a, "SASL_PLAINTEXT", "sec", kgo.SASL(scram512("alice", "alice-pw")))
+	roundTrip(t, a, "SASL_PLAINTEXT", "sec", kgo.SASL(scram.Auth{User: "bob", Pass: "bob-pw"}.AsSha256Mechanism()))
+	roundTrip(t, a, "SASL_PLAINTEXT", "sec", kgo.SASL(plain.Auth{User: "bob", Pass: "bob-pw"}.AsMechanism()))
+	roundTrip(t, a, "SASL_SSL", "sec", kgo.SASL(scram512("alice", "alice-pw")), kgo.DialTLSConfig(e.tls(false)))
+	roundTrip(t, a, "SSL", "sec", kgo.DialTLSConfig(e.tls(true)))
+	roundTrip(t, a, "SSL", "sec", kgo.DialTLSConfig(e.tls(false)))
+	for _, want := range []string{
+		"SASL_PLAINTEXT User:alice", "SASL_PLAINTEXT User:bob", "SASL_SSL User:alice",
+		"SSL User:CN=alice,OU=eng,O=Strata test", "SSL User:ANONYMOUS",
+	} {
+		if p.count(want) == 0 {
+			t.Errorf("no connection authenticated as %q; got %q", want, p.got)
+		}
+	}
+
+	// Deleting a credential: that user can no longer log in; deleting it
+	// again is RESOURCE_NOT_FOUND.
+	res, err := adm.AlterUserSCRAMs(context.Background(), []kadm.DeleteSCRAM{{User: "bob", Mechanism: kadm.ScramSha256}}, nil)
+	if err != nil || res["bob"].Err != nil {
+		t.Fatalf("delete bob: %+v %v", res, err)
+	}
+	res, _ = adm.AlterUserSCRAMs(context.Background(), []kadm.DeleteSCRAM{{User: "bob", Mechanism: kadm.ScramSha256}}, nil)
+	if !errors.Is(res["bob"].Err, kerr.ResourceNotFound) {
+		t.Fatalf("second delete: %+v", res)
+	}
+	if err := pingErr(t, a.ListenerAddr("SASL_PLAINTEXT"), kgo.SASL(plain.Auth{User: "bob", Pass: "bob-pw"}.AsMechanism())); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		t.Fatalf("deleted user: %v", err)
+	}
+}
+
+func pingErr(t *testing.T, addr string, opts ...kgo.Opt) error {
+	cl := testkit.NewClient(t, addr, append(opts, kgo.RequestRetries(0), kgo.RetryTimeout(time.Second))...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
+	return err
+}
+
+// TestAlterUserScramCredentialsErrors: Kafka's per-user error codes.
+func TestAlterUserScramCredentialsErrors(t *testing.T) {
+	a := testAgent(t, nil)
+	cl := testkit.NewClient(t, a.Addr())
+	req := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
+	up := func(name string, mech int8, iter int32, salt, pw string) kmsg.AlterUserSCRAMCredentialsRequestUpsertion {
+		u := kmsg.NewAlterUserSCRAMCredentialsRequestUpsertion()
+		u.Name, u.Mechanism, u.Iterations, u.Salt, u.SaltedPassword = name, mech, iter, []byte(salt), []byte(pw)
+		return u
+	}
+	del := kmsg.NewAlterUserSCRAMCredentialsRequestDeletion()
+	del.Name, del.Mechanism = "dup", 1
+	req.Deletions = []kmsg.AlterUserSCRAMCredentialsRequestDeletion{del}
+	req.Upsertions = []kmsg.AlterUserSCRAMCredentialsRequestUpsertion{
+		up("ok", 2, 4096, "salt", "salted"),
+		up("few", 1, 100, "salt", "salted"),
+		up("mech", 3, 4096, "salt", "salted"),
+		up("dup", 1, 4096, "salt", "salted"),
+		up("nosalt", 1, 4096, "", "salted"),
+		up("", 1, 4096, "salt", "salted"),
+	}
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int16{"ok": 0, "few": kerr.UnacceptableCredential.Code, "mech": kerr.UnsupportedSaslMechanism.Code,
+		"dup": kerr.DuplicateResource.Code, "nosalt": kerr.UnacceptableCredential.Code, "": kerr.UnacceptableCredential.Code}
+	got := map[string]int16{}
+	for _, r := range resp.Results {
+		got[r.User] = r.ErrorCode
+	}
+	if len(got) != len(want) {
+		t.Fatalf("results %+v", resp.Results)
+	}
+	for u, code := range want {
+		if got[u] != code {
+			t.Errorf("user %q: code %d, want %d", u, got[u], code)
+		}
+	}
+}
+
+// TestSASLFailuresLookAlike: a wrong password and an unknown user get the
+// same SASL_AUTHENTICATION_FAILED and message, are counted, and past the
+// burst an address is refused even with the right password.
+func TestSASLFailuresLookAlike(t *testing.T) {
+	e := newSecEnv(t)
+	a := e.agent(t, nil, func(c *agent.Config) { c.AuthFailureBurst, c.AuthFailuresPerMinute = 3, 1 })
+	addUsers(t, a.ListenerAddr("PLAINTEXT"))
+	addr := a.ListenerAddr("SASL_PLAINTEXT")
+	wrong := pingErr(t, addr, kgo.SASL(scram512("alice", "nope")))
+	unknown := pingErr(t, addr, kgo.SASL(scram512("mallory", "nope")))
+	if !errors.Is(wrong, kerr.SaslAuthenticationFailed) || !errors.Is(unknown, kerr.SaslAuthenticationFailed) {
+		t.Fatalf("wrong password: %v; unknown user: %v", wrong, unknown)
+	}
+	t.Logf("wrong password: %v", wrong)
+	if unknown.Error() != wrong.Error() {
+		t.Fatalf("failures differ:\n%v\n%v", wrong, unknown)
+	}
+	if err := pingErr(t, addr, kgo.SASL(plain.Auth{User: "mallory", Pass: "x"}.AsMechanism())); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		t.Fatalf("PLAIN unknown user: %v", err)
+	}
+	// Three failures: the burst is spent; the right password is refused.
+	if err := pingErr(t, addr, kgo.SASL(scram512("alice", "alice-pw"))); !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		t.Fatalf("after the burst, a good password: %v", err)
+	}
+	m := metrics(t, a)
+	for _, want := range []string{
+		`strata_sasl_authentications_total{mechanism="SCRAM-SHA-512",result="failed"} 2`,
+		`strata_sasl_authentications_total{mechanism="PLAIN",result="failed"} 1`,
+		`strata_sasl_authentications_total{mechanism="SCRAM-SHA-512",result="limited"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func metrics(t *testing.T, a *agent.Agent) string {
+	resp, err := http.Get("http://" + a.AdminAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestSASLFraming: on a SASL listener a request before authentication
+// closes the connection; SaslHandshake v0 is followed by bare tokens;
+// v1 by SaslAuthenticate; a PLAINTEXT listener answers SaslHandshake
+// with ILLEGAL_SASL_STATE.
+func TestSASLFraming(t *testing.T) {
+	e := newSecEnv(t)
+	a := e.agent(t, nil, nil)
+	addUsers(t, a.ListenerAddr("PLAINTEXT"))
+	addr := a.ListenerAddr("SASL_PLAINTEXT")
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 1
+
+	c := dialRawAddr(t, addr)
+	c.roundTrip(kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrApiVersionsResponse()) // allowed before authentication
+	c.send(md)
+	c.expectClosed("metadata before authentication")
+
+	// v0: handshake, then a bare PLAIN token, answered by a bare empty one.
+	c = dialRawAddr(t, addr)
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 0, "PLAIN"
+	hsr := kmsg.NewPtrSASLHandshakeResponse()
+	c.roundTrip(hs, hsr)
+	if hsr.ErrorCode != 0 || len(hsr.SupportedMechanisms) != 3 {
+		t.Fatalf("handshake v0: %+v", hsr)
+	}
+	tok := []byte("\x00alice\x00alice-pw")
+	c.c.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(tok))), tok...))
+	if ans, err := c.readFrame(); err != nil || len(ans) != 0 {
+		t.Fatalf("v0 token answer %q, %v", ans, err)
+	}
+	mdr := kmsg.NewPtrMetadataResponse()
+	c.roundTrip(md, mdr)
+	if len(mdr.Brokers) != 1 {
+		t.Fatalf("metadata after v0 authentication: %+v", mdr)
+	}
+
+	// A wrong v0 token: closed without an answer.
+	c = dialRawAddr(t, addr)
+	c.roundTrip(hs, kmsg.NewPtrSASLHandshakeResponse())
+	tok = []byte("\x00alice\x00bad")
+	c.c.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(tok))), tok...))
+	c.expectClosed("wrong v0 token")
+
+	// Unsupported mechanism: the enabled list, then closed.
+	c = dialRawAddr(t, addr)
+	hs.Version, hs.Mechanism = 1, "GSSAPI"
+	hsr = kmsg.NewPtrSASLHandshakeResponse()
+	c.roundTrip(hs, hsr)
+	if hsr.ErrorCode != kerr.UnsupportedSaslMechanism.Code || len(hsr.SupportedMechanisms) != 3 {
+		t.Fatalf("handshake GSSAPI: %+v", hsr)
+	}
+	c.expectClosed("after an unsupported mechanism")
+
+	// SaslAuthenticate without a handshake closes the connection.
+	c = dialRawAddr(t, addr)
+	c.send(kmsg.NewPtrSASLAuthenticateRequest())
+	c.expectClosed("SaslAuthenticate before a handshake")
+
+	// On a PLAINTEXT listener: ILLEGAL_SASL_STATE, the connection stays.
+	c = dialRawAddr(t, a.ListenerAddr("PLAINTEXT"))
+	hsr = kmsg.NewPtrSASLHandshakeResponse()
+	c.roundTrip(hs, hsr)
+	if hsr.ErrorCode != kerr.IllegalSaslState.Code {
+		t.Fatalf("handshake on PLAINTEXT: %+v", hsr)
+	}
+	mdr = kmsg.NewPtrMetadataResponse()
+	c.roundTrip(md, mdr)
+	if len(mdr.Brokers) != 1 {
+		t.Fatalf("metadata on PLAINTEXT: %+v", mdr)
+	}
+}
