@@ -371,3 +371,153 @@ func TestSASLFraming(t *testing.T) {
 		t.Fatalf("metadata on PLAINTEXT: %+v", mdr)
 	}
 }
+
+// TestMTLSRequired: with --tls-client-auth=required a client without a
+// certificate cannot connect, one with a certificate of the CA can, and
+// the principal mapping rule takes its CN.
+func TestMTLSRequired(t *testing.T) {
+	e := newSecEnv(t)
+	var p principals
+	a := testAgent(t, func(c *agent.Config) {
+		c.Listeners = "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0"
+		c.TLSCertFile, c.TLSKeyFile = e.server.CertFile, e.server.KeyFile
+		c.TLSClientCAFile, c.TLSClientAuth = e.ca.File, "required"
+		c.SSLPrincipalMappingRules = `RULE:^CN=(.*?),.*$/$1/U,DEFAULT`
+		c.OnAuthenticated = p.hook
+	})
+	testkit.CreateTopic(t, a.ListenerAddr("PLAINTEXT"), "mtls", 1, nil)
+	roundTrip(t, a, "SSL", "mtls", kgo.DialTLSConfig(e.tls(true)))
+	n := p.count("SSL User:ALICE")
+	if n == 0 {
+		t.Fatalf("principals %q, want SSL User:ALICE", p.got)
+	}
+	if err := pingErr(t, a.ListenerAddr("SSL"), kgo.DialTLSConfig(e.tls(false))); err == nil {
+		t.Fatal("a client without a certificate got an answer")
+	}
+	// A certificate from another CA is refused too.
+	other := testcert.NewCA(t, t.TempDir(), "other")
+	rogue := other.Issue(t, t.TempDir(), "rogue", pkix.Name{CommonName: "alice"})
+	tc := e.tls(false)
+	tc.Certificates = []tls.Certificate{rogue.TLS}
+	if err := pingErr(t, a.ListenerAddr("SSL"), kgo.DialTLSConfig(tc)); err == nil {
+		t.Fatal("a certificate of an unknown CA got an answer")
+	}
+	if p.count("SSL User:ALICE") != n || len(p.got) != n {
+		t.Fatalf("principals %q after refused clients", p.got)
+	}
+}
+
+// TestStalledHandshakesLeaveOthersAlone: clients that stop in the middle
+// of a TLS handshake or a SCRAM exchange hold up no one: other clients
+// connect, authenticate and produce meanwhile.
+func TestStalledHandshakesLeaveOthersAlone(t *testing.T) {
+	e := newSecEnv(t)
+	a := e.agent(t, nil, nil)
+	addUsers(t, a.ListenerAddr("PLAINTEXT"))
+	testkit.CreateTopic(t, a.ListenerAddr("PLAINTEXT"), "stall", 1, nil)
+
+	// Half a TLS ClientHello on the SASL_SSL listener.
+	half, err := net.Dial("tcp", a.ListenerAddr("SASL_SSL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer half.Close()
+	half.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01})
+	// A SCRAM exchange stopped after the client-first message.
+	c := dialRawAddr(t, a.ListenerAddr("SASL_PLAINTEXT"))
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 1, "SCRAM-SHA-512"
+	c.roundTrip(hs, kmsg.NewPtrSASLHandshakeResponse())
+	au := kmsg.NewPtrSASLAuthenticateRequest()
+	au.SASLAuthBytes = []byte("n,,n=alice,r=abcdefgh")
+	aur := kmsg.NewPtrSASLAuthenticateResponse()
+	c.roundTrip(au, aur)
+	if aur.ErrorCode != 0 || !strings.HasPrefix(string(aur.SASLAuthBytes), "r=abcdefgh") {
+		t.Fatalf("server-first %+v", aur)
+	}
+	// Meanwhile: everything else works.
+	roundTrip(t, a, "SASL_SSL", "stall", kgo.SASL(scram512("alice", "alice-pw")), kgo.DialTLSConfig(e.tls(false)))
+	roundTrip(t, a, "SASL_PLAINTEXT", "stall", kgo.SASL(scram512("alice", "alice-pw")))
+	// The stalled exchange can still finish badly, and only it closes.
+	au.SASLAuthBytes = []byte("c=biws,r=" + strings.TrimPrefix(strings.Split(string(aur.SASLAuthBytes), ",")[0], "r=") + ",p=AAAA")
+	aur = kmsg.NewPtrSASLAuthenticateResponse()
+	c.roundTrip(au, aur)
+	if aur.ErrorCode != kerr.SaslAuthenticationFailed.Code {
+		t.Fatalf("bad proof: %+v", aur)
+	}
+	c.expectClosed("after a failed exchange")
+	roundTrip(t, a, "SASL_PLAINTEXT", "stall", kgo.SASL(scram512("alice", "alice-pw")))
+}
+
+// TestSASLReauthentication: with --connections-max-reauth-ms the
+// session lifetime reaches the client (SaslAuthenticate v1+), franz-go
+// re-authenticates on the same connection before it, and producing goes
+// on without an error.
+func TestSASLReauthentication(t *testing.T) {
+	e := newSecEnv(t)
+	var p principals
+	a := e.agent(t, &p, func(c *agent.Config) { c.ConnectionsMaxReauth = 2500 * time.Millisecond })
+	addUsers(t, a.ListenerAddr("PLAINTEXT"))
+	testkit.CreateTopic(t, a.ListenerAddr("PLAINTEXT"), "reauth", 1, nil)
+	cl := testkit.NewClient(t, a.ListenerAddr("SASL_PLAINTEXT"), kgo.SASL(scram512("alice", "alice-pw")), kgo.DefaultProduceTopic("reauth"))
+	produced := 0
+	testkit.Await(t, 30*time.Second, "re-authentications", func() bool {
+		if err := cl.ProduceSync(t.Context(), &kgo.Record{Value: []byte("x")}).FirstErr(); err != nil {
+			t.Fatalf("produce %d: %v", produced, err)
+		}
+		produced++
+		time.Sleep(50 * time.Millisecond) // pace the loop
+		// Two connections (metadata and produce) authenticate once each,
+		// then re-authenticate.
+		return p.count("SASL_PLAINTEXT User:alice") >= 4
+	})
+	// The raw lifetime: SaslAuthenticate v1 carries it.
+	c := dialRawAddr(t, a.ListenerAddr("SASL_PLAINTEXT"))
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 1, "PLAIN"
+	c.roundTrip(hs, kmsg.NewPtrSASLHandshakeResponse())
+	au := kmsg.NewPtrSASLAuthenticateRequest()
+	au.Version, au.SASLAuthBytes = 1, []byte("\x00alice\x00alice-pw")
+	aur := kmsg.NewPtrSASLAuthenticateResponse()
+	c.roundTrip(au, aur)
+	if aur.ErrorCode != 0 || aur.SessionLifetimeMillis != 2500 {
+		t.Fatalf("SaslAuthenticate v1: %+v", aur)
+	}
+	got := testkit.ConsumeAll(t, a.ListenerAddr("PLAINTEXT"), "reauth", produced)
+	if len(got) != produced {
+		t.Fatalf("consumed %d of %d", len(got), produced)
+	}
+}
+
+// TestCertificateReloadLive: the agent's certificate files are replaced
+// while it runs; new TLS connections get the new certificate and old
+// clients keep working.
+func TestCertificateReloadLive(t *testing.T) {
+	e := newSecEnv(t)
+	a := e.agent(t, nil, nil)
+	testkit.CreateTopic(t, a.ListenerAddr("PLAINTEXT"), "reload", 1, nil)
+	roundTrip(t, a, "SSL", "reload", kgo.DialTLSConfig(e.tls(false)))
+	servedCN := func() string {
+		c, err := tls.Dial("tcp", a.ListenerAddr("SSL"), e.tls(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].Subject.CommonName
+	}
+	if cn := servedCN(); cn != "localhost" {
+		t.Fatalf("served %q", cn)
+	}
+	// The same files, a new certificate (SANs localhost and 127.0.0.1).
+	e.ca.Issue(t, e.dir, "server", pkix.Name{CommonName: "localhost", Organization: []string{"renewed"}})
+	testkit.Await(t, 10*time.Second, "the renewed certificate", func() bool {
+		c, err := tls.Dial("tcp", a.ListenerAddr("SSL"), e.tls(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		o := c.ConnectionState().PeerCertificates[0].Subject.Organization
+		return len(o) == 1 && o[0] == "renewed"
+	})
+	roundTrip(t, a, "SSL", "reload", kgo.DialTLSConfig(e.tls(false)))
+}

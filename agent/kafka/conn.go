@@ -3,6 +3,7 @@ package kafka
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -66,6 +67,9 @@ func newConn(srv *Server, nc net.Conn, lst *Listener) *conn {
 	host, _, err := net.SplitHostPort(nc.RemoteAddr().String())
 	if err != nil {
 		host = nc.RemoteAddr().String()
+	}
+	if lst.UsesTLS() {
+		nc = tls.Server(nc, lst.TLS) // the handshake runs on the reader goroutine (handshakeTLS)
 	}
 	return &conn{srv: srv, nc: nc, lst: lst, host: host, ctx: ctx, cancel: cancel,
 		queue: make(chan *inflight, maxInflight), principal: auth.Anonymous}

@@ -55,8 +55,7 @@ func (c *conn) handshakeTLS() bool {
 	if !c.lst.UsesTLS() {
 		return true
 	}
-	tc := tls.Server(c.nc, c.lst.TLS)
-	c.nc = tc
+	tc := c.nc.(*tls.Conn)
 	ctx, cancel := context.WithTimeout(c.ctx, tlsHandshakeTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
