@@ -260,8 +260,18 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("advertise %q: %v", c.Advertise, err))
 		}
 	}
-	if _, err := c.listenerSpecs(); err != nil {
+	if specs, err := c.listenerSpecs(); err != nil {
 		errs = append(errs, err)
+	} else {
+		for _, s := range specs {
+			if (s.protocol == "SSL" || s.protocol == "SASL_SSL") && (c.TLSCertFile == "" || c.TLSKeyFile == "") {
+				errs = append(errs, fmt.Errorf("listeners: %s listener %s needs tls-cert-file and tls-key-file", s.protocol, s.name))
+				break
+			}
+		}
+	}
+	if c.TLSClientAuth != "none" && c.TLSClientAuth != "" && c.TLSClientCAFile == "" {
+		errs = append(errs, fmt.Errorf("tls-client-auth %s: needs tls-client-ca-file", c.TLSClientAuth))
 	}
 	if _, err := auth.ParseMechanisms(c.SASLEnabledMechanisms); err != nil {
 		errs = append(errs, fmt.Errorf("sasl-enabled-mechanisms %q: %v", c.SASLEnabledMechanisms, err))

@@ -247,8 +247,14 @@ func (a *Agent) kafkaListeners() ([]kafka.Listener, *auth.Authenticator, error) 
 				l.Protocol = s.protocol
 			}
 		}
-		if l.UsesTLS() {
+		switch l.Protocol {
+		case kafka.SSL:
 			l.TLS = tc
+		case kafka.SASLSSL:
+			// As in Kafka (KIP-684), client certificates are for SSL
+			// listeners: SASL authenticates SASL_SSL clients.
+			l.TLS = tc.Clone()
+			l.TLS.ClientAuth, l.TLS.ClientCAs = tls.NoClientCert, nil
 		}
 		out = append(out, l)
 	}

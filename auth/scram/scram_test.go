@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 
 	kscram "github.com/twmb/franz-go/pkg/sasl/scram"
@@ -143,5 +144,44 @@ func TestParseClientFinal(t *testing.T) {
 	cf, err := ParseClientFinal([]byte("c=biws,r=xyz,p=AAAA"))
 	if err != nil || string(cf.ChannelBinding) != "n,," || cf.Nonce != "xyz" || len(cf.Proof) != 3 {
 		t.Fatalf("%+v %v", cf, err)
+	}
+}
+
+// TestLibrdkafkaNonce: librdkafka's client-final nonce is its own nonce
+// followed by the combined one; Kafka accepts a nonce that ends with the
+// combined nonce, and so must we (regression: kcat SCRAM failed with
+// "nonce mismatch"). A nonce that does not end with it is refused.
+func TestLibrdkafkaNonce(t *testing.T) {
+	m := SHA512
+	salted := m.SaltedPassword([]byte("pw"), []byte("salt"), 4096)
+	cred := m.CredentialFromSalted(salted, []byte("salt"), 4096)
+	for _, tc := range []struct {
+		nonce func(combined string) string
+		ok    bool
+	}{
+		{func(c string) string { return c }, true},
+		{func(c string) string { return "cnonce" + c }, true},
+		{func(c string) string { return c + "x" }, false},
+		{func(c string) string { return "cnonce" }, false},
+	} {
+		s := NewServer(m, func(string) (Credential, bool, error) { return cred, true, nil }, []byte("k"))
+		first := "n=u,r=cnonce"
+		resp, _, err := s.Step([]byte("n,," + first))
+		if err != nil {
+			t.Fatal(err)
+		}
+		combined := strings.TrimPrefix(strings.Split(string(resp), ",")[0], "r=")
+		without := "c=biws,r=" + tc.nonce(combined)
+		authMsg := first + "," + string(resp) + "," + without
+		clientKey := m.hmac(salted, []byte("Client Key"))
+		sig := m.hmac(m.sum(clientKey), []byte(authMsg))
+		proof := make([]byte, len(sig))
+		for i := range sig {
+			proof[i] = clientKey[i] ^ sig[i]
+		}
+		_, done, err := s.Step([]byte(without + ",p=" + base64.StdEncoding.EncodeToString(proof)))
+		if done != tc.ok || (err == nil) != tc.ok {
+			t.Errorf("nonce %q: done %v, err %v", tc.nonce(combined), done, err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Lookup returns the stored credential of user for the conversation's
@@ -93,7 +94,12 @@ func (s *Server) stepFinal(msg []byte) ([]byte, bool, error) {
 	if string(cf.ChannelBinding) != s.first.GS2Header {
 		return nil, false, fmt.Errorf("%w: channel binding does not match the gs2 header", ErrAuthFailed)
 	}
-	if cf.Nonce != s.nonceAll {
+	// Kafka's rule: the client's nonce must end with the combined one.
+	// librdkafka sends its own nonce before the combined nonce (which
+	// already starts with it); the server's part, fresh for this
+	// conversation, is what guards against replay, and the AuthMessage
+	// covers the nonce as sent.
+	if !strings.HasSuffix(cf.Nonce, s.nonceAll) {
 		return nil, false, fmt.Errorf("%w: nonce mismatch", ErrAuthFailed)
 	}
 	authMsg := []byte(s.first.Bare + "," + s.firstResp + "," + cf.WithoutProof)
