@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -520,4 +521,101 @@ func TestCertificateReloadLive(t *testing.T) {
 		return len(o) == 1 && o[0] == "renewed"
 	})
 	roundTrip(t, a, "SSL", "reload", kgo.DialTLSConfig(e.tls(false)))
+}
+
+// TestListenersAcrossAgents: two agents with PLAINTEXT and SASL_PLAINTEXT
+// listeners on one metastore; a client of either listener is given both
+// agents' addresses on that listener by Metadata, FindCoordinator and
+// DescribeCluster.
+func TestListenersAcrossAgents(t *testing.T) {
+	meta, objs := testkit.Backends(t)
+	start := func() *agent.Agent {
+		return testAgent(t, func(c *agent.Config) {
+			c.MetastoreURL, c.ObjstoreURL = meta, objs
+			c.Listeners = "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0"
+			c.SASLEnabledMechanisms = "PLAIN"
+		})
+	}
+	a, b := start(), start()
+	addUsers(t, a.ListenerAddr("PLAINTEXT"))
+	for _, tc := range []struct {
+		listener string
+		opts     []kgo.Opt
+	}{
+		{"PLAINTEXT", nil},
+		{"SASL_PLAINTEXT", []kgo.Opt{kgo.SASL(plain.Auth{User: "alice", Pass: "alice-pw"}.AsMechanism())}},
+	} {
+		want := map[int32]string{a.NodeID(): a.ListenerAddr(tc.listener), b.NodeID(): b.ListenerAddr(tc.listener)}
+		adm := kadm.NewClient(testkit.NewClient(t, a.ListenerAddr(tc.listener), tc.opts...))
+		testkit.Await(t, 10*time.Second, "both agents in metadata", func() bool {
+			bs, err := adm.ListBrokers(context.Background())
+			return err == nil && len(bs) == 2
+		})
+		bs, _ := adm.ListBrokers(context.Background())
+		for _, br := range bs {
+			if got := net.JoinHostPort(br.Host, itoa(br.Port)); got != want[br.NodeID] {
+				t.Errorf("%s: metadata gives node %d at %s, want %s", tc.listener, br.NodeID, got, want[br.NodeID])
+			}
+		}
+		dreq := kmsg.NewPtrDescribeClusterRequest()
+		dc, err := dreq.RequestWith(context.Background(), testkit.NewClient(t, a.ListenerAddr(tc.listener), tc.opts...))
+		if err != nil || len(dc.Brokers) != 2 {
+			t.Fatalf("%s: describe cluster %+v %v", tc.listener, dc, err)
+		}
+		for _, br := range dc.Brokers {
+			if got := net.JoinHostPort(br.Host, itoa(br.Port)); got != want[br.NodeID] {
+				t.Errorf("%s: describe cluster gives node %d at %s", tc.listener, br.NodeID, got)
+			}
+		}
+		nodes := map[int32]bool{}
+		for _, g := range []string{"g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8"} {
+			for _, co := range adm.FindGroupCoordinators(context.Background(), g) {
+				nodes[co.NodeID] = true
+				if co.Err != nil || net.JoinHostPort(co.Host, itoa(co.Port)) != want[co.NodeID] {
+					t.Errorf("%s: coordinator of %s: %+v, want %s", tc.listener, g, co, want[co.NodeID])
+				}
+			}
+		}
+		if len(nodes) != 2 {
+			t.Errorf("%s: 8 groups all coordinated by %v; the test wants both agents", tc.listener, nodes)
+		}
+	}
+}
+
+// logBuffer collects an agent's log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// TestOpenListenerWarning: a listener without authentication bound
+// beyond loopback is warned about; SASL and loopback listeners are not.
+func TestOpenListenerWarning(t *testing.T) {
+	var logs logBuffer
+	testAgent(t, func(c *agent.Config) {
+		c.Listeners = "PLAINTEXT://:0,SASL_PLAINTEXT://:0,LOCAL://127.0.0.1:0"
+		c.ListenerSecurityProtocolMap = "LOCAL:PLAINTEXT"
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	var warned []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "level=WARN") && strings.Contains(l, "without authentication") {
+			warned = append(warned, l)
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "listener=PLAINTEXT") {
+		t.Fatalf("warnings %q, want one for PLAINTEXT", warned)
+	}
 }
