@@ -100,6 +100,8 @@ if [ -n "$kafka_lib" ]; then
 	[ -e "$java_classes/.ok" ] || java_classes=""
 fi
 log "client installs: $((SECONDS - install_start))s"
+# "1.7.1" and "2.0.2": kcat's version and its librdkafka's.
+kcat_version=$(kcat -V 2>/dev/null | sed -n 's/^Version \([^ ]*\) .*librdkafka \([^ ]*\) .*/\1 (librdkafka \2)/p')
 
 # --- The agent ---------------------------------------------------------------
 log "building the agent"
@@ -176,7 +178,7 @@ install_failed() {
 }
 
 # 1. confluent-kafka-python (librdkafka)
-for c in admin-create-topic produce-consume group-commit transactions-refused; do
+for c in admin-create-topic produce-consume group-commit transactions; do
 	if [ -n "$py_venv" ]; then
 		check "confluent-kafka-python/$c" 90 "$py_venv/bin/python" compat/python/confluent_checks.py "$c" "$boot" "ckp-$c"
 	else
@@ -194,13 +196,22 @@ for c in produce-consume group-commit; do
 done
 
 # 3. kafkajs
-for c in admin-create-topic produce-consume group-commit; do
+for c in admin-create-topic produce-consume group-commit transactions; do
 	if [ -n "$npm_dir" ]; then
 		check "kafkajs/$c" 100 env NODE_PATH="$npm_dir/node_modules" node compat/node/kafkajs_checks.js "$c" "$boot" "kjs-$c"
 	else
 		install_failed "kafkajs/$c" node
 	fi
 done
+
+# 3b. kcat (Debian's, on Debian's librdkafka): its transactional producer
+# and read_committed consumer (compat/kcat_checks.sh; the topic is created
+# with confluent-kafka-python's admin client)
+if [ -n "$py_venv" ]; then
+	check "kcat/transactions" 90 compat/kcat_checks.sh transactions "$boot" kcat "$py_venv/bin/python"
+else
+	install_failed "kcat/transactions" python
+fi
 
 # 4. Apache Kafka's Java client, through its CLI tools
 for c in topics console-round-trip consumer-groups configs; do
@@ -214,12 +225,17 @@ done
 # 5. Kafka Connect in distributed mode, FileStreamSource -> topic ->
 # FileStreamSink, across a worker restart (compat/java/connect_check.sh)
 # 6. Kafka Streams word count into a KTable, restored from its changelog
-# after its state is wiped (compat/java/streams_check.sh)
-for c in kafka-connect/distributed-file-round-trip:connect_check.sh:kconnect \
-	kafka-streams/wordcount-ktable:streams_check.sh:kstreams; do
-	IFS=: read -r name script prefix <<<"$c"
+# after its state is wiped, and again under exactly_once_v2 across a SIGKILL
+# (compat/java/streams_check.sh)
+# 7. the Java client's transactions: a consume-transform-produce loop
+# (compat/java/txn_check.sh)
+for c in kafka-connect/distributed-file-round-trip:connect_check.sh:kconnect: \
+	kafka-streams/wordcount-ktable:streams_check.sh:kstreams:at-least-once \
+	kafka-streams/wordcount-exactly-once-sigkill:streams_check.sh:kstreams-eos:exactly-once \
+	kafka-clients/transactions:txn_check.sh:kclients-txn:; do
+	IFS=: read -r name script prefix mode <<<"$c"
 	if [ -n "$java_classes" ]; then
-		check "$name" 180 "compat/java/$script" "$boot" "$prefix" "$kafka_lib" "$java_classes"
+		check "$name" 180 "compat/java/$script" "$boot" "$prefix" "$kafka_lib" "$java_classes" ${mode:+"$mode"}
 	elif [ -n "$kafka_lib" ]; then
 		install_failed "$name" javac
 	else
@@ -227,7 +243,7 @@ for c in kafka-connect/distributed-file-round-trip:connect_check.sh:kconnect \
 	fi
 done
 
-# 7. franz-go's own kgo integration tests (see compat/franz-go.sh)
+# 8. franz-go's own kgo integration tests (see compat/franz-go.sh)
 check "franz-go/kgo-integration" 600 compat/franz-go.sh "$boot" "$franzgo_version" "$work/franz-go"
 
 # --- Matrix --------------------------------------------------------------------
@@ -250,17 +266,18 @@ fg_counts=$(sed -n 's/^franz-go kgo tests: //p' "$work/franz-go/summary" 2>/dev/
 	echo "| client | version | create topics | produce | consume | consumer group + commit | admin tools | transactions |"
 	echo "|---|---|---|---|---|---|---|---|"
 	pc=$(status confluent-kafka-python/produce-consume)
-	echo "| confluent-kafka-python (librdkafka) | $confluent_version | $(status confluent-kafka-python/admin-create-topic) | $pc (keys, headers, idempotent, acks=all) | $pc (assign from beginning) | $(status confluent-kafka-python/group-commit) | not tested yet | not supported; clean failure $(status confluent-kafka-python/transactions-refused): \`init_transactions\` gives up after its 5 s timeout, FindCoordinator answers COORDINATOR_NOT_AVAILABLE |"
+	echo "| confluent-kafka-python (librdkafka) | $confluent_version | $(status confluent-kafka-python/admin-create-topic) | $pc (keys, headers, idempotent, acks=all) | $pc (assign from beginning) | $(status confluent-kafka-python/group-commit) | not tested yet | $(status confluent-kafka-python/transactions) (\`init_transactions\`; committed, aborted and open transactions across 2 partitions, \`send_offsets_to_transaction\`: the group's offset is the committed one's; \`isolation.level=read_committed\` sees exactly the committed records and ends at the last stable offset while one is open, \`read_uncommitted\` sees all) |"
 	pc=$(status kafka-python/produce-consume)
 	echo "| kafka-python | $kafkapython_version | $pc | $pc (keys, headers) | $pc (assign, seek to beginning, end offsets) | $(status kafka-python/group-commit) | not tested yet | not tested yet |"
 	pc=$(status kafkajs/produce-consume)
-	echo "| kafkajs | $kafkajs_version | $(status kafkajs/admin-create-topic) | $pc (keys, headers, idempotent) | $pc (group, from beginning) | $(status kafkajs/group-commit) | not tested yet | not tested yet |"
+	echo "| kafkajs | $kafkajs_version | $(status kafkajs/admin-create-topic) | $pc (keys, headers, idempotent) | $pc (group, from beginning) | $(status kafkajs/group-commit) | not tested yet | $(status kafkajs/transactions) (\`producer.transaction()\`: send + commit, send + abort, \`sendOffsets\`; a group member with the default \`readUncommitted: false\` sees only the committed records, \`readUncommitted: true\` all) |"
+	echo "| kcat (Debian's) | ${kcat_version:-not installed} | | (in \`go test\`) | (in \`go test\`) | | | $(status kcat/transactions) (\`-X transactional.id\`: one transaction per run, committed at the end of input; one left open by SIGKILL is aborted by the next run's InitProducerId; \`-X isolation.level=read_committed\` sees exactly the committed records, at their offsets, and stops before the open one. A client abort is not tested: kcat aborts only on a signal, which 1.7.1 notices once more input arrives) |"
 	rt=$(status kafka-cli/console-round-trip)
-	echo "| Apache Kafka CLI tools + Java client | $kafka_version | $(status kafka-cli/topics) (kafka-topics --create/--describe/--alter/--list) | $rt (console producer) | $rt (console consumer) | $(status kafka-cli/consumer-groups) (kafka-consumer-groups --describe/--list/--reset-offsets) | $(status kafka-cli/configs) (kafka-configs --describe/--alter) | not tested yet |"
+	echo "| Apache Kafka CLI tools + Java client | $kafka_version | $(status kafka-cli/topics) (kafka-topics --create/--describe/--alter/--list) | $rt (console producer) | $rt (console consumer) | $(status kafka-cli/consumer-groups) (kafka-consumer-groups --describe/--list/--reset-offsets) | $(status kafka-cli/configs) (kafka-configs --describe/--alter) | $(status kafka-clients/transactions) (KafkaProducer: \`initTransactions\`, \`sendOffsetsToTransaction\` with the group member's metadata, commit, abort, a zombie fenced by a second \`initTransactions\`: ProducerFencedException; a read_committed KafkaConsumer sees each transformed record once) |"
 	kc=$(status kafka-connect/distributed-file-round-trip)
 	echo "| Kafka Connect, distributed mode (connect-runtime, connect-file) | $kafka_version | $kc (the worker creates its config, offset and status topics, compacted; the source's topic by topic.creation) | $kc (FileStreamSource, 5,000 lines, connectors created through the REST API) | $kc (FileStreamSink: the file comes back byte-identical) | $kc (worker group; source offsets and sink commits survive a worker restart: no line lost or repeated) | | not tested yet (exactly-once source support) |"
 	ks=$(status kafka-streams/wordcount-ktable)
-	echo "| Kafka Streams | $kafka_version | $ks (repartition and changelog topics; the changelog compacted) | $ks (word count into a KTable, at-least-once) | $ks (latest count per word exact) | $ks (static member; state wiped and restored from the changelog, counts still exact) | | not tested yet (exactly-once) |"
+	echo "| Kafka Streams | $kafka_version | $ks (repartition and changelog topics; the changelog compacted) | $ks (word count into a KTable, at-least-once) | $ks (latest count per word exact) | $ks (static member; state wiped and restored from the changelog, counts still exact) | | $(status kafka-streams/wordcount-exactly-once-sigkill) (\`processing.guarantee=exactly_once_v2\`: SIGKILL mid-run with input still arriving, restarted, store restored from the changelog; counts exact and every word's counts strictly increasing under read_committed) |"
 	echo "| franz-go pkg/kgo test suite | $franzgo_version | ${fg_counts:-no result}; expected list: $(status franz-go/kgo-integration) (details below) | | | | | TestTxnEtl (GroupTransactSession: exactly-once consume-transform-produce) in the expected list |"
 	echo
 	echo "franz-go: its own \`pkg/kgo\` tests (unit and integration, top-level tests counted)"
@@ -270,7 +287,6 @@ fg_counts=$(sed -n 's/^franz-go kgo tests: //p' "$work/franz-go/summary" 2>/dev/
 	if [ -s "$work/franz-go/results" ]; then
 		awk -F'\t' '$2 != "pass" { print $1 "\t" $2 }' "$work/franz-go/results" | while IFS=$'\t' read -r t s; do
 			case $t in
-			TestTxnEtl) why="not run: needs transactions (its producer retries InitProducerId forever)" ;;
 			TestConsumeRegex) why="fails: Metadata does not list the internal topic \`__consumer_offsets\`" ;;
 			Test848* | *848*) why="skips itself: KIP-848 consumer groups (ConsumerGroupHeartbeat) not supported" ;;
 			*Share*) why="skips itself: share groups (KIP-932) not supported" ;;
@@ -288,7 +304,7 @@ fg_counts=$(sed -n 's/^franz-go kgo tests: //p' "$work/franz-go/summary" 2>/dev/
 	echo "eager and cooperative-sticky groups, static members, every admin API in the table), and"
 	echo "kcat / librdkafka from Debian in \`cmd/strata/kcat_test.go\`."
 	echo
-	echo "Not tested yet: sarama, the Java client's transactions, Kafka Streams exactly-once, KIP-848 consumer groups."
+	echo "Not tested yet: sarama, Kafka Connect's exactly-once source support, KIP-848 consumer groups."
 } >compat/MATRIX.md
 
 # README.md's "Compatibility" section holds a copy, between its markers.

@@ -131,6 +131,84 @@ const checks = {
     if (offsets !== '10,11,12,13,14,15,16,17,18,19') fail(`second member read offsets ${offsets}, want 10..19`);
     if (rest.map((m) => m.value.toString()).join(',') !== msgs.slice(10).map((m) => m.value).join(',')) fail('second member read other values');
   },
+
+  // A transactional producer over two partitions: a committed, b aborted,
+  // c committed, offsets sent in a and b; a read_committed group member
+  // (kafkajs's default, readUncommitted: false) sees exactly a and c, a
+  // readUncommitted one all three; the group's offset is a's, not b's.
+  async transactions() {
+    const topic = `${prefix}-txn`;
+    const groupId = `${prefix}-txn-offsets`;
+    await createTopic(topic, 2);
+    const producer = kafka.producer({ transactionalId: `${prefix}-tid`, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 30000 });
+    await producer.connect();
+    const sent = {}; // name -> [{ partition, offset, key, value }]
+    const txn = async (name, n, end, offset) => {
+      const msgs = [];
+      for (let i = 0; i < n; i++) msgs.push({ partition: i % 2, key: `${name}-${i}`, value: Buffer.concat([Buffer.from(`${name} value ${i} `), Buffer.from([0, 255, i])]) });
+      const t = await producer.transaction();
+      const res = await t.send({ topic, acks: -1, timeout: T, messages: msgs });
+      if (offset !== undefined) await t.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition: 0, offset: String(offset) }] }] });
+      if (end === 'commit') await t.commit(); else await t.abort();
+      const base = {};
+      for (const r of res) base[r.partition] = Number(r.baseOffset);
+      const next = { ...base };
+      sent[name] = msgs.map((m) => ({ partition: m.partition, offset: next[m.partition]++, key: m.key, value: m.value }));
+    };
+    const groupOffset = async () => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const offs = await admin.fetchOffsets({ groupId, topics: [topic] });
+        return offs[0].partitions.find((p) => p.partition === 0).offset;
+      } finally {
+        await admin.disconnect();
+      }
+    };
+    try {
+      await txn('a', 20, 'commit', 5);
+      if (await groupOffset() !== '5') fail(`after a committed transaction sent offset 5: group offset ${await groupOffset()}`);
+      await txn('b', 16, 'abort', 7);
+      if (await groupOffset() !== '5') fail(`after an aborted transaction sent offset 7: group offset ${await groupOffset()}, want 5`);
+      await txn('c', 10, 'commit');
+    } finally {
+      await producer.disconnect();
+    }
+    // Per partition in offset order; c's last records come last, so a
+    // member that has them has read everything before.
+    const sortRecs = (rs) => rs.slice().sort((x, y) => x.partition - y.partition || x.offset - y.offset);
+    const key = (r) => `${r.partition}/${r.offset} ${r.key} ${r.value.toString('hex')}`;
+    const readAll = async (readUncommitted, want) => {
+      const consumer = kafka.consumer({ groupId: `${prefix}-txn-${readUncommitted ? 'uncommitted' : 'committed'}`, readUncommitted, sessionTimeout: 10000, heartbeatInterval: 1000, maxWaitTimeInMs: 500 });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      const got = [];
+      const last = new Set(want.filter((r) => r.key.startsWith('c-') && r.offset === Math.max(...want.filter((w) => w.partition === r.partition).map((w) => w.offset))).map(key));
+      let resolve;
+      const done = new Promise((r) => { resolve = r; });
+      const timer = setTimeout(resolve, 30000);
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          const r = { partition, offset: Number(message.offset), key: message.key.toString(), value: message.value };
+          got.push(r);
+          last.delete(key(r));
+          if (last.size === 0) resolve();
+        },
+      });
+      await done;
+      clearTimeout(timer);
+      await consumer.disconnect();
+      const g = sortRecs(got).map(key), w = sortRecs(want).map(key);
+      if (g.join('\n') !== w.join('\n')) {
+        const i = g.findIndex((x, j) => x !== w[j]);
+        fail(`${readUncommitted ? 'readUncommitted' : 'read_committed'}: ${g.length} records, want ${w.length}; first difference at ${i}: got ${g[i]}, want ${w[i]}`);
+      }
+      return got.length;
+    };
+    const committed = await readAll(false, [...sent.a, ...sent.c]);
+    const all = await readAll(true, [...sent.a, ...sent.b, ...sent.c]);
+    console.log(`transactions: read_committed saw exactly the ${committed} committed records, readUncommitted all ${all}; the group offset is the committed transaction's`);
+  },
 };
 
 const guard = setTimeout(() => { console.error('FAIL: check timed out after 90s'); process.exit(1); }, 90000);

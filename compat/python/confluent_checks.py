@@ -158,43 +158,126 @@ def check_group_commit():
         fail(f"second member resumed at offsets {[m.offset() for m in rest]}, want 10..19")
 
 
-def check_transactions_refused():
-    """Strata does not support transactions: init_transactions must fail
-    (not hang, not succeed) within its timeout."""
-    import logging
+def read_to_end(topic, partitions, isolation, timeout=T):
+    """Every record of topic's partitions from the beginning to the end a
+    consumer of that isolation level sees (its partition EOF: the high
+    watermark, or under read_committed the last stable offset), as
+    (partition, offset, key, value) per partition in order; and the end
+    offset each partition's EOF reported."""
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": PREFIX + "-reader", "enable.auto.commit": False,
+                  "isolation.level": isolation, "enable.partition.eof": True})
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    out, eof = [], {}
+    deadline = time.time() + timeout
+    while len(eof) < partitions and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is None:
+            continue
+        if m.error():
+            if m.error().code() == KafkaError._PARTITION_EOF:
+                eof[m.partition()] = m.offset()
+                continue
+            fail(f"{isolation} consume: {m.error()}")
+        eof.pop(m.partition(), None)
+        out.append((m.partition(), m.offset(), m.key(), m.value()))
+    highs = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=T)[1] for p in range(partitions)}
+    c.close()
+    if len(eof) < partitions:
+        fail(f"{isolation} consumer: no end of partition within {timeout}s (EOF on {sorted(eof)})")
+    return sorted(out), eof, highs
 
-    class Lines(logging.Handler):
-        def __init__(self):
-            super().__init__()
-            self.lines = []
 
-        def emit(self, record):
-            self.lines.append(record.getMessage())
+def check_transactions():
+    """A transactional producer (transactional.id) across two partitions:
+    committed, aborted and open transactions, offsets sent to a transaction;
+    read_committed sees exactly the committed records and stops at the last
+    stable offset, read_uncommitted sees them all."""
+    topic, group = PREFIX + "-txn", PREFIX + "-txn-group"
+    create_topic(topic, 2)
+    p = Producer({"bootstrap.servers": BOOT, "transactional.id": PREFIX + "-tid",
+                  "transaction.timeout.ms": 60000, "message.timeout.ms": T * 1000})
+    p.init_transactions(T)
+    # The consumer group metadata a consume-transform-produce loop would
+    # send with its offsets (a group nobody joined: generation -1).
+    gc = Consumer({"bootstrap.servers": BOOT, "group.id": group, "enable.auto.commit": False,
+                   "isolation.level": "read_committed"})
+    gmeta = gc.consumer_group_metadata()
+    delivered = {}  # key -> (partition, offset)
+    errs = []
 
-    logger = logging.getLogger("rdkafka")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    lines = Lines()
-    logger.addHandler(lines)
-    p = Producer({"bootstrap.servers": BOOT, "transactional.id": PREFIX + "-txn",
-                  "transaction.timeout.ms": 10000, "debug": "eos"}, logger=logger)
-    start = time.time()
-    try:
-        p.init_transactions(5)
-    except KafkaException as e:
-        err = e.args[0]
-        took = time.time() - start
-        print(f"init_transactions failed after {took:.1f}s: {err.name()}: {err.str()}")
-        if took > 8:
-            fail(f"init_transactions took {took:.1f}s")
-        p.poll(0)  # deliver queued log lines
-        # librdkafka retries FindCoordinator(TRANSACTION) until the call's
-        # timeout; the reason it gives up must be Strata's answer.
-        if not any("COORDINATOR_NOT_AVAILABLE" in l for l in lines.lines):
-            fail("no FindCoordinator answer COORDINATOR_NOT_AVAILABLE in librdkafka's eos log: "
-                 + " | ".join(lines.lines[-3:]))
-        return
-    fail("init_transactions succeeded, but Strata does not support transactions")
+    def cb(err, msg):
+        if err is not None:
+            errs.append(err)
+        else:
+            delivered[msg.key()] = (msg.partition(), msg.offset())
+
+    def txn(name, n, end, offset=None):
+        """One transaction of n records keyed NAME-i, partition i % 2;
+        end: "commit", "abort" or "open" (flushed, left open)."""
+        p.begin_transaction()
+        keys = []
+        for i in range(n):
+            k = f"{name}-{i}".encode()
+            keys.append(k)
+            p.produce(topic, key=k, value=f"{name} value {i}".encode() + bytes([0, 255]), partition=i % 2,
+                      on_delivery=cb)
+        if offset is not None:
+            p.send_offsets_to_transaction([TopicPartition(topic, 0, offset)], gmeta, T)
+        left = p.flush(T)
+        if left or errs:
+            fail(f"transaction {name}: {left} undelivered, errors {errs[:3]}")
+        if end == "commit":
+            p.commit_transaction(T)
+        elif end == "abort":
+            p.abort_transaction(T)
+        return keys
+
+    def committed_offset():
+        got = gc.committed([TopicPartition(topic, 0)], timeout=T)[0]
+        if got.error is not None:
+            fail(f"committed offset of {group}: {got.error}")
+        return got.offset
+
+    def records(keys):
+        return sorted((delivered[k][0], delivered[k][1], k, k.replace(b"-", b" value ", 1) + bytes([0, 255]))
+                      for k in keys)
+
+    a = txn("a", 20, "commit", offset=5)
+    if committed_offset() != 5:
+        fail(f"after a committed transaction sent offset 5: group offset {committed_offset()}")
+    b = txn("b", 15, "abort", offset=7)
+    if committed_offset() != 5:
+        fail(f"after an aborted transaction sent offset 7: group offset {committed_offset()}, want 5")
+    c = txn("c", 10, "commit")
+    d = txn("d", 6, "open")
+    # The last stable offset of each partition is the first offset of the
+    # open transaction.
+    lso = {part: min(delivered[k][1] for k in d if delivered[k][0] == part) for part in (0, 1)}
+    end = {part: max(delivered[k][1] for k in d if delivered[k][0] == part) + 1 for part in (0, 1)}
+
+    got, eof, highs = read_to_end(topic, 2, "read_committed")
+    if got != records(a + c):
+        fail(f"read_committed with a transaction open: {len(got)} records, want the {len(a + c)} committed: "
+             f"first difference {next((x for x in zip(got, records(a + c)) if x[0] != x[1]), None)}")
+    if eof != lso or highs != lso:
+        fail(f"read_committed end {eof}, high watermark {highs}; want the last stable offsets {lso}")
+    got, eof, highs = read_to_end(topic, 2, "read_uncommitted")
+    if got != records(a + b + c + d):
+        fail(f"read_uncommitted: {len(got)} records, want all {len(a + b + c + d)} produced")
+    if eof != end or highs != end:
+        fail(f"read_uncommitted end {eof}, high watermark {highs}; want {end}")
+
+    p.commit_transaction(T)
+    got, eof, highs = read_to_end(topic, 2, "read_committed")
+    if got != records(a + c + d):
+        fail(f"read_committed after the last commit: {len(got)} records, want {len(a + c + d)}")
+    # Nothing open: the end is past the last commit marker, at end + 1.
+    past = {part: end[part] + 1 for part in (0, 1)}
+    if eof != past or highs != past:
+        fail(f"read_committed end {eof}, high watermark {highs} after the last commit; want {past}")
+    gc.close()
+    print(f"transactions: {len(a + c + d)} committed and {len(b)} aborted records over 2 partitions, "
+          f"last stable offsets {lso} while one was open; read_committed and read_uncommitted exact")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,11 @@
 // count change to an output topic (key: word, value: count as a big-endian
 // long).
 //
-//   java WordCount BOOTSTRAP APPLICATION_ID INPUT OUTPUT STATE_DIR
+//   java WordCount BOOTSTRAP APPLICATION_ID INPUT OUTPUT STATE_DIR [GUARANTEE]
+//
+// GUARANTEE is the processing.guarantee: at_least_once (the default) or
+// exactly_once_v2 (transactions: the output, the changelog, the repartition
+// topic and the consumed offsets commit together).
 //
 // Runs until SIGTERM, then closes cleanly (committing what it processed) and
 // prints "closed clean". It prints its state changes, every finished store
@@ -40,15 +44,15 @@ public final class WordCount {
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 5) {
-            System.err.println("usage: WordCount BOOTSTRAP APPLICATION_ID INPUT OUTPUT STATE_DIR");
+        if (args.length != 5 && args.length != 6) {
+            System.err.println("usage: WordCount BOOTSTRAP APPLICATION_ID INPUT OUTPUT STATE_DIR [GUARANTEE]");
             System.exit(2);
         }
         Properties props = new Properties();
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, args[1]);
         props.put(StreamsConfig.STATE_DIR_CONFIG, args[4]);
-        props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
+        props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, args.length == 6 ? args[5] : StreamsConfig.AT_LEAST_ONCE);
         props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 200);
         props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
         // A static member (KIP-345): closing with leaveGroup(true) removes it
