@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,4 +84,28 @@ func TestLimiter(t *testing.T) {
 	if !NewLimiter(0, 1).Allow("x") {
 		t.Fatal("disabled limiter refused")
 	}
+}
+
+// FuzzPlain: any PLAIN token is answered with success only for the right
+// password, else ErrAuthFailed; never a panic.
+func FuzzPlain(f *testing.F) {
+	cred := scram.SHA256.CredentialFromSalted(scram.SHA256.SaltedPassword([]byte("pw"), []byte("salt"), 4096), []byte("salt"), 4096)
+	store := memStore{"u/SCRAM-SHA-256": cred}
+	a := NewAuthenticator([]string{Plain}, store)
+	f.Add([]byte("\x00u\x00pw"))
+	f.Add([]byte("u\x00u\x00pw\x00"))
+	f.Add([]byte("\x00\x00"))
+	f.Fuzz(func(t *testing.T, token []byte) {
+		s, _ := a.Start(Plain)
+		_, done, err := s.Step(context.Background(), token)
+		if err != nil && !errors.Is(err, ErrAuthFailed) {
+			t.Fatalf("error %v", err)
+		}
+		if done {
+			parts := strings.Split(string(token), "\x00")
+			if s.Principal() != "User:u" || parts[len(parts)-1] != "pw" {
+				t.Fatalf("authenticated %q with %q", s.Principal(), token)
+			}
+		}
+	})
 }
