@@ -37,7 +37,7 @@ type secEnv struct {
 	server, client testcert.Leaf
 }
 
-func newSecEnv(t *testing.T) secEnv {
+func newSecEnv(t testing.TB) secEnv {
 	dir := t.TempDir()
 	ca := testcert.NewCA(t, dir, "ca")
 	return secEnv{
@@ -95,7 +95,7 @@ func (e secEnv) agent(t *testing.T, p *principals, mod func(*agent.Config)) *age
 	})
 }
 
-func addUsers(t *testing.T, addr string) {
+func addUsers(t testing.TB, addr string) {
 	t.Helper()
 	adm := kadm.NewClient(testkit.NewClient(t, addr))
 	res, err := adm.AlterUserSCRAMs(context.Background(), nil, []kadm.UpsertSCRAM{
