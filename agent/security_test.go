@@ -619,3 +619,45 @@ func TestOpenListenerWarning(t *testing.T) {
 		t.Fatalf("warnings %q, want one for PLAINTEXT", warned)
 	}
 }
+
+// TestSASLSessionExpiry: past --connections-max-reauth-ms a request other
+// than a re-authentication closes the connection; a re-authentication as
+// another principal is refused; as the same one it renews the session.
+func TestSASLSessionExpiry(t *testing.T) {
+	e := newSecEnv(t)
+	a := e.agent(t, nil, func(c *agent.Config) { c.ConnectionsMaxReauth = 300 * time.Millisecond })
+	addUsers(t, a.ListenerAddr("PLAINTEXT"))
+	addr := a.ListenerAddr("SASL_PLAINTEXT")
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 1
+	login := func(c *rawConn, user, pass string) *kmsg.SASLAuthenticateResponse {
+		hs := kmsg.NewPtrSASLHandshakeRequest()
+		hs.Version, hs.Mechanism = 1, "PLAIN"
+		c.roundTrip(hs, kmsg.NewPtrSASLHandshakeResponse())
+		au := kmsg.NewPtrSASLAuthenticateRequest()
+		au.Version, au.SASLAuthBytes = 2, []byte("\x00"+user+"\x00"+pass)
+		aur := kmsg.NewPtrSASLAuthenticateResponse()
+		c.roundTrip(au, aur)
+		return aur
+	}
+
+	c := dialRawAddr(t, addr)
+	if r := login(c, "alice", "alice-pw"); r.ErrorCode != 0 || r.SessionLifetimeMillis != 300 {
+		t.Fatalf("login: %+v", r)
+	}
+	c.roundTrip(md, kmsg.NewPtrMetadataResponse())
+	time.Sleep(400 * time.Millisecond) // past the session's end
+	c.send(md)
+	c.expectClosed("a request after the session expired")
+
+	c = dialRawAddr(t, addr)
+	login(c, "alice", "alice-pw")
+	if r := login(c, "alice", "alice-pw"); r.ErrorCode != 0 {
+		t.Fatalf("re-authentication: %+v", r)
+	}
+	c.roundTrip(md, kmsg.NewPtrMetadataResponse())
+	if r := login(c, "bob", "bob-pw"); r.ErrorCode != kerr.SaslAuthenticationFailed.Code {
+		t.Fatalf("re-authentication as bob: %+v", r)
+	}
+	c.expectClosed("after re-authenticating as another principal")
+}
