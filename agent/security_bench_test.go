@@ -22,11 +22,12 @@ import (
 //     of 1 KiB records (acks=1, 4 partitions), then consumes them back;
 //     reports produce and consume MB/s and their ratios to PLAINTEXT's
 //     (x-plaintext; the goal is at least 0.8).
+//
 //   - connect/MECHANISM: a new client that connects, authenticates and
 //     answers one Metadata request; reports connections per second and the
 //     ratio to a plaintext connection.
 //
-//	go test -run '^$' -bench Security -benchtime 3x ./agent/
+//     go test -run '^$' -bench Security -benchtime 3x ./agent/
 func BenchmarkSecurity(b *testing.B) {
 	e := newSecEnv(b)
 	cfg := agent.Config{AdminListen: "off", FlushInterval: 20 * time.Millisecond,
