@@ -27,7 +27,9 @@ import (
 //     answers one Metadata request; reports connections per second and the
 //     ratio to a plaintext connection.
 //
-//     go test -run '^$' -bench Security -benchtime 3x ./agent/
+// For example:
+//
+//	go test -run '^$' -bench Security -benchtime 3x ./agent/
 func BenchmarkSecurity(b *testing.B) {
 	e := newSecEnv(b)
 	cfg := agent.Config{AdminListen: "off", FlushInterval: 20 * time.Millisecond,
