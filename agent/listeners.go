@@ -254,7 +254,7 @@ func (a *Agent) kafkaListeners() ([]kafka.Listener, *auth.Authenticator, error) 
 			// As in Kafka (KIP-684), client certificates are for SSL
 			// listeners: SASL authenticates SASL_SSL clients.
 			l.TLS = tc.Clone()
-			l.TLS.ClientAuth, l.TLS.ClientCAs = tls.NoClientCert, nil
+			l.TLS.ClientAuth, l.TLS.ClientCAs, l.TLS.GetConfigForClient = tls.NoClientCert, nil, nil
 		}
 		out = append(out, l)
 	}

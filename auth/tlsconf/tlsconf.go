@@ -10,7 +10,7 @@
 // returns a *tls.Config whose GetCertificate looks at the files' size and
 // modification time at most once a second and loads them again when they
 // changed; a pair that does not load keeps the previous certificate and
-// is logged.
+// is logged. The client CA file is reloaded the same way.
 package tlsconf
 
 import (
@@ -81,17 +81,58 @@ func New(cfg Config) (*tls.Config, error) {
 		if cfg.ClientCAFile == "" {
 			return nil, errors.New("tls: tls-client-auth " + cfg.ClientAuth + " needs tls-client-ca-file")
 		}
-		pem, err := os.ReadFile(cfg.ClientCAFile)
+		pool, err := loadPool(cfg.ClientCAFile)
 		if err != nil {
-			return nil, fmt.Errorf("tls: client CA: %w", err)
+			return nil, err
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls: client CA %s: no PEM certificate", cfg.ClientCAFile)
-		}
+		st, _ := stamp(cfg.ClientCAFile)
 		tc.ClientCAs = pool
+		r.mu.caStamp, r.mu.caConfig = st, tc
+		// The CA file is reloaded like the certificate: each handshake
+		// takes the configuration with the current pool.
+		base := tc
+		tc = base.Clone()
+		tc.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) { return r.clientCAs(base), nil }
 	}
 	return tc, nil
+}
+
+func loadPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("tls: client CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("tls: client CA %s: no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// clientCAs returns the configuration with the current client CA pool,
+// reloading the CA file at most once a second when it changed.
+func (r *reloader) clientCAs(base *tls.Config) *tls.Config {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.cfg.Now()
+	if now.Sub(r.mu.caChecked) < time.Second {
+		return r.mu.caConfig
+	}
+	r.mu.caChecked = now
+	st, err := stamp(r.cfg.ClientCAFile)
+	if err != nil || st == r.mu.caStamp {
+		return r.mu.caConfig
+	}
+	pool, err := loadPool(r.cfg.ClientCAFile)
+	if err != nil {
+		r.cfg.Logger.Warn("tls client CA reload failed; keeping the previous one", "ca", r.cfg.ClientCAFile, "err", err)
+		return r.mu.caConfig
+	}
+	c := base.Clone()
+	c.ClientCAs = pool
+	r.mu.caConfig, r.mu.caStamp = c, st
+	r.cfg.Logger.Info("tls client CA reloaded", "ca", r.cfg.ClientCAFile)
+	return c
 }
 
 // reloader serves the current certificate, reloading it when its files
@@ -103,6 +144,10 @@ type reloader struct {
 		cert    *tls.Certificate
 		stamp   string // size and mtime of both files at the last load
 		checked time.Time
+		// The client CA file's: the configuration handshakes use.
+		caConfig  *tls.Config
+		caStamp   string
+		caChecked time.Time
 	}
 }
 

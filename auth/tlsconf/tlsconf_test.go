@@ -3,6 +3,7 @@ package tlsconf
 import (
 	"crypto/tls"
 	"crypto/x509/pkix"
+	"io"
 	"net"
 	"os"
 	"testing"
@@ -93,5 +94,54 @@ func TestNewErrors(t *testing.T) {
 	tc, err := New(Config{CertFile: l.CertFile, KeyFile: l.KeyFile, ClientAuth: "required", ClientCAFile: ca.File})
 	if err != nil || tc.ClientAuth != tls.RequireAndVerifyClientCert || tc.MinVersion != tls.VersionTLS12 {
 		t.Fatalf("%v %v", tc, err)
+	}
+}
+
+// A client CA file replaced on disk is used from the next handshake after
+// the once-a-second check: a client of the new CA gets in, one of the old
+// CA no longer does.
+func TestClientCAReload(t *testing.T) {
+	dir := t.TempDir()
+	ca1 := testcert.NewCA(t, dir, "ca1")
+	srv := ca1.Issue(t, dir, "server", pkix.Name{CommonName: "server"})
+	old := ca1.Issue(t, dir, "old", pkix.Name{CommonName: "old"})
+	clientCA := dir + "/clients.pem"
+	b, _ := os.ReadFile(ca1.File)
+	os.WriteFile(clientCA, b, 0o600)
+	now := time.Now()
+	cfg, err := New(Config{CertFile: srv.CertFile, KeyFile: srv.KeyFile, ClientCAFile: clientCA, ClientAuth: "required",
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := func(client tls.Certificate) bool {
+		c, s := net.Pipe()
+		defer c.Close()
+		defer s.Close()
+		errc := make(chan error, 1)
+		go func() { errc <- tls.Server(s, cfg).Handshake() }()
+		cl := tls.Client(c, &tls.Config{RootCAs: ca1.Pool(), ServerName: "localhost", Certificates: []tls.Certificate{client}})
+		go func() {
+			// Keep reading: the pipe is unbuffered and the server's alert
+			// (or session tickets) must be taken.
+			cl.Handshake()
+			io.Copy(io.Discard, cl)
+		}()
+		err := <-errc
+		return err == nil
+	}
+	if !accepted(old.TLS) {
+		t.Fatal("client of the first CA refused")
+	}
+	ca2 := testcert.NewCA(t, dir, "ca2")
+	fresh := ca2.Issue(t, dir, "new", pkix.Name{CommonName: "new"})
+	if accepted(fresh.TLS) {
+		t.Fatal("client of the second CA accepted before the reload")
+	}
+	b, _ = os.ReadFile(ca2.File)
+	os.WriteFile(clientCA, b, 0o600)
+	now = now.Add(2 * time.Second)
+	if !accepted(fresh.TLS) || accepted(old.TLS) {
+		t.Fatal("after the reload: the new CA's client must get in, the old one's not")
 	}
 }
