@@ -104,7 +104,7 @@ func (c *conn) serve() {
 	for {
 		limit := srv.cfg.MaxRequestBytes
 		if c.lst.SASL() && !c.sasl.authenticated {
-			limit = maxUnauthenticatedFrame
+			limit = min(limit, maxUnauthenticatedFrame)
 		}
 		frame, err := wire.ReadFrame(r, limit)
 		if err != nil {
