@@ -169,12 +169,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	}
 	a.reg = partlog.NewRegistry(partlog.Config{BufferBytes: cfg.BufferBytes, FlushBytes: cfg.FlushBytes, TailBytes: cfg.TailBytes},
 		partlog.Deps{AgentID: a.agentID, Meta: a.meta, WAL: a.wal, Reader: a.reader, Logger: a.log, Registerer: cfg.Registerer})
-	if a.flusher, err = flush.New(flush.Config{AgentID: a.agentID, FlushInterval: cfg.FlushInterval, FlushBytes: cfg.FlushBytes},
+	if a.flusher, err = flush.New(flush.Config{AgentID: a.agentID, FlushInterval: cfg.FlushInterval,
+		FlushMinInterval: cfg.FlushMinInterval, FlushBytes: cfg.FlushBytes},
 		flush.Deps{Registry: a.reg, Meta: a.meta, Objects: a.objs, Logger: a.log, Registerer: cfg.Registerer}); err != nil {
 		return nil, err
 	}
 	if a.own, err = ownership.New(ownership.Config{AgentID: a.agentID, Host: a.advHost, Port: a.advPort, Rack: cfg.Rack,
-		LeaseTTL: cfg.LeaseTTL, Logger: a.log, Registerer: cfg.Registerer, AfterPass: func() { a.groups.EvictMoved(); a.markers.Kick() }}, a.meta, a.reg); err != nil {
+		LeaseTTL: cfg.LeaseTTL, PresenceInterval: cfg.PresenceInterval, Logger: a.log, Registerer: cfg.Registerer, AfterPass: func() { a.groups.EvictMoved(); a.markers.Kick() }}, a.meta, a.reg); err != nil {
 		return nil, err
 	}
 	if a.groups, err = group.New(group.Config{
@@ -248,8 +249,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		// agent runs them, placed like a group coordinator.
 		cc.Janitor = func() bool { return a.own.Coordinates(janitorKey) }
 		// Produce first: while more than an eighth of the upload buffer
-		// waits, only overdue compaction runs.
-		cc.Busy = func() bool { return a.reg.Buffered() > cfg.BufferBytes/8 }
+		// waits, or the processors are busy (cpuload.go), only overdue
+		// compaction runs.
+		load := newCPULoad()
+		cc.Busy = func() bool { return a.reg.Buffered() > cfg.BufferBytes/8 || load.Busy() }
 		cc.OnLogStart = func(ref metastore.PartitionRef, start int64) {
 			if p := a.reg.Partition(ref.TopicID, ref.Partition); p != nil {
 				p.RaiseLogStart(start)

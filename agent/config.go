@@ -39,11 +39,17 @@ type Config struct {
 	// ObjstoreURL selects the object store: file://DIR. Default
 	// file://<DataDir>/objects.
 	ObjstoreURL string
-	// FlushInterval seals and uploads the write-ahead buffer at least this
-	// often when it holds data. Default 100ms.
+	// FlushInterval bounds how long buffered data waits to be sealed and
+	// uploaded while an upload is in flight; with none in flight it is
+	// sealed at once. Default 100ms.
 	FlushInterval time.Duration
-	// FlushBytes seals and uploads as soon as this many bytes are
-	// buffered. Default 8 MiB.
+	// FlushMinInterval is the floor between two seals of objects smaller
+	// than FlushBytes: a trickle costs at most one PUT per this interval.
+	// Default 0 (none).
+	FlushMinInterval time.Duration
+	// FlushBytes is the object size target: with no upload in flight an
+	// object is sealed at this size at the latest, beside another upload
+	// at twice it. Default 8 MiB.
 	FlushBytes int64
 	// CacheBytes is the budget of the local disk cache of object ranges
 	// read for historical fetches. Default 1 GiB.
@@ -75,6 +81,12 @@ type Config struct {
 	// LeaseTTL is how long the agent's registration lives without a
 	// heartbeat. Default 3s.
 	LeaseTTL time.Duration
+	// PresenceInterval is how often the agent checks the other agents'
+	// presence in the metastore (a Postgres advisory lock, a file lock
+	// beside a SQLite file): one whose process died is treated as dead
+	// within about two checks instead of at its lease's expiry. Default
+	// 50ms; negative: off.
+	PresenceInterval time.Duration
 	// GroupMinSessionTimeout and GroupMaxSessionTimeout bound consumer
 	// group members' session timeouts (Kafka's
 	// group.min.session.timeout.ms and group.max.session.timeout.ms).
@@ -295,6 +307,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FlushInterval < time.Millisecond {
 		errs = append(errs, fmt.Errorf("flush-interval %v: must be at least 1ms", c.FlushInterval))
+	}
+	if c.FlushMinInterval < 0 || c.FlushMinInterval > c.FlushInterval {
+		errs = append(errs, fmt.Errorf("flush-min-interval %v: must be between 0 and flush-interval %v", c.FlushMinInterval, c.FlushInterval))
 	}
 	if c.TxnVersion != 1 && c.TxnVersion != 2 {
 		errs = append(errs, fmt.Errorf("transaction-version %d: must be 1 or 2", c.TxnVersion))

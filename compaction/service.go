@@ -347,7 +347,14 @@ func (s *Service) compactPartition(ctx context.Context, pr metastore.PartitionRo
 	if urgent {
 		in.OldestFlush = in.Now.Add(-s.cfg.MaxLag)
 	}
-	for _, job := range Plan(in, s.cfg.planConfig()) {
+	lagged := !pr.OldestFlush.IsZero() && s.now().Sub(pr.OldestFlush) >= s.cfg.MaxLag
+	for i, job := range Plan(in, s.cfg.planConfig()) {
+		if i > 0 && !lagged && s.cfg.Busy != nil && s.cfg.Busy() {
+			// Produce got busy while the first jobs ran: the rest is
+			// not overdue and waits for a later pass.
+			s.metrics.deferred.Inc()
+			return done, nil
+		}
 		if lease.Expires.Sub(s.now()) < s.cfg.LeaseTTL/2 {
 			if lease, err = s.meta.ClaimLease(ctx, s.cfg.Holder, ref.TopicID, ref.Partition, s.now(), s.cfg.LeaseTTL); err != nil {
 				return done, nil // lost it: the next holder replans

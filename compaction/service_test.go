@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -796,4 +797,57 @@ func TestFaults(t *testing.T) {
 	}
 	e.meta = meta
 	e.checkAll()
+}
+
+// TestCompactionYieldsWhenBusy: while Busy says produce needs the
+// machine, compaction that is not overdue waits, also between the jobs
+// of one partition (Busy turning on after the first job leaves the rest
+// for a later pass); once the data is past the max lag it is compacted
+// however busy produce is.
+func TestCompactionYieldsWhenBusy(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, e *env) {
+		topics := []metastore.Topic{e.topic("busy", 1, nil)}
+		for range 48 { // ~3.8 MB: three 1 MiB segments before the lag
+			e.flush(topics, 4, 4, 5000, time.Now())
+		}
+		var calls atomic.Int64
+		busyAfter := int64(0) // Busy answers false this many times, then true
+		s := e.service("compactor-1", func(c *compaction.Config) {
+			c.MaxLag = time.Hour
+			c.Busy = func() bool { return calls.Add(1) > busyAfter }
+		})
+		flushRows := func() int {
+			n := 0
+			for _, r := range e.checkAll() {
+				if r.Kind == metastore.RowFlush {
+					n++
+				}
+			}
+			return n
+		}
+		before := flushRows()
+		if n, err := s.CompactOnce(context.Background()); err != nil || n != 0 {
+			t.Fatalf("CompactOnce while busy = %d, %v; want no job", n, err)
+		}
+		if got := flushRows(); got != before {
+			t.Fatalf("%d flush rows after a busy pass, want %d", got, before)
+		}
+		calls.Store(0)
+		busyAfter = 1 // the pass starts the partition, then produce gets busy
+		if n, err := s.CompactOnce(context.Background()); err != nil || n != 1 {
+			t.Fatalf("CompactOnce getting busy after the first job = %d, %v; want 1 job", n, err)
+		}
+		if got := flushRows(); got >= before {
+			t.Fatalf("%d flush rows after one job, want fewer than %d", got, before)
+		}
+		// Overdue: compacted while busy.
+		calls.Store(0)
+		busyAfter = 0
+		e.clock.Advance(2 * time.Hour)
+		compactUntilDone(t, s)
+		if got := flushRows(); got != 0 {
+			t.Fatalf("%d flush rows left of overdue data while busy", got)
+		}
+		e.checkAll()
+	})
 }

@@ -361,6 +361,7 @@ type Store interface {
 	Producers
 	Groups
 	Lifecycle
+	Presence
 	Transactions
 	Users
 

@@ -21,19 +21,27 @@ type ReaderConfig struct {
 	// in package partlog measures both).
 	BlockBytes int64
 	// ReadAhead is how many blocks (or flush index rows) after the one
-	// being read a sequential reader keeps in flight, across the end of a
-	// segment into the next index row's object. A reader not seen to be
-	// sequential gets one. -1 turns read-ahead off. Default 4.
+	// being read a sequential reader may keep in flight, across the end of
+	// a segment into the next index row's object: it starts at one and
+	// doubles each time the reader moves on to the next block, within the
+	// reader's share of ReadAheadBytes. A reader not seen to be sequential
+	// gets one. -1 turns read-ahead off. Default 4.
 	ReadAhead int
 	// ReadAheadBytes bounds the memory of read-ahead — GETs in flight that
 	// nobody waits for yet, and blocks just fetched kept in memory for the
 	// reads of their chunks — shared by every reader of the Reader (that
-	// is, by the agent), and at most half the disk cache. A read-ahead that
-	// does not fit is dropped, never queued, and never holds up a read
-	// someone waits for. Default 128 MiB: one sequential reader's block and
-	// the 4 read ahead, with room for a second reader (at 64 MiB, 4 blocks
-	// of 16 MiB ahead push out the block being read, and the catch-up
-	// benchmark lost a third of its speed). At least twice BlockBytes.
+	// is, by the agent), and at most half the disk cache. The partitions
+	// read sequentially within the last second share it equally: each may
+	// hold its block being read and what it reads ahead within its share
+	// (always one block ahead). A read-ahead that does not fit is dropped,
+	// never queued, and never holds up a read someone waits for. Default
+	// 256 MiB: a consumer catching up on 6 partitions keeps, for each, its
+	// block and the next one (6 x 2 x 16 MiB = 192 MiB) with room to
+	// spare, and fewer partitions read further ahead. At 128 MiB only two
+	// of the six had their next block coming, the other four waited for a
+	// GET at every block (BenchmarkCatchUpFetch in package partlog: 0.61x
+	// against 0.84x the raw GET rate; cold catch-up of 2 GiB in
+	// bench/run.sh: see bench/README.md). At least twice BlockBytes.
 	ReadAheadBytes int64
 	// FooterCacheBytes bounds the memory of parsed segment footers kept
 	// (least recently used dropped first); about 6 KiB per 64 MiB segment.
@@ -45,7 +53,7 @@ type ReaderConfig struct {
 const (
 	DefaultBlockBytes       = 16 << 20
 	DefaultReadAhead        = 4
-	DefaultReadAheadBytes   = 128 << 20
+	DefaultReadAheadBytes   = 256 << 20
 	DefaultFooterCacheBytes = 16 << 20
 
 	minBlockBytes = 64 << 10

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/stratalog/strata/tiering/objstore"
 )
@@ -47,6 +48,10 @@ type Reader struct {
 		// footersAhead are the objects whose footers are being read
 		// ahead (footerAhead), so each is read once.
 		footersAhead map[string]bool
+		// streams are the partitions read sequentially lately
+		// (streamAhead), counted at streamsCounted.
+		streams        map[streamKey]*stream
+		streamsCounted time.Time
 		// hot holds the blocks fetched last in memory, least recently
 		// used evicted first, so a sequential reader takes its chunks
 		// without a disk read or a copy. Their bytes count in the
@@ -132,6 +137,7 @@ func newReader(store objstore.Store, cache *Cache, cfg ReaderConfig) *Reader {
 	r.base, r.cancel = context.WithCancel(context.Background())
 	r.mu.flights = make(map[string]*flight)
 	r.mu.footersAhead = make(map[string]bool)
+	r.mu.streams = make(map[streamKey]*stream)
 	r.mu.hot = make(map[string]*list.Element)
 	return r
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"time"
 
 	"github.com/stratalog/strata/tiering/objstore"
 	"github.com/stratalog/strata/tiering/segment"
@@ -192,71 +194,154 @@ func (r *Reader) footer(ctx context.Context, s Span) (*footer, error) {
 // ReadAhead starts background reads of what a reader at offset of s will
 // read next: the blocks after the one holding offset, then the spans in
 // next (the index rows after s, in order: a flush span counts as one
-// block, a segment span as its blocks). It keeps ReadAhead of them in
-// flight or cached for a sequential reader, one for any other, nearest
+// block, a segment span as its blocks). It keeps up to ReadAhead of them
+// in flight or cached for a sequential reader, one for any other, nearest
 // first, within the read-ahead budget; what does not fit is dropped, to be
-// asked again by the next read. A segment in next whose footer is not in
-// memory has its footer read in the background first. Read-ahead lands in
-// the cache: without one there is none.
+// asked again by the next read.
+//
+// Several partitions read at once (a consumer catching up on all of a
+// topic's) share the budget, and the bucket, fairly: each partition read
+// sequentially within the last streamIdle may hold its block being read
+// and what it reads ahead within an equal share of the budget (always at
+// least one item ahead), and its read-ahead starts one item deep and
+// doubles each time the reader moves on to the next block, up to
+// ReadAhead. So every partition has its next block coming before any has
+// a second, and the first blocks of the last partitions to start are not
+// queued behind the deep read-ahead of the first ones (one reader taking
+// four blocks ahead had left the others none: their reads waited for GETs
+// queued behind it). A segment in next whose footer is not in memory has
+// its footer read in the background first. Read-ahead lands in the cache:
+// without one there is none.
 func (r *Reader) ReadAhead(s Span, offset int64, next []Span, sequential bool) {
-	n := r.cfg.ReadAhead
-	if n < 0 || r.aheadBudget() == 0 {
+	if r.cfg.ReadAhead < 0 || r.aheadBudget() == 0 {
 		return
 	}
-	if !sequential {
-		n = 1
-	}
+	var f *footer
+	b := 0
+	current := s.Size
 	if s.Segment {
-		f := r.footers.get(s.Key)
-		if f == nil {
+		if f = r.footers.get(s.Key); f == nil {
 			return // Read had it; evicted since. The next read asks again.
 		}
 		i, ok := f.chunkFor(offset)
 		if !ok {
 			return
 		}
-		if n = r.prefetchBlocks(s.Key, f, f.blockOf(i)+1, n); n <= 0 {
-			return
-		}
+		b = f.blockOf(i)
+		current = f.blocks[b].size
+	}
+	q := aheadQuota{n: 1, bytes: math.MaxInt64}
+	if sequential {
+		q.n, q.bytes = r.streamAhead(s, b)
+	}
+	q.bytes -= current
+	if f != nil && !r.prefetchBlocks(s.Key, f, b+1, &q) {
+		return
 	}
 	for _, ns := range next {
 		if !ns.Segment {
-			if !r.Prefetch(ns.Key, ns.Pos, ns.Size) {
-				return
-			}
-			if n--; n == 0 {
+			if !q.take(ns.Size) || !r.Prefetch(ns.Key, ns.Pos, ns.Size) {
 				return
 			}
 			continue
 		}
 		f := r.footers.get(ns.Key)
 		if f == nil {
-			r.footerAhead(ns, n)
+			r.footerAhead(ns, q)
 			return
 		}
-		if n = r.prefetchBlocks(ns.Key, f, 0, n); n <= 0 {
+		if !r.prefetchBlocks(ns.Key, f, 0, &q) {
 			return
 		}
 	}
 }
 
-// prefetchBlocks prefetches up to n blocks of the object from block from
-// on, and returns how many more may be read ahead after them: 0 if the
-// budget ran out (or blocks are not read whole).
-func (r *Reader) prefetchBlocks(key string, f *footer, from, n int) int {
-	for b := from; b < len(f.blocks) && n > 0; b++ {
-		blk := f.blocks[b]
-		if !r.blockReads(blk.size) || !r.prefetch(key, blk.pos, blk.size, true) {
-			return 0
-		}
-		n--
+// aheadQuota is what one ReadAhead call may still start: n items, within
+// bytes (the first item goes even if larger).
+type aheadQuota struct {
+	n     int
+	bytes int64
+	taken int
+}
+
+// take reports whether an item of size fits the quota, and counts it.
+func (q *aheadQuota) take(size int64) bool {
+	if q.n <= 0 || (q.taken > 0 && size > q.bytes) {
+		return false
 	}
-	return n
+	q.n--
+	q.bytes -= size
+	q.taken++
+	return true
+}
+
+// prefetchBlocks prefetches the object's blocks from block from on while
+// the quota lasts, and reports whether read-ahead may go on after them:
+// not if the quota or the budget ran out (or blocks are not read whole).
+func (r *Reader) prefetchBlocks(key string, f *footer, from int, q *aheadQuota) bool {
+	for b := from; b < len(f.blocks); b++ {
+		blk := f.blocks[b]
+		if !r.blockReads(blk.size) || !q.take(blk.size) || !r.prefetch(key, blk.pos, blk.size, true) {
+			return false
+		}
+	}
+	return true
+}
+
+// streamIdle is how long after its last sequential read a partition still
+// counts as a reader sharing the read-ahead budget.
+const streamIdle = time.Second
+
+// streamKey is a partition read sequentially.
+type streamKey struct {
+	topic     [16]byte
+	partition int32
+}
+
+// stream is a partition's sequential reading, for its read-ahead.
+type stream struct {
+	last time.Time // of the last sequential read
+	// key, pos and block: the block (or flush span) it was in.
+	key    string
+	pos    int64
+	block  int
+	window int // items to read ahead: 1 at first, doubling per block moved on
+}
+
+// streamAhead notes a sequential read of s's partition in block b of s
+// (0 for a flush span) and returns how many items it may read ahead and
+// its share of the read-ahead budget: the budget divided by the
+// partitions read sequentially within the last streamIdle (counted again
+// at most every tenth of it, or when a partition starts).
+func (r *Reader) streamAhead(s Span, b int) (int, int64) {
+	now := time.Now()
+	k := streamKey{s.TopicID, s.Partition}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.mu.streams[k]
+	if st == nil {
+		st = &stream{window: 1}
+		r.mu.streams[k] = st
+	} else if st.key != s.Key || st.pos != s.Pos || st.block != b {
+		st.window = min(2*st.window, r.cfg.ReadAhead)
+	}
+	st.key, st.pos, st.block = s.Key, s.Pos, b
+	fresh := st.last.IsZero()
+	st.last = now
+	if fresh || now.Sub(r.mu.streamsCounted) > streamIdle/10 {
+		for k, o := range r.mu.streams {
+			if now.Sub(o.last) > streamIdle {
+				delete(r.mu.streams, k)
+			}
+		}
+		r.mu.streamsCounted = now
+	}
+	return st.window, r.aheadBudget() / int64(len(r.mu.streams))
 }
 
 // footerAhead reads a segment's footer in the background, then prefetches
-// its first n blocks. One at a time per object.
-func (r *Reader) footerAhead(s Span, n int) {
+// its first blocks within the quota. One at a time per object.
+func (r *Reader) footerAhead(s Span, q aheadQuota) {
 	r.mu.Lock()
 	if r.mu.closed || r.mu.footersAhead[s.Key] {
 		r.mu.Unlock()
@@ -272,7 +357,7 @@ func (r *Reader) footerAhead(s Span, n int) {
 		delete(r.mu.footersAhead, s.Key)
 		r.mu.Unlock()
 		if err == nil {
-			r.prefetchBlocks(s.Key, f, 0, n)
+			r.prefetchBlocks(s.Key, f, 0, &q)
 		}
 	}()
 }

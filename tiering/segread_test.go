@@ -31,19 +31,25 @@ func (s testSeg) chunkData(i int) []byte {
 
 func putSeg(t testing.TB, store objstore.Store, key string, first int64, nChunks, chunkSize int) testSeg {
 	t.Helper()
+	return putSegOf(t, store, key, 3, first, nChunks, chunkSize)
+}
+
+// putSegOf is putSeg for another partition than 3.
+func putSegOf(t testing.TB, store objstore.Store, key string, partition int32, first int64, nChunks, chunkSize int) testSeg {
+	t.Helper()
 	b := segment.NewBuilder()
 	for i := range nChunks {
 		unit := fmt.Sprintf("%s/%d;", key, i)
 		data := bytes.Repeat([]byte(unit), chunkSize/len(unit)+1)[:chunkSize]
 		off := first + int64(i)*10
-		b.Add(segment.ChunkMeta{TopicID: testTopic, Partition: 3, FirstOffset: off, LastOffset: off + 9,
+		b.Add(segment.ChunkMeta{TopicID: testTopic, Partition: partition, FirstOffset: off, LastOffset: off + 9,
 			MinTimestamp: 1000 + off, MaxTimestamp: 1000 + off + 9, Batches: 1}, data)
 	}
 	obj, chunks := b.Finish()
 	if err := store.Put(context.Background(), key, obj); err != nil {
 		t.Fatal(err)
 	}
-	return testSeg{span: Span{Key: key, Size: int64(len(obj)), Segment: true, TopicID: testTopic, Partition: 3}, obj: obj, chunks: chunks}
+	return testSeg{span: Span{Key: key, Size: int64(len(obj)), Segment: true, TopicID: testTopic, Partition: partition}, obj: obj, chunks: chunks}
 }
 
 // testReader is a Reader with a small block size (not valid for
@@ -455,6 +461,12 @@ func TestReadAheadBudget(t *testing.T) {
 	}
 }
 
+func (r *Reader) footerAheadPending() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.mu.footersAhead) > 0
+}
+
 func (r *Reader) hotInMemory() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -587,16 +599,31 @@ func TestReadAheadAcrossSegments(t *testing.T) {
 	}
 	r, _ := testReader(t, store, 64<<20, ReaderConfig{BlockBytes: 16 << 10, ReadAhead: 4, ReadAheadBytes: 1 << 20})
 	ctx := context.Background()
-	// Chunk 36 is in a's last block (4 chunks a block).
-	at := a.chunks[36].FirstOffset
-	if _, err := r.Read(ctx, a.span, at, 1); err != nil {
-		t.Fatal(err)
-	}
+	// Chunk 36 is in a's last block (4 chunks a block). A sequential
+	// reader's read-ahead starts one block deep and doubles with each
+	// block it moves on to: coming through blocks 7 and 8, it reads 4
+	// ahead from block 9.
 	next := []Span{b.span, {Key: "flush/x", Pos: 6, Size: 20}}
-	r.ReadAhead(a.span, at, next, true)
-	WaitFor(t, "b's footer and 4 blocks", func() bool {
-		return r.footers.get("seg/b") != nil && r.inFlight() == 0 && store.Calls(mem.OpGetRange) == 2+1+4
-	})
+	for _, c := range []int{28, 32, 36} {
+		at := a.chunks[c].FirstOffset
+		if _, err := r.Read(ctx, a.span, at, 1); err != nil {
+			t.Fatal(err)
+		}
+		r.ReadAhead(a.span, at, next, true)
+		WaitFor(t, "read-ahead done", func() bool { return r.inFlight() == 0 && !r.footerAheadPending() })
+	}
+	fb := r.footers.get("seg/b")
+	if fb == nil {
+		t.Fatal("b's footer not read ahead")
+	}
+	for i, blk := range fb.blocks[:4] {
+		if !r.known("seg/b", blk.pos, blk.size) {
+			t.Fatalf("b's block %d not read ahead", i)
+		}
+	}
+	if r.known("seg/b", fb.blocks[4].pos, fb.blocks[4].size) {
+		t.Fatal("b's block 4 read ahead: more than 4 blocks")
+	}
 	before := store.Calls(mem.OpGetRange)
 	for i := range 16 { // b's first four blocks
 		got, err := r.Read(ctx, b.span, b.chunks[i].FirstOffset, 1)
@@ -637,6 +664,73 @@ func TestReadAheadAcrossSegments(t *testing.T) {
 	if off.inFlight() != 0 {
 		t.Fatal("read-ahead with ReadAhead -1 started a GET")
 	}
+}
+
+// TestReadAheadWindowAndShare: a sequential reader's read-ahead starts
+// one block deep and doubles with each block it moves on to, up to
+// ReadAhead; partitions read at once share the budget equally, so with
+// four of them in a budget of eight blocks each keeps its block and the
+// next one, never more (the first reader used to take ReadAhead blocks
+// and leave the others none).
+func TestReadAheadWindowAndShare(t *testing.T) {
+	t.Parallel()
+	const blockBytes = 16 << 10 // 4 chunks a block
+	store := mem.New()
+	seg := func(p int32) testSeg { return putSegOf(t, store, fmt.Sprintf("seg/%d", p), p, 0, 40, 4<<10) }
+	// readBlock reads block k of s chunk by chunk, reading ahead after
+	// each read as partlog does, and waits for the read-ahead.
+	readBlock := func(t *testing.T, r *Reader, s testSeg, k int) {
+		t.Helper()
+		for c := 4 * k; c < 4*k+4; c++ {
+			at := s.chunks[c].FirstOffset
+			got, err := r.Read(context.Background(), s.span, at, 1)
+			if err != nil || !bytes.Equal(got, s.chunkData(c)) {
+				t.Fatalf("read of chunk %d: %v", c, err)
+			}
+			r.ReadAhead(s.span, at, nil, true)
+			WaitFor(t, "read-ahead done", func() bool { return r.inFlight() == 0 })
+		}
+	}
+	// ahead returns the blocks of s after block k in memory or cached.
+	ahead := func(r *Reader, s testSeg, k int) []int {
+		f := r.footers.get(s.span.Key)
+		var out []int
+		for b := k + 1; b < len(f.blocks); b++ {
+			if r.known(s.span.Key, f.blocks[b].pos, f.blocks[b].size) {
+				out = append(out, b)
+			}
+		}
+		return out
+	}
+
+	t.Run("window", func(t *testing.T) {
+		r, _ := testReader(t, store, 64<<20, ReaderConfig{BlockBytes: blockBytes, ReadAhead: 4, ReadAheadBytes: 8 * blockBytes})
+		s := seg(1)
+		for k, want := range [][]int{{1}, {2, 3}, {3, 4, 5, 6}, {4, 5, 6, 7}} {
+			readBlock(t, r, s, k)
+			if got := ahead(r, s, k); !slices.Equal(got, want) {
+				t.Fatalf("reading block %d: blocks %v ahead, want %v", k, got, want)
+			}
+		}
+	})
+
+	t.Run("share", func(t *testing.T) {
+		r, _ := testReader(t, store, 64<<20, ReaderConfig{BlockBytes: blockBytes, ReadAhead: 4, ReadAheadBytes: 8 * blockBytes})
+		var segs []testSeg
+		for p := range int32(4) {
+			segs = append(segs, seg(10+p))
+		}
+		for k := range 4 {
+			for _, s := range segs {
+				readBlock(t, r, s, k)
+			}
+		}
+		for i, s := range segs {
+			if got := ahead(r, s, 3); !slices.Equal(got, []int{4}) {
+				t.Fatalf("partition %d of 4 sharing 8 blocks: blocks %v ahead of block 3, want [4]", i, got)
+			}
+		}
+	})
 }
 
 func TestReaderConfigValidate(t *testing.T) {

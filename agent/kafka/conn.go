@@ -189,13 +189,18 @@ func (c *conn) writeLoop(done chan struct{}) {
 		if failed || (f.resp == nil && f.raw == nil) {
 			continue
 		}
+		// A Fetch response's records are written from where they lie
+		// (writev), not copied into the frame; a bare SASL token
+		// (SaslHandshake v0) is its length and bytes.
+		var bufs [][]byte
 		if f.raw != nil {
 			buf = binary.BigEndian.AppendUint32(buf[:0], uint32(len(f.raw)))
 			buf = append(buf, f.raw...)
+			bufs = [][]byte{buf}
 		} else {
-			buf = wire.AppendResponse(buf[:0], f.hdr, f.resp)
+			bufs, buf = wire.ResponseBuffers(buf[:0], f.hdr, f.resp)
 		}
-		if _, err := w.Write(buf); err != nil {
+		if err := writeBuffers(w, c.nc, bufs); err != nil {
 			failed = true
 			c.close()
 			continue
@@ -213,6 +218,22 @@ func (c *conn) writeLoop(done chan struct{}) {
 	if !failed {
 		w.Flush()
 	}
+}
+
+// writeBuffers writes bufs through w, or, when there are several (a
+// Fetch response's records), flushes w and writes them to nc with one
+// vectored write.
+func writeBuffers(w *bufio.Writer, nc net.Conn, bufs [][]byte) error {
+	if len(bufs) == 1 {
+		_, err := w.Write(bufs[0])
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	nb := net.Buffers(bufs)
+	_, err := nb.WriteTo(nc)
+	return err
 }
 
 // answerUnsupportedApiVersions answers an ApiVersions request newer than

@@ -8,7 +8,9 @@
 // smallest header or above the configured limit before it allocates
 // anything. ParseRequest decodes the header and hands the body to the
 // franz-go kmsg type for the API key and version; AppendResponse encodes a
-// response with the header its request's version calls for.
+// response with the header its request's version calls for, and
+// ResponseBuffers does the same as buffers for a vectored write, in which
+// a Fetch response's large record sets are referenced, not copied.
 //
 // # Caveats
 //

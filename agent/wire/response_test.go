@@ -56,12 +56,57 @@ func TestAppendFetchResponseSized(t *testing.T) {
 	}
 }
 
+// TestResponseBuffers: the buffers ResponseBuffers returns are, written in
+// order, the frame AppendResponse makes, at every Fetch version, with the
+// large record sets the caller's own bytes, not copies; other responses
+// are one buffer.
+func TestResponseBuffers(t *testing.T) {
+	for version := int16(0); version <= kmsg.NewPtrFetchResponse().MaxVersion(); version++ {
+		for _, recordBytes := range []int{0, 100, 70 << 10, 300 << 10} {
+			h := Header{Key: 1, Version: version, CorrelationID: 42}
+			h.Flexible = version >= 12
+			resp := fetchResponse(6, recordBytes)
+			want := appendResponse(nil, h, fetchResponse(6, recordBytes))
+			prefix := []byte("earlier frame")
+			bufs, dst := ResponseBuffers(prefix, h, resp)
+			if got := bytes.Join(bufs, nil); !bytes.Equal(got, want) {
+				t.Fatalf("v%d, %d bytes of records a partition: frame differs", version, recordBytes)
+			}
+			if string(dst[:len(prefix)]) != string(prefix) {
+				t.Fatalf("v%d: bytes before the frame changed", version)
+			}
+			referenced := 0
+			for _, rt := range resp.Topics {
+				for _, rp := range rt.Partitions {
+					for _, b := range bufs {
+						if len(rp.RecordBatches) > 0 && len(b) == len(rp.RecordBatches) && &b[0] == &rp.RecordBatches[0] {
+							referenced++
+						}
+					}
+				}
+			}
+			if wantRefs := map[bool]int{true: 5, false: 0}[recordBytes >= refMin]; referenced != wantRefs {
+				t.Fatalf("v%d, %d bytes a partition: %d record sets referenced, want %d", version, recordBytes, referenced, wantRefs)
+			}
+		}
+	}
+	h := Header{Key: 3, Version: 12, CorrelationID: 7, Flexible: true}
+	md := kmsg.NewPtrMetadataResponse()
+	bufs, _ := ResponseBuffers(nil, h, md)
+	if len(bufs) != 1 || !bytes.Equal(bufs[0], appendResponse(nil, h, kmsg.NewPtrMetadataResponse())) {
+		t.Fatalf("metadata response: %d buffers, or a different frame", len(bufs))
+	}
+}
+
 // BenchmarkAppendFetchResponse encodes a Fetch response of 6 partitions
 // with 1 MiB of records each, as a catching-up consumer gets it, into a
 // new buffer (the connection's writer drops buffers over 1 MiB after each
-// response): "grown" the old way (append grows the buffer as it goes,
+// response, so a frame holding the records was always a new one): "grown" the old way (append grows the buffer as it goes,
 // copying what it holds each time), "sized" the new one (room made once
-// from a bound of the size). Same run, compare ns/op, MB/s and B/op:
+// from a bound of the size), "buffers" the frame as buffers referencing
+// the records, its other bytes in a buffer used again (ResponseBuffers,
+// what the connection's writer does now). Same run, compare ns/op, MB/s
+// and B/op:
 //
 //	go test -run '^$' -bench AppendFetchResponse -benchmem ./agent/wire/
 func BenchmarkAppendFetchResponse(b *testing.B) {
@@ -80,6 +125,14 @@ func BenchmarkAppendFetchResponse(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			AppendResponse(nil, h, resp)
+		}
+	})
+	b.Run("buffers", func(b *testing.B) {
+		b.SetBytes(int64(size))
+		b.ReportAllocs()
+		var dst []byte
+		for b.Loop() {
+			_, dst = ResponseBuffers(dst[:0], h, resp)
 		}
 	})
 }

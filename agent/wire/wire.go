@@ -1,10 +1,12 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -199,4 +201,113 @@ func uvarint(b []byte) (uint64, []byte, error) {
 		return 0, nil, fmt.Errorf("%w: bad varint", ErrMalformedHeader)
 	}
 	return v, b[n:], nil
+}
+
+// refMin is the size from which ResponseBuffers references a record set
+// instead of copying it into the frame.
+const refMin = 64 << 10
+
+// markerLen is the size of the stand-in for a referenced record set:
+// a nonce drawn for the response, then the record set's index.
+const markerLen = 16
+
+// ResponseBuffers returns the size-prefixed response frame for the request
+// header h as buffers whose bytes, written in order, are the frame
+// AppendResponse makes, and dst with the frame's own bytes appended (for
+// reuse). The record sets of a Fetch response, megabytes when a consumer
+// catches up, are not copied: each one of refMin bytes or more is a buffer
+// of its own, referencing the caller's records, and the rest of the frame,
+// encoded by kmsg with a stand-in for each, is appended to dst. Copying
+// them into the frame (and clearing fresh room for it) was a quarter of
+// the agent's CPU in a cold catch-up. The buffers must be written before
+// dst or the records are modified.
+func ResponseBuffers(dst []byte, h Header, resp kmsg.Response) ([][]byte, []byte) {
+	start := len(dst)
+	whole := func() ([][]byte, []byte) {
+		dst = AppendResponse(dst[:start], h, resp)
+		return [][]byte{dst[start:]}, dst
+	}
+	fr, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return whole()
+	}
+	// The same response with a marker in place of each large record set.
+	bare := *fr
+	bare.Topics = slices.Clone(fr.Topics)
+	var refs [][]byte
+	nonce := rand.Uint64()
+	marker := func(i int) []byte {
+		m := binary.BigEndian.AppendUint64(make([]byte, 0, markerLen), nonce)
+		return binary.BigEndian.AppendUint64(m, uint64(i))
+	}
+	for i := range bare.Topics {
+		t := &bare.Topics[i]
+		cloned := false
+		for j := range t.Partitions {
+			if len(t.Partitions[j].RecordBatches) < refMin {
+				continue
+			}
+			if !cloned {
+				t.Partitions = slices.Clone(t.Partitions)
+				cloned = true
+			}
+			refs = append(refs, t.Partitions[j].RecordBatches)
+			t.Partitions[j].RecordBatches = marker(len(refs) - 1)
+		}
+	}
+	if len(refs) == 0 {
+		return whole()
+	}
+	dst = appendResponse(dst, h, &bare)
+	flexible := bare.IsFlexible()
+	// Find each marker, in order, right after the length prefix a
+	// markerLen-byte record set gets.
+	at := make([]int, len(refs))
+	prefixLen := 4
+	if flexible {
+		prefixLen = 1 // uvarint(markerLen+1)
+	}
+	pos := start + 8
+	for i := range refs {
+		k := bytes.Index(dst[pos:], marker(i))
+		if k < 0 {
+			return whole()
+		}
+		a := pos + k
+		if a-prefixLen < pos {
+			return whole()
+		}
+		p := dst[a-prefixLen : a]
+		if flexible && p[0] != markerLen+1 || !flexible && binary.BigEndian.Uint32(p) != markerLen {
+			return whole()
+		}
+		at[i] = a
+		pos = a + markerLen
+	}
+	// The record sets' real length prefixes go after the frame's bytes,
+	// in room made first so the buffers' slices of dst stay valid.
+	end := len(dst)
+	dst = slices.Grow(dst, len(refs)*binary.MaxVarintLen32)
+	prefixAt := make([]int, len(refs)+1)
+	for i, r := range refs {
+		prefixAt[i] = len(dst)
+		if flexible {
+			dst = binary.AppendUvarint(dst, uint64(len(r))+1)
+		} else {
+			dst = binary.BigEndian.AppendUint32(dst, uint32(len(r)))
+		}
+	}
+	prefixAt[len(refs)] = len(dst)
+	bufs := make([][]byte, 0, 3*len(refs)+1)
+	prev, size := start, 0
+	for i, r := range refs {
+		bufs = append(bufs, dst[prev:at[i]-prefixLen], dst[prefixAt[i]:prefixAt[i+1]], r)
+		prev = at[i] + markerLen
+	}
+	bufs = append(bufs, dst[prev:end])
+	for _, b := range bufs {
+		size += len(b)
+	}
+	binary.BigEndian.PutUint32(dst[start:], uint32(size-4))
+	return bufs, dst
 }

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"Claim", testClaim},
 		{"ClaimNotFound", testClaimNotFound},
 		{"Release", testRelease},
+		{"Presence", testPresence},
 		{"CommitFlush", testCommitFlush},
 		{"CommitFlushProducerUpsert", testCommitFlushProducerUpsert},
 		{"CommitFlushFencedByEpoch", testCommitFlushFencedByEpoch},
