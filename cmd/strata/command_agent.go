@@ -68,6 +68,7 @@ or in a YAML file given with --config.`,
 	f.Int("read-ahead", 4, "most blocks a sequential reader keeps in flight ahead, within its share of --read-ahead-bytes (-1: none)")
 	f.String("read-ahead-bytes", "256MiB", "memory for read-ahead and recently read blocks, shared equally by the partitions being read sequentially")
 	f.Bool("compaction", true, "run compaction, retention and garbage collection for the partitions this agent owns")
+	addSecurityFlags(f)
 	addLifecycleFlags(f)
 	f.String("log-level", "info", "debug, info, warn or error")
 	f.String("log-format", "text", "text or json")
@@ -114,6 +115,7 @@ func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, origins, e
 		},
 		NoCompaction: !boolean("compaction"),
 	}
+	securityConfig(st, from, &cfg)
 	mrb := size("max-request-bytes")
 	if mrb > 1<<30 {
 		st.bad("max-request-bytes", fmt.Errorf("%d is above 1GiB", mrb))
