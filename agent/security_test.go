@@ -374,8 +374,9 @@ func TestSASLFraming(t *testing.T) {
 }
 
 // TestMTLSRequired: with --tls-client-auth=required a client without a
-// certificate cannot connect, one with a certificate of the CA can, and
-// the principal mapping rule takes its CN.
+// certificate, with one of another CA or with an expired one cannot
+// connect, one with a certificate of the CA can, and the principal
+// mapping rule takes its CN.
 func TestMTLSRequired(t *testing.T) {
 	e := newSecEnv(t)
 	var p principals
@@ -403,7 +404,17 @@ func TestMTLSRequired(t *testing.T) {
 	if err := pingErr(t, a.ListenerAddr("SSL"), kgo.DialTLSConfig(tc)); err == nil {
 		t.Fatal("a certificate of an unknown CA got an answer")
 	}
-	if p.count("SSL User:ALICE") != n || len(p.got) != n {
+	// An expired certificate of the right CA is refused.
+	expired := e.ca.IssueValid(t, t.TempDir(), "expired", pkix.Name{CommonName: "alice"}, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
+	tc = e.tls(false)
+	tc.Certificates = []tls.Certificate{expired.TLS}
+	if err := pingErr(t, a.ListenerAddr("SSL"), kgo.DialTLSConfig(tc)); err == nil {
+		t.Fatal("an expired certificate got an answer")
+	}
+	// Meanwhile a good client still works.
+	roundTrip(t, a, "SSL", "mtls", kgo.DialTLSConfig(e.tls(true)))
+	// Only the good clients' connections were established.
+	if p.count("SSL User:ALICE") <= n || len(p.got) != p.count("SSL User:ALICE") {
 		t.Fatalf("principals %q after refused clients", p.got)
 	}
 }

@@ -71,6 +71,13 @@ type Leaf struct {
 // dir/<file>.key.
 func (ca *CA) Issue(t testing.TB, dir, file string, subject pkix.Name) Leaf {
 	t.Helper()
+	return ca.IssueValid(t, dir, file, subject, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+}
+
+// IssueValid is Issue with the certificate valid from notBefore to
+// notAfter (an expired one, say).
+func (ca *CA) IssueValid(t testing.TB, dir, file string, subject pkix.Name, notBefore, notAfter time.Time) Leaf {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +85,8 @@ func (ca *CA) Issue(t testing.TB, dir, file string, subject pkix.Name) Leaf {
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t),
 		Subject:      subject,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
