@@ -75,7 +75,8 @@ type Agent struct {
 	srv      *kafka.Server
 	life     *compaction.Service // nil when NoCompaction
 
-	ln      net.Listener
+	specs   []listenerSpec // --listeners, advertised addresses filled in
+	lns     []net.Listener // bound, one per spec
 	adminLn net.Listener
 	admin   *http.Server
 
@@ -153,13 +154,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	if err := probeObjectStore(ctx, a.objs, a.agentID); err != nil {
 		return nil, fmt.Errorf("agent: object store %s: %w", redact.URL(cfg.ObjstoreURL), err)
 	}
-	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("agent: listen: %w", err)
+	if err := a.bindListeners(); err != nil {
+		return nil, err
 	}
-	adv := cfg.Advertise
-	if adv == "" {
-		adv = defaultAdvertise(a.ln.Addr().(*net.TCPAddr))
-	}
+	adv := a.specs[0].advertise
 	host, portStr, _ := net.SplitHostPort(adv)
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
@@ -171,12 +169,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	}
 	a.reg = partlog.NewRegistry(partlog.Config{BufferBytes: cfg.BufferBytes, FlushBytes: cfg.FlushBytes, TailBytes: cfg.TailBytes},
 		partlog.Deps{AgentID: a.agentID, Meta: a.meta, WAL: a.wal, Reader: a.reader, Logger: a.log, Registerer: cfg.Registerer})
-	if a.flusher, err = flush.New(flush.Config{AgentID: a.agentID, FlushInterval: cfg.FlushInterval, FlushBytes: cfg.FlushBytes},
+	if a.flusher, err = flush.New(flush.Config{AgentID: a.agentID, FlushInterval: cfg.FlushInterval,
+		FlushMinInterval: cfg.FlushMinInterval, FlushBytes: cfg.FlushBytes},
 		flush.Deps{Registry: a.reg, Meta: a.meta, Objects: a.objs, Logger: a.log, Registerer: cfg.Registerer}); err != nil {
 		return nil, err
 	}
 	if a.own, err = ownership.New(ownership.Config{AgentID: a.agentID, Host: a.advHost, Port: a.advPort, Rack: cfg.Rack,
-		LeaseTTL: cfg.LeaseTTL, Logger: a.log, Registerer: cfg.Registerer, AfterPass: func() { a.groups.EvictMoved(); a.markers.Kick() }}, a.meta, a.reg); err != nil {
+		LeaseTTL: cfg.LeaseTTL, PresenceInterval: cfg.PresenceInterval, Logger: a.log, Registerer: cfg.Registerer, AfterPass: func() { a.groups.EvictMoved(); a.markers.Kick() }}, a.meta, a.reg); err != nil {
 		return nil, err
 	}
 	if a.groups, err = group.New(group.Config{
@@ -202,6 +201,14 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	if a.nodeID, err = a.own.Register(ctx); err != nil {
 		return nil, err
 	}
+	if err := a.meta.SetAgentListeners(ctx, a.agentID, a.advertised()); err != nil {
+		return nil, fmt.Errorf("agent: register listeners: %w", err)
+	}
+	klisteners, authn, err := a.kafkaListeners()
+	if err != nil {
+		return nil, err
+	}
+	superUsers, _ := parseSuperUsers(cfg.SuperUsers) // checked by Validate
 	topics, err := a.meta.Topics(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("agent: load topics: %w", err)
@@ -224,6 +231,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		FlushBytes: cfg.FlushBytes, FlushInterval: cfg.FlushInterval, CacheBytes: cfg.CacheBytes,
 		RetentionMs: cfg.Compaction.RetentionMs, RetentionBytes: cfg.Compaction.RetentionBytes,
 		TransactionVersion: cfg.TxnVersion, Logger: a.log, Registerer: cfg.Registerer,
+		Listeners: klisteners, Auth: authn, AuthLimiter: a.authLimiter(), ReauthMs: cfg.ConnectionsMaxReauth.Milliseconds(),
+		SuperUsers: superUsers, OnAuthenticated: cfg.OnAuthenticated,
 	}, kafka.Deps{Meta: a.meta, Registry: a.reg, Ownership: a.own, Groups: a.groups, Txns: a.txns})
 	if cfg.AdminListen != "off" {
 		if err := a.startAdmin(); err != nil {
@@ -263,13 +272,24 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 		a.life.Start()
 	}
 	ok = true
-	a.log.Info("agent started", "agent_id", a.agentID, "node_id", a.nodeID, "listen", a.ln.Addr().String(),
-		"advertise", adv, "metastore", redact.URL(cfg.MetastoreURL), "objstore", redact.URL(cfg.ObjstoreURL))
+	a.cfg.warnOpen(a.specs, a.lns)
+	a.log.Info("agent started", "agent_id", a.agentID, "node_id", a.nodeID, "listeners", a.listenerSummary(), "metastore", redact.URL(cfg.MetastoreURL), "objstore", redact.URL(cfg.ObjstoreURL))
 	return a, nil
 }
 
-// Addr is the Kafka listener's address.
-func (a *Agent) Addr() string { return a.ln.Addr().String() }
+// Addr is the first Kafka listener's address.
+func (a *Agent) Addr() string { return a.lns[0].Addr().String() }
+
+// ListenerAddr is the bound address of the listener called name ("" if
+// there is none).
+func (a *Agent) ListenerAddr(name string) string {
+	for i, s := range a.specs {
+		if s.name == name {
+			return a.lns[i].Addr().String()
+		}
+	}
+	return ""
+}
 
 // AdminAddr is the admin HTTP listener's address ("" when off).
 func (a *Agent) AdminAddr() string {
@@ -328,10 +348,19 @@ func loadAgentID(dataDir, configured string) (string, error) {
 	return id, nil
 }
 
-// Serve accepts Kafka connections until Shutdown or Close.
+// Serve accepts Kafka connections on every listener until Shutdown or
+// Close, and returns the first listener's error.
 func (a *Agent) Serve() error {
 	a.readyOnce.Store(true)
-	return a.srv.Serve(a.ln)
+	errs := make(chan error, len(a.lns))
+	for i, ln := range a.lns {
+		go func() { errs <- a.srv.ServeListener(ln, a.specs[i].name) }()
+	}
+	err := <-errs
+	if !errors.Is(err, kafka.ErrServerClosed) {
+		a.srv.Close() // one listener failed: stop the rest too
+	}
+	return err
 }
 
 // Shutdown stops accepting connections, closes client connections, flushes
@@ -378,8 +407,8 @@ func (a *Agent) closeResources() {
 	if a.admin != nil {
 		a.admin.Close()
 	}
-	if a.ln != nil {
-		a.ln.Close()
+	for _, ln := range a.lns {
+		ln.Close()
 	}
 	if a.reader != nil {
 		a.reader.Close()

@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/stratalog/strata/auth"
+	"github.com/stratalog/strata/auth/tlsconf"
 	"github.com/stratalog/strata/compaction"
 	"github.com/stratalog/strata/group"
 	"github.com/stratalog/strata/tiering"
@@ -37,11 +39,17 @@ type Config struct {
 	// ObjstoreURL selects the object store: file://DIR. Default
 	// file://<DataDir>/objects.
 	ObjstoreURL string
-	// FlushInterval seals and uploads the write-ahead buffer at least this
-	// often when it holds data. Default 100ms.
+	// FlushInterval bounds how long buffered data waits to be sealed and
+	// uploaded while an upload is in flight; with none in flight it is
+	// sealed at once. Default 100ms.
 	FlushInterval time.Duration
-	// FlushBytes seals and uploads as soon as this many bytes are
-	// buffered. Default 8 MiB.
+	// FlushMinInterval is the floor between two seals of objects smaller
+	// than FlushBytes: a trickle costs at most one PUT per this interval.
+	// Default 0 (none).
+	FlushMinInterval time.Duration
+	// FlushBytes is the object size target: with no upload in flight an
+	// object is sealed at this size at the latest, beside another upload
+	// at twice it. Default 8 MiB.
 	FlushBytes int64
 	// CacheBytes is the budget of the local disk cache of object ranges
 	// read for historical fetches. Default 1 GiB.
@@ -73,6 +81,12 @@ type Config struct {
 	// LeaseTTL is how long the agent's registration lives without a
 	// heartbeat. Default 3s.
 	LeaseTTL time.Duration
+	// PresenceInterval is how often the agent checks the other agents'
+	// presence in the metastore (a Postgres advisory lock, a file lock
+	// beside a SQLite file): one whose process died is treated as dead
+	// within about two checks instead of at its lease's expiry. Default
+	// 50ms; negative: off.
+	PresenceInterval time.Duration
 	// GroupMinSessionTimeout and GroupMaxSessionTimeout bound consumer
 	// group members' session timeouts (Kafka's
 	// group.min.session.timeout.ms and group.max.session.timeout.ms).
@@ -85,6 +99,50 @@ type Config struct {
 	// TxnVersion is the transaction.version feature level clients are
 	// offered: 2 (KIP-890 part 2, Kafka 4's default) or 1. Default 2.
 	TxnVersion int16
+
+	// Security: listeners, TLS and SASL (see README "Security").
+
+	// Listeners are Kafka's listeners, "NAME://host:port,...", each with
+	// a security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL): a
+	// name that is a protocol is that protocol, others are mapped by
+	// ListenerSecurityProtocolMap. Default: Listen as one PLAINTEXT
+	// listener (Listen and Advertise are ignored when Listeners is set).
+	Listeners string
+	// AdvertisedListeners are the addresses given to clients per listener
+	// name, "NAME://host:port,...". Default: each listener's bound address
+	// (the machine's hostname for an unspecified host).
+	AdvertisedListeners string
+	// ListenerSecurityProtocolMap is "NAME:PROTOCOL,...". Default: names
+	// that are protocols map to themselves.
+	ListenerSecurityProtocolMap string
+	// TLSCertFile and TLSKeyFile are the PEM certificate and key of SSL
+	// and SASL_SSL listeners, reloaded when the files change.
+	TLSCertFile, TLSKeyFile string
+	// TLSClientCAFile verifies client certificates; TLSClientAuth is
+	// "none" (default), "requested" or "required".
+	TLSClientCAFile, TLSClientAuth string
+	// SSLPrincipalMappingRules map a client certificate's subject to a
+	// principal (Kafka's ssl.principal.mapping.rules). Default "DEFAULT":
+	// the full DN.
+	SSLPrincipalMappingRules string
+	// SASLEnabledMechanisms lists the SASL mechanisms offered. Default
+	// "SCRAM-SHA-256,SCRAM-SHA-512"; PLAIN may be added.
+	SASLEnabledMechanisms string
+	// ConnectionsMaxReauth is connections.max.reauth.ms: SASL sessions
+	// last this long and clients re-authenticate before. Default 0: no
+	// expiry.
+	ConnectionsMaxReauth time.Duration
+	// AuthFailuresPerMinute and AuthFailureBurst bound failed SASL
+	// authentications per client address: after Burst failures, one more
+	// per 60s/PerMinute. Defaults 60 and 10; -1 disables.
+	AuthFailuresPerMinute int
+	AuthFailureBurst      int
+	// SuperUsers is "User:a;User:b": principals the authorizer (to come)
+	// lets do everything.
+	SuperUsers string
+	// OnAuthenticated, if set, sees every principal a connection
+	// establishes (kafka.Config.OnAuthenticated). For tests.
+	OnAuthenticated func(listener, principal string)
 
 	// Read configures reads of compacted segments: read block size and
 	// read-ahead (see tiering.ReaderConfig).
@@ -163,6 +221,21 @@ func (c *Config) EnsureDefaults() {
 	if c.TxnVersion == 0 {
 		c.TxnVersion = 2
 	}
+	if c.SASLEnabledMechanisms == "" {
+		c.SASLEnabledMechanisms = "SCRAM-SHA-256,SCRAM-SHA-512"
+	}
+	if c.SSLPrincipalMappingRules == "" {
+		c.SSLPrincipalMappingRules = "DEFAULT"
+	}
+	if c.TLSClientAuth == "" {
+		c.TLSClientAuth = "none"
+	}
+	if c.AuthFailuresPerMinute == 0 {
+		c.AuthFailuresPerMinute = 60
+	}
+	if c.AuthFailureBurst == 0 {
+		c.AuthFailureBurst = 10
+	}
 	c.Compaction.EnsureDefaults()
 	c.Read.EnsureDefaults()
 	if c.Logger == nil {
@@ -199,6 +272,34 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("advertise %q: %v", c.Advertise, err))
 		}
 	}
+	if specs, err := c.listenerSpecs(); err != nil {
+		errs = append(errs, err)
+	} else {
+		for _, s := range specs {
+			if (s.protocol == "SSL" || s.protocol == "SASL_SSL") && (c.TLSCertFile == "" || c.TLSKeyFile == "") {
+				errs = append(errs, fmt.Errorf("listeners: %s listener %s needs tls-cert-file and tls-key-file", s.protocol, s.name))
+				break
+			}
+		}
+	}
+	if c.TLSClientAuth != "none" && c.TLSClientAuth != "" && c.TLSClientCAFile == "" {
+		errs = append(errs, fmt.Errorf("tls-client-auth %s: needs tls-client-ca-file", c.TLSClientAuth))
+	}
+	if _, err := auth.ParseMechanisms(c.SASLEnabledMechanisms); err != nil {
+		errs = append(errs, fmt.Errorf("sasl-enabled-mechanisms %q: %v", c.SASLEnabledMechanisms, err))
+	}
+	if _, err := tlsconf.ParseClientAuth(c.TLSClientAuth); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := tlsconf.ParseRules(c.SSLPrincipalMappingRules); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := parseSuperUsers(c.SuperUsers); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ConnectionsMaxReauth < 0 {
+		errs = append(errs, fmt.Errorf("connections-max-reauth-ms %d: must not be negative", c.ConnectionsMaxReauth.Milliseconds()))
+	}
 	if c.AdminListen != "off" {
 		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
 			errs = append(errs, fmt.Errorf("admin-listen %q: %v", c.AdminListen, err))
@@ -206,6 +307,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FlushInterval < time.Millisecond {
 		errs = append(errs, fmt.Errorf("flush-interval %v: must be at least 1ms", c.FlushInterval))
+	}
+	if c.FlushMinInterval < 0 {
+		errs = append(errs, fmt.Errorf("flush-min-interval %v: must not be negative", c.FlushMinInterval))
 	}
 	if c.TxnVersion != 1 && c.TxnVersion != 2 {
 		errs = append(errs, fmt.Errorf("transaction-version %d: must be 1 or 2", c.TxnVersion))

@@ -28,7 +28,12 @@ type rawConn struct {
 
 func dialRaw(t *testing.T, a *agent.Agent) *rawConn {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", a.Addr(), 5*time.Second)
+	return dialRawAddr(t, a.Addr())
+}
+
+func dialRawAddr(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,11 +12,17 @@ type Config struct {
 	// AgentID names the objects' creator and the owner that commits are
 	// fenced on. Required.
 	AgentID string
-	// FlushInterval seals the open generation at least this often when it
-	// holds data. Default 100ms.
+	// FlushInterval is the upper bound on how long buffered data waits to
+	// be sealed while an upload is in flight; with none in flight it is
+	// sealed at once (see sealDecision). Default 100ms.
 	FlushInterval time.Duration
-	// FlushBytes: a kick seals only once this many bytes are buffered.
-	// Default 8 MiB.
+	// FlushMinInterval is the floor between two seals of objects smaller
+	// than FlushBytes: a trickle costs at most one PUT per
+	// FlushMinInterval. It wins over FlushInterval. Default 0 (none).
+	FlushMinInterval time.Duration
+	// FlushBytes is the object size target: with no upload in flight a
+	// generation is sealed at this size at the latest, beside another
+	// upload at twice it (then even with no slot free). Default 8 MiB.
 	FlushBytes int64
 	// MaxUploads bounds the objects uploading at once. Default 4.
 	MaxUploads int
@@ -43,6 +49,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FlushInterval < time.Millisecond {
 		errs = append(errs, fmt.Errorf("flush-interval %v: must be at least 1ms", c.FlushInterval))
+	}
+	if c.FlushMinInterval < 0 {
+		errs = append(errs, fmt.Errorf("flush-min-interval %v: must not be negative", c.FlushMinInterval))
 	}
 	if c.FlushBytes < 1024 {
 		errs = append(errs, fmt.Errorf("flush-bytes %d: must be at least 1024", c.FlushBytes))

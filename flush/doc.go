@@ -7,11 +7,16 @@
 // # Basics
 //
 // A Flusher is a pipeline of two goroutines. The sealer seals the open
-// generation every FlushInterval, or as soon as the partition log asks
-// (FlushBytes buffered, buffer full, a partition to release), and plans
-// it (plan.go): entries grouped by partition in offset order, each
-// partition's share chained from the high watermark and producer state
-// the previous plan ended with. Up to MaxUploads objects upload at once
+// generation when the flush policy says so (policy.go): at once while no
+// upload is in flight, beside another upload only at twice FlushBytes
+// (then even with no upload slot free) or after FlushInterval, and never
+// sooner than FlushMinInterval after the last seal unless FlushBytes are
+// buffered. It asks the policy again on every append (the partition log
+// kicks it) and whenever an upload or a commit finishes. It plans a
+// sealed generation once an upload slot is free (plan.go): entries
+// grouped by partition in offset order, each partition's share chained
+// from the high watermark and producer state the previous plan ended
+// with. Up to MaxUploads objects upload at once
 // (object stores reward parallel PUTs). The committer takes plans in seal
 // order and commits each one (commit.go): per partition the index rows,
 // the new high watermark conditioned on the previous one (so offsets stay

@@ -65,7 +65,7 @@ func newRig(t *testing.T, topics map[string]int32) *rig {
 			r.claim(self, name, i)
 		}
 	}
-	r.fl, err = flush.New(flush.Config{AgentID: self, FlushInterval: time.Hour}, flush.Deps{Registry: r.reg, Meta: r.meta, Objects: r.objs, Logger: log})
+	r.fl, err = flush.New(flush.Config{AgentID: self, FlushInterval: time.Hour, FlushMinInterval: time.Hour}, flush.Deps{Registry: r.reg, Meta: r.meta, Objects: r.objs, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestLostAndReclaimedInOneGeneration(t *testing.T) {
 	r := newRig(t, map[string]int32{"t": 1})
 	p := r.part("t", 0)
 	old := r.appendN("t", 0, 3) // offsets 0-2 under the first epoch, acks=1
-	// Nothing is sealed yet (FlushInterval is an hour). Another agent
+	// Nothing is sealed yet (FlushMinInterval is an hour). Another agent
 	// takes the partition over, then this agent claims it back.
 	r.claim("agent-other", "t", 0)
 	epoch := r.claim(self, "t", 0)

@@ -43,9 +43,25 @@ type Flusher struct {
 	metrics *metrics
 	planner *planner
 
-	sealMu sync.Mutex // one seal at a time (sealer and FlushAll)
-	pipe   chan *plan
-	// sealed and committed count plans through the pipeline.
+	// sealMu is held while sealing and starting plans (the sealer's
+	// steps and FlushAll); it guards sl.
+	sealMu sync.Mutex
+	sl     struct {
+		// waiting are sealed generations not yet planned, in seal order:
+		// sealed at FlushBytes while no upload slot was free.
+		waiting []*wal.Gen
+		// openSince is when the sealer first saw the open generation
+		// hold data (every Append wakes it); lastSeal is the last seal.
+		openSince, lastSeal time.Time
+	}
+	// slots holds a token per plan started and not yet committed
+	// (MaxUploads at most); uploading counts uploads in flight.
+	slots     chan struct{}
+	uploading atomic.Int32
+	// wake tells the sealer that an upload or a commit finished.
+	wake chan struct{}
+	pipe chan *plan
+	// sealed counts generations sealed, committed plans committed.
 	sealed, committed atomic.Int64
 	// failingSince is when the current run of failed uploads or commits
 	// began (unix nanoseconds; 0 while they succeed).
@@ -72,14 +88,18 @@ func New(cfg Config, d Deps) (*Flusher, error) {
 		d.Registerer = prometheus.NewRegistry()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Flusher{
+	f := &Flusher{
 		cfg: cfg, reg: d.Registry, wal: d.Registry.WAL(), meta: d.Meta, objs: d.Objects, log: d.Logger,
 		metrics: newMetrics(d.Registerer),
 		planner: newPlanner(d.Registry, d.Logger),
-		pipe:    make(chan *plan, cfg.MaxUploads-1),
+		pipe:    make(chan *plan, cfg.MaxUploads),
+		slots:   make(chan struct{}, cfg.MaxUploads),
+		wake:    make(chan struct{}, 1),
 		quit:    make(chan struct{}),
 		ctx:     ctx, cancel: cancel,
-	}, nil
+	}
+	f.sl.lastSeal = time.Now() // the floor holds from the start
+	return f, nil
 }
 
 // Start runs the sealer and the committer until Stop.
@@ -122,53 +142,101 @@ func (f *Flusher) succeeded() {
 	f.metrics.failing.Set(0)
 }
 
+// sealLoop runs the flush policy (sealDecision) whenever something it
+// depends on changes: data appended (Registry.Kicked), an upload or a
+// commit finished, or the time it asked to wait is up.
 func (f *Flusher) sealLoop() {
 	defer f.wg.Done()
-	t := time.NewTicker(f.cfg.FlushInterval)
+	t := time.NewTimer(f.cfg.FlushInterval)
 	defer t.Stop()
 	for {
+		wait := f.step(time.Now(), false)
+		t.Stop()
+		var tick <-chan time.Time
+		if wait > 0 {
+			t.Reset(wait)
+			tick = t.C
+		}
 		select {
 		case <-f.quit:
 			return
-		case <-t.C:
-			f.seal(f.ctx, 0)
+		case <-tick:
 		case <-f.reg.Kicked():
-			f.seal(f.ctx, f.cfg.FlushBytes)
+		case <-f.wake:
 		}
 	}
 }
 
-// seal seals the open generation if it holds more than minBytes and
-// hands it to the pipeline; it blocks while MaxUploads plans are in
-// flight.
-func (f *Flusher) seal(ctx context.Context, minBytes int64) {
+func (f *Flusher) signal() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// step seals the open generation if the policy says so (or force and it
+// holds data) and starts sealed generations on free upload slots. It
+// returns how long the sealer may wait before the next step at most (0:
+// until woken).
+func (f *Flusher) step(now time.Time, force bool) time.Duration {
 	f.sealMu.Lock()
 	defer f.sealMu.Unlock()
-	if open := f.wal.OpenBytes(); open == 0 || open < minBytes {
-		return
+	f.startWaiting()
+	open := f.wal.OpenBytes()
+	switch {
+	case open == 0:
+		f.sl.openSince = time.Time{}
+	case f.sl.openSince.IsZero():
+		f.sl.openSince = now
 	}
-	gen := f.wal.Seal()
-	pl := f.planner.plan(gen, gen.Entries(), func() string {
-		return segment.ObjectKey(f.cfg.AgentID, f.seq.Add(1), time.Now())
+	free := cap(f.slots) - len(f.slots)
+	if len(f.sl.waiting) > 0 {
+		free = 0 // sealed generations go first
+	}
+	seal, wait := f.cfg.sealDecision(sealState{
+		open: open, openAge: now.Sub(f.sl.openSince), sinceSeal: now.Sub(f.sl.lastSeal),
+		uploading: int(f.uploading.Load()), freeSlots: free,
 	})
-	pl.sealed = time.Now()
-	pl.uploaded = make(chan struct{})
-	f.sealed.Add(1)
-	select {
-	case f.pipe <- pl:
-	case <-ctx.Done():
-		// Stopping: the sealed generation stays in the write-ahead buffer
-		// and is recovered at the next start.
-		return
+	if !seal && !(force && open > 0) {
+		return wait
 	}
-	f.wg.Add(1)
-	go f.upload(ctx, pl)
+	f.sl.waiting = append(f.sl.waiting, f.wal.Seal())
+	f.sl.openSince, f.sl.lastSeal = time.Time{}, now
+	f.sealed.Add(1)
+	f.startWaiting()
+	return 0
+}
+
+// startWaiting plans the waiting generations, oldest first, while upload
+// slots are free, and starts their uploads. Callers hold sealMu.
+func (f *Flusher) startWaiting() {
+	for len(f.sl.waiting) > 0 {
+		select {
+		case f.slots <- struct{}{}:
+		default:
+			return
+		}
+		gen := f.sl.waiting[0]
+		f.sl.waiting[0] = nil
+		f.sl.waiting = f.sl.waiting[1:]
+		pl := f.planner.plan(gen, gen.Entries(), func() string {
+			return segment.ObjectKey(f.cfg.AgentID, f.seq.Add(1), time.Now())
+		})
+		pl.sealed = time.Now()
+		pl.uploaded = make(chan struct{})
+		f.pipe <- pl // never blocks: a slot was taken
+		f.uploading.Add(1)
+		f.wg.Add(1)
+		go f.upload(f.ctx, pl)
+	}
 }
 
 // upload PUTs a plan's object, retrying with backoff until it succeeds or
 // ctx ends.
 func (f *Flusher) upload(ctx context.Context, pl *plan) {
 	defer f.wg.Done()
+	defer f.signal()
+	defer f.uploading.Add(-1)
 	defer close(pl.uploaded)
 	if len(pl.pending()) == 0 {
 		return
@@ -277,6 +345,8 @@ func (f *Flusher) commitLoop() {
 			f.metrics.flushSeconds.Observe(time.Since(pl.sealed).Seconds())
 		}
 		f.committed.Add(1)
+		<-f.slots
+		f.signal()
 	}
 }
 
@@ -284,10 +354,10 @@ func (f *Flusher) commitLoop() {
 // committed (graceful shutdown). If ctx ends first, the rest stays in the
 // write-ahead buffer.
 func (f *Flusher) FlushAll(ctx context.Context) error {
-	f.seal(ctx, 0)
-	for f.committed.Load() < f.sealed.Load() || f.wal.OpenBytes() > 0 {
-		if f.wal.OpenBytes() > 0 {
-			f.seal(ctx, 0)
+	for {
+		f.step(time.Now(), true)
+		if f.committed.Load() >= f.sealed.Load() && f.wal.OpenBytes() == 0 {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -295,5 +365,4 @@ func (f *Flusher) FlushAll(ctx context.Context) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	return nil
 }

@@ -199,6 +199,46 @@ type Cluster interface {
 	RegisterAgent(ctx context.Context, a Agent) (Agent, error)
 	// Agents lists agents whose lease has not expired at now.
 	Agents(ctx context.Context, now time.Time) ([]Agent, error)
+	// SetAgentListeners replaces the advertised listeners of an agent
+	// (all of them, the first one also being the agent's Host and Port).
+	SetAgentListeners(ctx context.Context, agentID string, ls []Listener) error
+	// AgentListeners returns every agent's advertised listeners by agent
+	// ID, each agent's in the order they were set.
+	AgentListeners(ctx context.Context) (map[string][]Listener, error)
+}
+
+// Listener is one advertised listener of an agent: clients connected to
+// the listener called Name on one agent are given every agent's address
+// for that name.
+type Listener struct {
+	Name string
+	Host string
+	Port int32
+}
+
+// ScramCredential is a user's salted SCRAM credential for one mechanism
+// (never the password).
+type ScramCredential struct {
+	User       string
+	Mechanism  string // "SCRAM-SHA-256" or "SCRAM-SHA-512"
+	Salt       []byte
+	StoredKey  []byte
+	ServerKey  []byte
+	Iterations int32
+}
+
+// Users holds SASL/SCRAM credentials.
+type Users interface {
+	// PutScramCredential inserts or replaces the credential of its user
+	// and mechanism.
+	PutScramCredential(ctx context.Context, c ScramCredential) error
+	// DeleteScramCredential removes one; ErrNotFound if absent.
+	DeleteScramCredential(ctx context.Context, user, mechanism string) error
+	// ScramCredential returns one; ErrNotFound if absent.
+	ScramCredential(ctx context.Context, user, mechanism string) (ScramCredential, error)
+	// ScramCredentials lists every credential ordered by user and
+	// mechanism.
+	ScramCredentials(ctx context.Context) ([]ScramCredential, error)
 }
 
 // Catalog is the set of topics, their configs and their partitions.
@@ -321,7 +361,9 @@ type Store interface {
 	Producers
 	Groups
 	Lifecycle
+	Presence
 	Transactions
+	Users
 
 	Close() error
 }

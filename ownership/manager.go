@@ -38,6 +38,12 @@ type Config struct {
 	// LeaseTTL is how long a registration lives without a heartbeat.
 	// Default 3s.
 	LeaseTTL time.Duration
+	// PresenceInterval is how often the presence of the other live agents
+	// is checked, when the store offers metastore.Presence: an agent whose
+	// presence is gone in two checks in a row (its process died) counts
+	// as dead before its lease expires, and a pass runs at once. Default
+	// 50ms; negative: off (only leases tell death).
+	PresenceInterval time.Duration
 	// AfterPass, if set, runs after every ownership pass.
 	AfterPass func()
 	// Logger receives the manager's logs. Default slog.Default().
@@ -50,6 +56,9 @@ type Config struct {
 func (c *Config) EnsureDefaults() {
 	if c.LeaseTTL == 0 {
 		c.LeaseTTL = 3 * time.Second
+	}
+	if c.PresenceInterval == 0 {
+		c.PresenceInterval = 50 * time.Millisecond
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -81,6 +90,14 @@ type Manager struct {
 	metrics *metrics
 	nodeID  atomic.Int32
 	live    atomic.Pointer[[]metastore.Agent]
+	// registered is the last list of registered agents with a live lease,
+	// before the dead ones (presence gone) were taken out: live.
+	registered atomic.Pointer[[]metastore.Agent]
+	presence   metastore.Presence // nil: off
+	// dead are the agents found dead by presence (the watcher's, read by
+	// Agents).
+	dead    atomic.Pointer[map[string]bool]
+	passNow chan struct{}
 	// passMu serialises passes over a topic: the background Pass and
 	// ClaimTopic (CreateTopics, CreatePartitions) must not act on each
 	// other's stale reads of the partition rows.
@@ -96,8 +113,14 @@ func New(cfg Config, meta Store, reg *partlog.Registry) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, log: cfg.Logger, meta: meta, reg: reg, metrics: newMetrics(cfg.Registerer), quit: make(chan struct{})}
+	m := &Manager{cfg: cfg, log: cfg.Logger, meta: meta, reg: reg, metrics: newMetrics(cfg.Registerer), quit: make(chan struct{}),
+		passNow: make(chan struct{}, 1)}
 	m.live.Store(&[]metastore.Agent{})
+	m.registered.Store(&[]metastore.Agent{})
+	m.dead.Store(&map[string]bool{})
+	if ps, ok := meta.(metastore.Presence); ok && cfg.PresenceInterval > 0 {
+		m.presence = ps
+	}
 	return m, nil
 }
 
@@ -125,20 +148,25 @@ func (m *Manager) Self() metastore.Agent {
 	return metastore.Agent{ID: m.cfg.AgentID, NodeID: m.nodeID.Load(), Host: m.cfg.Host, Port: m.cfg.Port, Rack: m.cfg.Rack}
 }
 
-// Start runs the heartbeat and the ownership passes until Stop.
+// Start runs the heartbeat, the ownership passes and the presence
+// watcher until Stop.
 func (m *Manager) Start() {
 	m.wg.Add(2)
-	go m.every(m.cfg.LeaseTTL/3, func(ctx context.Context) {
+	go m.every(m.cfg.LeaseTTL/3, nil, func(ctx context.Context) {
 		if _, err := m.Register(ctx); err != nil {
 			m.log.Warn("heartbeat failed", "err", err)
 		}
 	})
-	go m.every(m.cfg.LeaseTTL/3, func(ctx context.Context) {
+	go m.every(m.cfg.LeaseTTL/3, m.passNow, func(ctx context.Context) {
 		if err := m.Pass(ctx); err != nil && ctx.Err() == nil {
 			m.metrics.passErrors.Inc()
 			m.log.Warn("ownership pass failed", "err", err)
 		}
 	})
+	if m.presence != nil {
+		m.wg.Add(1)
+		go m.watchPresence()
+	}
 }
 
 // Stop stops the loops. Safe to call more than once.
@@ -147,7 +175,8 @@ func (m *Manager) Stop() {
 	m.wg.Wait()
 }
 
-func (m *Manager) every(d time.Duration, fn func(context.Context)) {
+// every runs fn every d, and at once whenever now receives.
+func (m *Manager) every(d time.Duration, now <-chan struct{}, fn func(context.Context)) {
 	defer m.wg.Done()
 	t := time.NewTicker(d)
 	defer t.Stop()
@@ -156,18 +185,30 @@ func (m *Manager) every(d time.Duration, fn func(context.Context)) {
 		case <-m.quit:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), m.cfg.LeaseTTL)
-			fn(ctx)
-			cancel()
+		case <-now:
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), m.cfg.LeaseTTL)
+		fn(ctx)
+		cancel()
 	}
 }
 
 // Agents lists the live agents afresh and keeps them as the current view.
 func (m *Manager) Agents(ctx context.Context) ([]metastore.Agent, error) {
-	agents, err := m.meta.Agents(ctx, time.Now())
+	all, err := m.meta.Agents(ctx, time.Now())
 	if err != nil {
 		return nil, err
+	}
+	m.registered.Store(&all)
+	dead := *m.dead.Load()
+	agents := all
+	if len(dead) > 0 {
+		agents = make([]metastore.Agent, 0, len(all))
+		for _, ag := range all {
+			if !dead[ag.ID] {
+				agents = append(agents, ag)
+			}
+		}
 	}
 	m.live.Store(&agents)
 	m.metrics.liveAgents.Set(float64(len(agents)))

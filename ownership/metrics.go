@@ -10,6 +10,9 @@ type metrics struct {
 	takenOver  prometheus.Counter
 	passErrors prometheus.Counter
 	liveAgents prometheus.Gauge
+	// presenceDeaths counts agents found dead by presence before their
+	// lease expired.
+	presenceDeaths prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -25,7 +28,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Ownership passes that failed (retried at the next pass)."}),
 		liveAgents: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "live_agents",
 			Help: "Live agents in this agent's view."}),
+		presenceDeaths: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "presence_deaths_total",
+			Help: "Agents found dead because their presence in the metastore was gone, before their lease expired."}),
 	}
-	reg.MustRegister(m.claims, m.releases, m.takenOver, m.passErrors, m.liveAgents)
+	reg.MustRegister(m.claims, m.releases, m.takenOver, m.passErrors, m.liveAgents, m.presenceDeaths)
 	return m
 }

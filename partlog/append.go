@@ -134,8 +134,8 @@ func (p *Partition) Append(records []byte, nowMs int64) (Appended, error) {
 	}
 	r.metrics.produceBytes.Add(float64(appended))
 	p.addBuffered(appended)
-	if r.wal.OpenBytes() >= r.cfg.FlushBytes {
-		r.Kick()
+	if appended > 0 {
+		r.Kick() // the flush policy decides on every append
 	}
 	return res, nil
 }

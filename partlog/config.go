@@ -12,8 +12,8 @@ type Config struct {
 	// Append fails with ErrBufferFull (retriable) until uploads catch up.
 	// Default 256 MiB.
 	BufferBytes int64
-	// FlushBytes: Append asks for a flush (Registry.Kicked) once the open
-	// write-ahead generation holds this many bytes. Default 8 MiB.
+	// FlushBytes is the flusher's object size target; BufferBytes must
+	// hold at least one object. Default 8 MiB.
 	FlushBytes int64
 	// TailBytes is the memory budget of the just-flushed chunks kept to
 	// serve tail consumers without object-store reads. Default 64 MiB.

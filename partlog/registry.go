@@ -86,7 +86,8 @@ func NewRegistry(cfg Config, d Deps) *Registry {
 // WAL is the shared write-ahead buffer.
 func (r *Registry) WAL() *wal.Log { return r.wal }
 
-// Kick asks the flusher to seal now if enough is buffered.
+// Kick tells the flusher that something its policy depends on changed
+// (data appended, the buffer full, a partition to release).
 func (r *Registry) Kick() {
 	select {
 	case r.kick <- struct{}{}:

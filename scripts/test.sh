@@ -134,10 +134,13 @@ remote_pass_skip=(
 	TestUnwritableDataDir TestObjectStoreProbe TestReadyzReportsFailingUploads # agent/startup_test.go: a Config of their own
 	TestConfigFileAndEnv                                                    # cmd/strata/cli_test.go: spawn(), not startAgent()
 	TestMigrate                                                             # cmd/strata/command_migrate_test.go: sqlite and postgres subtests, in every pass
+	FuzzSASLHandshake                                                       # agent/sasl_fuzz_test.go: its seeds, on an agent of its own (embedded)
 	# No backend at all (usage errors, pure functions, the README table):
 	TestUsageErrorsExit2 TestConfigErrorsNameTheirSource TestVersion # cmd/strata/cli_test.go
 	TestMigrateUsageErrorsExit2 TestMigrateUnreachableExit1          # cmd/strata/command_migrate_test.go
 	TestReadmeAPITable TestDefaultAdvertise                          # agent/versions_test.go
+	TestSecurityFlagErrors                                           # cmd/strata/security_test.go
+	TestListenerSpecs TestParseSuperUsers                            # agent/listeners_test.go
 )
 # A name no test has any more (renamed?) only wastes time, so it warns
 # rather than fails; update the list when tests move.

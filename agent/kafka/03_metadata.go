@@ -30,7 +30,7 @@ func handleMetadata(c *conn, req kmsg.Request, f *inflight) {
 	resp := r.ResponseKind().(*kmsg.MetadataResponse)
 	resp.ClusterID = &srv.clusterID
 	var agentNodes map[string]int32
-	resp.Brokers, resp.ControllerID, agentNodes = srv.brokers(c.ctx)
+	resp.Brokers, resp.ControllerID, agentNodes = srv.brokers(c.ctx, c.lst.Name)
 	nodes := agentNodes
 
 	var want []*partlog.Topic
@@ -87,10 +87,13 @@ func handleMetadata(c *conn, req kmsg.Request, f *inflight) {
 	f.finish(resp)
 }
 
-// brokers lists the live agents, always including this one.
-func (srv *Server) brokers(ctx context.Context) ([]kmsg.MetadataResponseBroker, int32, map[string]int32) {
+// brokers lists the live agents, always including this one, at their
+// addresses on the listener called listener; agents without that
+// listener are left out.
+func (srv *Server) brokers(ctx context.Context, listener string) ([]kmsg.MetadataResponseBroker, int32, map[string]int32) {
 	self := kmsg.NewMetadataResponseBroker()
-	self.NodeID, self.Host, self.Port = srv.nodeID, srv.advHost, srv.advPort
+	me := srv.self(listener)
+	self.NodeID, self.Host, self.Port = srv.nodeID, me.Host, me.Port
 	if srv.cfg.Rack != "" {
 		self.Rack = &srv.cfg.Rack
 	}
@@ -110,8 +113,12 @@ func (srv *Server) brokers(ctx context.Context) ([]kmsg.MetadataResponseBroker, 
 		if ag.ID == srv.agentID {
 			continue
 		}
+		host, port, ok := srv.addr(ctx, ag, listener)
+		if !ok {
+			continue
+		}
 		b := kmsg.NewMetadataResponseBroker()
-		b.NodeID, b.Host, b.Port = ag.NodeID, ag.Host, ag.Port
+		b.NodeID, b.Host, b.Port = ag.NodeID, host, port
 		if ag.Rack != "" {
 			rack := ag.Rack
 			b.Rack = &rack

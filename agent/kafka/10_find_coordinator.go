@@ -4,7 +4,8 @@ package kafka
 //
 //   - Key type 0 (group): the group's coordinator by rendezvous hashing of
 //     the group name over the live agents (coordinatorFor): its node id,
-//     advertised host and port.
+//     address on the listener the client connected to (an agent without
+//     that listener: COORDINATOR_NOT_AVAILABLE).
 //   - Key type 1 (transaction): the transactional id's coordinator, by the
 //     same hashing of TxnKey(id). Other key types: INVALID_REQUEST.
 //   - An empty key is INVALID_REQUEST.
@@ -40,7 +41,13 @@ func handleFindCoordinator(c *conn, req kmsg.Request, f *inflight) {
 				place = TxnKey(key)
 			}
 			co := srv.coordinatorFor(place)
-			out.NodeID, out.Host, out.Port = co.NodeID, co.Host, co.Port
+			host, port, ok := srv.addr(c.ctx, co, c.lst.Name)
+			if !ok {
+				out.ErrorCode = kerr.CoordinatorNotAvailable.Code
+				msg = "the coordinator has no listener " + c.lst.Name
+				break
+			}
+			out.NodeID, out.Host, out.Port = co.NodeID, host, port
 			return out
 		}
 		out.ErrorMessage = &msg

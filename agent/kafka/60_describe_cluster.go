@@ -4,6 +4,7 @@ package kafka
 // Metadata reports, and the cluster id. Only the broker endpoint type (1)
 // exists; asking for controllers (2) is UNSUPPORTED_ENDPOINT_TYPE.
 // Authorized operations are not computed (no ACLs): -2147483648.
+// Addresses are those of the listener the client connected to.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -22,7 +23,7 @@ func handleDescribeCluster(c *conn, req kmsg.Request, f *inflight) {
 		f.finish(resp)
 		return
 	}
-	brokers, controller, _ := srv.brokers(c.ctx)
+	brokers, controller, _ := srv.brokers(c.ctx, c.lst.Name)
 	resp.ClusterID, resp.ControllerID = srv.clusterID, controller
 	resp.ClusterAuthorizedOperations = -2147483648
 	for _, b := range brokers {

@@ -3,6 +3,8 @@ package kafka
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -13,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratalog/strata/agent/wire"
+	"github.com/stratalog/strata/auth"
 )
 
 // maxInflight bounds the requests one connection may have queued for
@@ -27,10 +30,19 @@ const maxInflight = 64
 type conn struct {
 	srv    *Server
 	nc     net.Conn
+	lst    *Listener
+	host   string // the client's address without port (rate limits, logs)
 	ctx    context.Context
 	cancel context.CancelFunc
 	queue  chan *inflight
 	once   sync.Once
+
+	// principal is who the client is: "User:NAME" from SASL or the
+	// mapped certificate subject, Anonymous otherwise. Set on the reader
+	// goroutine before any request it applies to is handled, and not
+	// changed by re-authentication (which must keep it).
+	principal string
+	sasl      saslState
 }
 
 // inflight is one request awaiting its response.
@@ -40,6 +52,9 @@ type inflight struct {
 	done  chan struct{}
 	resp  kmsg.Response // nil: send nothing (acks=0 produce)
 	api   string
+	// raw, when set, is sent as a bare length-prefixed SASL token instead
+	// of a response (SaslHandshake v0's framing).
+	raw []byte
 }
 
 func (f *inflight) finish(resp kmsg.Response) {
@@ -47,9 +62,17 @@ func (f *inflight) finish(resp kmsg.Response) {
 	close(f.done)
 }
 
-func newConn(srv *Server, nc net.Conn) *conn {
+func newConn(srv *Server, nc net.Conn, lst *Listener) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{srv: srv, nc: nc, ctx: ctx, cancel: cancel, queue: make(chan *inflight, maxInflight)}
+	host, _, err := net.SplitHostPort(nc.RemoteAddr().String())
+	if err != nil {
+		host = nc.RemoteAddr().String()
+	}
+	if lst.UsesTLS() {
+		nc = tls.Server(nc, lst.TLS) // the handshake runs on the reader goroutine (handshakeTLS)
+	}
+	return &conn{srv: srv, nc: nc, lst: lst, host: host, ctx: ctx, cancel: cancel,
+		queue: make(chan *inflight, maxInflight), principal: auth.Anonymous}
 }
 
 func (c *conn) close() {
@@ -74,9 +97,16 @@ func (c *conn) serve() {
 		srv.connsMu.Unlock()
 		srv.connWG.Done()
 	}()
+	if !c.handshakeTLS() {
+		return
+	}
 	r := bufio.NewReaderSize(c.nc, 64<<10)
 	for {
-		frame, err := wire.ReadFrame(r, srv.cfg.MaxRequestBytes)
+		limit := srv.cfg.MaxRequestBytes
+		if c.lst.SASL() && !c.sasl.authenticated {
+			limit = min(limit, maxUnauthenticatedFrame)
+		}
+		frame, err := wire.ReadFrame(r, limit)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && c.ctx.Err() == nil {
 				if errors.Is(err, wire.ErrFrameTooLarge) || errors.Is(err, wire.ErrFrameTooSmall) {
@@ -85,6 +115,12 @@ func (c *conn) serve() {
 				srv.log.Debug("closing connection", "remote", c.nc.RemoteAddr().String(), "err", err)
 			}
 			return
+		}
+		if c.sasl.raw {
+			if !c.saslRawToken(frame) {
+				return
+			}
+			continue
 		}
 		hdr, req, err := wire.ParseRequest(frame)
 		if err != nil {
@@ -112,11 +148,17 @@ func (c *conn) serve() {
 				"api", kmsg.NameForKey(hdr.Key), "version", hdr.Version)
 			return
 		}
+		if !c.admits(hdr) {
+			return
+		}
 		f := c.enqueue(hdr, h.name)
 		if f == nil {
 			return
 		}
 		h.fn(c, req, f)
+		if c.sasl.closing {
+			return // a failed authentication: its answer is sent, then the connection closes
+		}
 	}
 }
 
@@ -144,13 +186,20 @@ func (c *conn) writeLoop(done chan struct{}) {
 		}
 		srv.metrics.requests.WithLabelValues(f.api).Inc()
 		srv.metrics.requestSeconds.WithLabelValues(f.api).Observe(time.Since(f.start).Seconds())
-		if failed || f.resp == nil {
+		if failed || (f.resp == nil && f.raw == nil) {
 			continue
 		}
 		// A Fetch response's records are written from where they lie
-		// (writev), not copied into the frame.
+		// (writev), not copied into the frame; a bare SASL token
+		// (SaslHandshake v0) is its length and bytes.
 		var bufs [][]byte
-		bufs, buf = wire.ResponseBuffers(buf[:0], f.hdr, f.resp)
+		if f.raw != nil {
+			buf = binary.BigEndian.AppendUint32(buf[:0], uint32(len(f.raw)))
+			buf = append(buf, f.raw...)
+			bufs = [][]byte{buf}
+		} else {
+			bufs, buf = wire.ResponseBuffers(buf[:0], f.hdr, f.resp)
+		}
 		if err := writeBuffers(w, c.nc, bufs); err != nil {
 			failed = true
 			c.close()

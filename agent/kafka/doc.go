@@ -4,7 +4,9 @@
 //
 // # Basics
 //
-// Server.Serve accepts connections. Each connection has a reader goroutine
+// Server.ServeListener accepts connections of one listener (Listener:
+// name, security protocol, advertised address, TLS); Serve takes the
+// first. Each connection has a reader goroutine
 // that decodes requests (kmsg) and runs each handler's ordered part in
 // arrival order (so produce appends keep the client's order), and a writer
 // goroutine that sends responses in request order, as Kafka requires.
@@ -25,6 +27,9 @@
 // An ApiVersions request newer than served is answered the Kafka way (v0,
 // UNSUPPORTED_VERSION, the table) so the client retries lower.
 //
-// The authorisation a request needs is not declared yet; there is no
-// authentication (see README's "What is missing").
+// Authentication (sasl.go, 17_sasl_handshake.go, 36_sasl_authenticate.go;
+// mechanisms in package auth) sets conn.principal ("User:ANONYMOUS" until
+// then); conn.admits is the one gate of unauthenticated requests. The
+// authorisation a request needs is not declared yet: every principal may
+// do everything (see README's "What is missing").
 package kafka

@@ -11,6 +11,8 @@ type metrics struct {
 	fetchBytes      prometheus.Counter
 	connections     prometheus.Gauge
 	closedBadFrames prometheus.Counter
+	authentications *prometheus.CounterVec // mechanism, result
+	tlsFailures     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -26,7 +28,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Open client connections."}),
 		closedBadFrames: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "kafka", Name: "bad_requests_total",
 			Help: "Connections closed for a malformed, oversized or unsupported request."}),
+		authentications: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "sasl", Name: "authentications_total",
+			Help: "SASL authentications by mechanism and result (ok, failed, limited: refused after too many failures from the address, error: metastore failure)."},
+			[]string{"mechanism", "result"}),
+		tlsFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "tls", Name: "handshake_failures_total",
+			Help: "TLS handshakes that failed or timed out."}),
 	}
-	reg.MustRegister(m.requests, m.requestSeconds, m.fetchBytes, m.connections, m.closedBadFrames)
+	reg.MustRegister(m.requests, m.requestSeconds, m.fetchBytes, m.connections, m.closedBadFrames, m.authentications, m.tlsFailures)
 	return m
 }

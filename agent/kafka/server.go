@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/stratalog/strata/auth"
 	"github.com/stratalog/strata/group"
 	"github.com/stratalog/strata/metastore"
 	"github.com/stratalog/strata/ownership"
@@ -59,6 +61,28 @@ type Config struct {
 	// TransactionVersion is the finalized level of the transaction.version
 	// feature ApiVersions reports: 1 or 2 (KIP-890 part 2). Default 2.
 	TransactionVersion int16
+	// Listeners are the agent's listeners; Serve takes the first,
+	// ServeListener any by name. Default: one PLAINTEXT listener
+	// advertised at Host and Port.
+	Listeners []Listener
+	// Auth authenticates SASL listeners' clients; required when a
+	// listener is SASL_PLAINTEXT or SASL_SSL.
+	Auth *auth.Authenticator
+	// AuthLimiter bounds failed authentications per source address.
+	// Default: none.
+	AuthLimiter *auth.Limiter
+	// ReauthMs is connections.max.reauth.ms (KIP-368): a SASL session's
+	// lifetime, told to clients in SaslAuthenticate v1+; past it a
+	// connection must re-authenticate or is closed. 0: sessions do not
+	// expire.
+	ReauthMs int64
+	// OnAuthenticated, if set, is called when a connection's principal is
+	// established: after the TLS handshake of an SSL listener, after each
+	// successful SASL exchange (re-authentications too). For tests.
+	OnAuthenticated func(listener, principal string)
+	// SuperUsers are the principals ("User:admin") the authorizer will let
+	// do everything; kept for it, not used yet.
+	SuperUsers []string
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the request-layer metrics. Default: a new
@@ -77,6 +101,8 @@ type Store interface {
 	NextProducerID(ctx context.Context) (int64, error)
 	RowCounts(ctx context.Context) ([]metastore.PartitionRows, error)
 	PendingTxnOffsets(ctx context.Context, group string) ([]metastore.TxnPartition, error)
+	AgentListeners(ctx context.Context) (map[string][]metastore.Listener, error)
+	metastore.Users
 }
 
 // Deps are the subsystems the handlers call.
@@ -102,8 +128,8 @@ type Server struct {
 	agentID   string
 	nodeID    int32
 	clusterID string
-	advHost   string
-	advPort   int32
+	listeners []Listener
+	lcache    listenerCache
 
 	closing atomic.Bool
 	lnMu    sync.Mutex
@@ -133,16 +159,32 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.TransactionVersion == 0 {
 		cfg.TransactionVersion = 2
 	}
+	if len(cfg.Listeners) == 0 {
+		cfg.Listeners = []Listener{{Name: Plaintext, Protocol: Plaintext, Host: cfg.Host, Port: cfg.Port}}
+	}
 	return &Server{
 		cfg: cfg, log: cfg.Logger, meta: d.Meta, reg: d.Registry, own: d.Ownership, groups: d.Groups, txns: d.Txns,
 		metrics: newMetrics(cfg.Registerer),
-		agentID: cfg.AgentID, nodeID: cfg.NodeID, clusterID: cfg.ClusterID, advHost: cfg.Host, advPort: cfg.Port,
+		agentID: cfg.AgentID, nodeID: cfg.NodeID, clusterID: cfg.ClusterID, listeners: cfg.Listeners,
 		conns: map[*conn]struct{}{},
 	}
 }
 
-// Serve accepts Kafka connections on ln until Close.
+// Serve accepts Kafka connections on ln as the first listener until
+// Close.
 func (srv *Server) Serve(ln net.Listener) error {
+	return srv.ServeListener(ln, srv.listeners[0].Name)
+}
+
+// ServeListener accepts Kafka connections on ln as the listener called
+// name until Close. The TLS handshake of SSL listeners happens on the
+// connection's own goroutine, so a client stalling in it holds up no one.
+func (srv *Server) ServeListener(ln net.Listener, name string) error {
+	lst := srv.self(name)
+	if lst == nil {
+		ln.Close()
+		return fmt.Errorf("kafka: no listener %q", name)
+	}
 	srv.lnMu.Lock()
 	if srv.closing.Load() {
 		srv.lnMu.Unlock()
@@ -164,7 +206,7 @@ func (srv *Server) Serve(ln net.Listener) error {
 			}
 			return err
 		}
-		c := newConn(srv, nc)
+		c := newConn(srv, nc, lst)
 		srv.connsMu.Lock()
 		if srv.closing.Load() {
 			srv.connsMu.Unlock()

@@ -206,14 +206,23 @@ type ppResult struct {
 	RecordsPerSec, MBs, AvgMs, P50Ms, P99Ms float64
 }
 
+// ppJavaDefaults is the cross-check run's acks column when the producer
+// keeps every Java client default (acks=all with idempotence, 16 KiB
+// batches, 5 requests in flight): what an untouched application gets.
+const ppJavaDefaults = "all, Java defaults"
+
 func producerPerformance(lib, addr, topic, acks string, n, recSize int, label string) (ppResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	logf("  %s: Kafka ProducerPerformance, %d records", label, n)
-	cmd := exec.CommandContext(ctx, "java", "-Xmx512m", "-Dlog4j.configuration=file:/dev/null", "-cp", lib+"/*",
+	props := []string{"bootstrap.servers=" + addr}
+	if acks != ppJavaDefaults {
+		props = append(props, "acks="+acks, "linger.ms=5", "batch.size=1048576", "buffer.memory=67108864")
+	}
+	args := append([]string{"-Xmx512m", "-Dlog4j.configuration=file:/dev/null", "-cp", lib + "/*",
 		"org.apache.kafka.tools.ProducerPerformance", "--topic", topic, "--num-records", strconv.Itoa(n),
-		"--record-size", strconv.Itoa(recSize), "--throughput", "-1", "--producer-props",
-		"bootstrap.servers="+addr, "acks="+acks, "linger.ms=5", "batch.size=1048576", "buffer.memory=67108864")
+		"--record-size", strconv.Itoa(recSize), "--throughput", "-1", "--producer-props"}, props...)
+	cmd := exec.CommandContext(ctx, "java", args...)
 	out, err := cmd.CombinedOutput()
 	m := ppLine.FindAllSubmatch(out, -1)
 	if err != nil || len(m) == 0 {

@@ -49,8 +49,9 @@ or in a YAML file given with --config.`,
 	f.String("admin-listen", "127.0.0.1:9644", "admin HTTP address for /metrics, /healthz, /readyz; \"off\" disables")
 	f.String("metastore", "", "metastore URL: sqlite://PATH or postgres://USER@HOST:PORT/DB (default sqlite://<data-dir>/meta.db)")
 	f.String("objstore", "", "object store URL: file://DIR or s3://BUCKET/PREFIX?endpoint=...&region=...&path_style=true (default file://<data-dir>/objects)")
-	f.Duration("flush-interval", 100*time.Millisecond, "upload buffered data at least this often")
-	f.String("flush-bytes", "8MiB", "upload as soon as this much data is buffered")
+	f.Duration("flush-interval", 100*time.Millisecond, "longest buffered data waits for an upload while one is in flight (none in flight: at once)")
+	f.Duration("flush-min-interval", 0, "floor between two uploads of objects smaller than --flush-bytes (a trickle costs at most one PUT per interval)")
+	f.String("flush-bytes", "8MiB", "object size target: with no upload in flight upload at this size at the latest, beside another at twice it")
 	f.String("cache-bytes", "1GiB", "local disk cache budget for historical reads")
 	f.String("tail-bytes", "64MiB", "memory budget for recently flushed data served to tail consumers")
 	f.String("buffer-bytes", "256MiB", "data accepted but not yet uploaded before produce answers a retriable error")
@@ -60,12 +61,14 @@ or in a YAML file given with --config.`,
 	f.String("agent-id", "", "agent ID in the metastore (default: generated once, kept in <data-dir>/agent-id)")
 	f.String("rack", "", "rack reported to clients")
 	f.Duration("lease-ttl", 3*time.Second, "agent registration lease")
+	f.Duration("presence-interval", 50*time.Millisecond, "how often other agents' presence in the metastore is checked, so a dead process's partitions move before its lease expires (0: off)")
 	f.Int16("transaction-version", 2, "transaction.version feature offered to clients: 2 (KIP-890 part 2: epoch bumped at every commit, partitions added by produce) or 1")
 	f.Int64("transaction-max-timeout-ms", 900000, "largest transaction.timeout.ms a transactional producer may ask for (Kafka's transaction.max.timeout.ms)")
 	f.String("read-block-bytes", "16MiB", "compacted segments are read in blocks of about this size, one range GET each")
 	f.Int("read-ahead", 4, "most blocks a sequential reader keeps in flight ahead, within its share of --read-ahead-bytes (-1: none)")
 	f.String("read-ahead-bytes", "256MiB", "memory for read-ahead and recently read blocks, shared equally by the partitions being read sequentially")
 	f.Bool("compaction", true, "run compaction, retention and garbage collection for the partitions this agent owns")
+	addSecurityFlags(f)
 	addLifecycleFlags(f)
 	f.String("log-level", "info", "debug, info, warn or error")
 	f.String("log-format", "text", "text or json")
@@ -91,6 +94,7 @@ func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, origins, e
 		MetastoreURL:      v.GetString("metastore"),
 		ObjstoreURL:       v.GetString("objstore"),
 		FlushInterval:     dur("flush-interval"),
+		FlushMinInterval:  dur("flush-min-interval"),
 		FlushBytes:        size("flush-bytes"),
 		CacheBytes:        size("cache-bytes"),
 		TailBytes:         size("tail-bytes"),
@@ -100,6 +104,7 @@ func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, origins, e
 		AgentID:           v.GetString("agent-id"),
 		Rack:              v.GetString("rack"),
 		LeaseTTL:          dur("lease-ttl"),
+		PresenceInterval:  presenceInterval(dur("presence-interval")),
 		TxnMaxTimeout:     time.Duration(st.integer("transaction-max-timeout-ms", 63)) * time.Millisecond,
 		TxnVersion:        int16(st.integer("transaction-version", 16)),
 		Compaction:        lifecycleConfig(st),
@@ -110,6 +115,7 @@ func agentConfig(v *viper.Viper, flags *pflag.FlagSet) (agent.Config, origins, e
 		},
 		NoCompaction: !boolean("compaction"),
 	}
+	securityConfig(st, from, &cfg)
 	mrb := size("max-request-bytes")
 	if mrb > 1<<30 {
 		st.bad("max-request-bytes", fmt.Errorf("%d is above 1GiB", mrb))
@@ -240,4 +246,12 @@ func runAgent(ctx context.Context, cfg agent.Config, from origins) error {
 // data dir another agent holds) rather than a failing backend: exit 2.
 func isConfigError(err error) bool {
 	return errors.Is(err, agent.ErrBadURL) || errors.Is(err, agent.ErrDataDirInUse)
+}
+
+// presenceInterval maps the flag's 0 (off) to the Config's negative.
+func presenceInterval(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

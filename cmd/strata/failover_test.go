@@ -35,10 +35,20 @@ type cluster struct {
 // suite: several agent processes sharing one SQLite file contend for its
 // single write lock, and on a loaded 2-core CI machine under -race their
 // 1s heartbeats miss their deadline (SQLite is the one-machine metastore).
+//
+// STRATA_FAILOVER_BACKENDS=embedded puts them on one SQLite file and one
+// local directory instead, to measure failover there by hand.
 func newCluster(t *testing.T, n int) *cluster {
-	meta, objs := testkit.RemoteBackends(t)
+	var meta, objs string
+	if os.Getenv("STRATA_FAILOVER_BACKENDS") == "embedded" {
+		dir := t.TempDir()
+		meta, objs = "sqlite://"+filepath.Join(dir, "meta.db"), "file://"+filepath.Join(dir, "objects")
+	} else {
+		meta, objs = testkit.RemoteBackends(t)
+	}
 	c := &cluster{t: t, metaURL: meta}
-	c.args = []string{"--metastore", c.metaURL, "--objstore", objs, "--lease-ttl", "1s", "--flush-interval", "50ms"}
+	c.args = []string{"--metastore", c.metaURL, "--objstore", objs, "--lease-ttl", failoverLease().String(), "--flush-interval", "50ms",
+		"--presence-interval", durationEnv("STRATA_FAILOVER_PRESENCE", 50*time.Millisecond).String()}
 	for i := 0; i < n; i++ {
 		c.add()
 	}
@@ -235,6 +245,12 @@ func durationEnv(name string, def time.Duration) time.Duration {
 	return def
 }
 
+// failoverLease is the agents' --lease-ttl in the failover tests:
+// STRATA_FAILOVER_LEASE, default 1s (the agent's default is 3s; with
+// presence on it does not change how fast a killed agent's partitions
+// move). STRATA_FAILOVER_PRESENCE sets --presence-interval (0: off).
+func failoverLease() time.Duration { return durationEnv("STRATA_FAILOVER_LEASE", time.Second) }
+
 // TestFailoverKill9: three agents; every few seconds a random one is
 // killed with SIGKILL and restarted after its lease has expired, for
 // STRATA_FAILOVER_DURATION (default 60s). Every acknowledged record is in
@@ -265,7 +281,7 @@ func TestFailoverKill9(t *testing.T) {
 		}
 		victim.stop(syscall.SIGKILL)
 		kills = append(kills, kill{time.Now(), moved})
-		time.Sleep(1500 * time.Millisecond) // past the 1s lease: its partitions move
+		time.Sleep(failoverLease() + 500*time.Millisecond) // past the lease: its partitions move
 		c.agents[i] = victim.restart(c.args...)
 	}
 	time.Sleep(3 * time.Second)

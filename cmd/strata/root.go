@@ -29,7 +29,7 @@ func newRootCommand() *cobra.Command {
 		return usageError{err}
 	})
 	root.AddCommand(newAgentCommand(), newVersionCommand())
-	root.AddCommand(newMigrateCommand(), newCompactorCommand())
+	root.AddCommand(newMigrateCommand(), newCompactorCommand(), newUsersCommand())
 	return root
 }
 

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 		{"Claim", testClaim},
 		{"ClaimNotFound", testClaimNotFound},
 		{"Release", testRelease},
+		{"Presence", testPresence},
 		{"CommitFlush", testCommitFlush},
 		{"CommitFlushProducerUpsert", testCommitFlushProducerUpsert},
 		{"CommitFlushFencedByEpoch", testCommitFlushFencedByEpoch},
@@ -60,6 +61,7 @@ func Run(t *testing.T, newStore func(t *testing.T) metastore.Store) {
 	}
 	tests = append(tests, lifecycleTests...)
 	tests = append(tests, txnTests...)
+	tests = append(tests, securityTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -462,3 +462,74 @@ func TestRetry(t *testing.T) {
 		t.Fatalf("retry with a canceled context: %d calls, err %v; want 2 calls, context.Canceled", calls, err)
 	}
 }
+
+// TestPresenceConnectionDrop: the server ends the session holding an
+// agent's presence (what a kill -9 of its process does): peers see it
+// absent at once, Renew takes it again on a new connection, and another
+// schema of the same database never sees it.
+func TestPresenceConnectionDrop(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, other := openTest(t, Options{}), openTest(t, Options{})
+	h, err := s.HoldPresence(ctx, "agent-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	present := func(st *Store) bool {
+		t.Helper()
+		got, err := st.PresentAgents(ctx, []string{"agent-a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got["agent-a"]
+	}
+	if !present(s) || present(other) {
+		t.Fatalf("held on one schema: present there %v, on another schema %v; want true, false", present(s), present(other))
+	}
+	var pid int32
+	if err := h.(*presenceHold).conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.db.pool.Exec(ctx, "SELECT pg_terminate_backend($1)", pid); err != nil {
+		t.Fatal(err)
+	}
+	awaitCond(t, func() bool { return !present(s) })
+	if held, err := h.Renew(ctx); err != nil || !held {
+		t.Fatalf("Renew after the session ended = %v, %v; want held again", held, err)
+	}
+	if !present(s) {
+		t.Fatal("not present after Renew")
+	}
+}
+
+// awaitCond polls cond for up to 5 s (the terminated backend's locks
+// go when the server has finished ending it).
+func awaitCond(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// BenchmarkCommitFlush: a 6-partition flush commit against the floor of
+// any durable commit, a one-row INSERT in its own transaction (one round
+// trip and one WAL flush), on the same pool (see
+// metastoretest.BenchCommitFlush).
+func BenchmarkCommitFlush(b *testing.B) {
+	s, err := Open(b.Context(), pgtest.URL(b), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.db.pool.Exec(b.Context(), "CREATE TABLE bench_trip (n int)"); err != nil {
+		b.Fatal(err)
+	}
+	metastoretest.BenchCommitFlush(b, s, func(ctx context.Context) error {
+		_, err := s.db.pool.Exec(ctx, "INSERT INTO bench_trip VALUES (1)")
+		return err
+	})
+}

@@ -44,6 +44,9 @@ type Store struct {
 	// r is a pool of query_only connections; in WAL mode they read while
 	// w writes.
 	r *sql.DB
+	// path is the database file's absolute path (presence locks live
+	// beside it).
+	path string
 }
 
 var _ metastore.Store = (*Store)(nil)
@@ -90,7 +93,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	shared := sqlstore.New(sqlstore.Config{Name: "sqlite", DB: db{w: w, r: r}, Dialect: dialect{}, Queries: queries})
-	return &Store{sharedStore: shared, w: w, r: r}, nil
+	return &Store{sharedStore: shared, w: w, r: r, path: abs}, nil
 }
 
 // openWriter opens the single-connection write pool of the database at

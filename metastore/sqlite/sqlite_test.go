@@ -541,3 +541,20 @@ func TestPlaceholders(t *testing.T) {
 		t.Errorf("SelectIndexRowsFrom keeps a $ placeholder: %s", queries.SelectIndexRowsFrom)
 	}
 }
+
+// BenchmarkCommitFlush: a 6-partition flush commit against a one-row
+// write transaction on the same file (see metastoretest.BenchCommitFlush).
+func BenchmarkCommitFlush(b *testing.B) {
+	s, err := Open(b.Context(), filepath.Join(b.TempDir(), "meta.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.w.Exec("CREATE TABLE bench_trip (n INTEGER)"); err != nil {
+		b.Fatal(err)
+	}
+	metastoretest.BenchCommitFlush(b, s, func(ctx context.Context) error {
+		_, err := s.w.ExecContext(ctx, "INSERT INTO bench_trip VALUES (1)")
+		return err
+	})
+}

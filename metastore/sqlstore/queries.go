@@ -38,6 +38,18 @@ type Queries struct {
 	UpdateAgent      string
 	InsertAgent      string
 	SelectLiveAgents string
+	// Agent listeners: DeleteAgentListeners (agent_id) then
+	// InsertAgentListener (agent_id, position, name, host, port).
+	DeleteAgentListeners string
+	InsertAgentListener  string
+	SelectAgentListeners string
+
+	// SCRAM credentials: user_name, mechanism, salt, stored_key,
+	// server_key, iterations.
+	UpsertScramCredential  string
+	DeleteScramCredential  string // user_name, mechanism
+	SelectScramCredential  string // user_name, mechanism
+	SelectScramCredentials string
 
 	// Topics and partitions.
 
@@ -248,6 +260,20 @@ ON CONFLICT (agent_id) DO UPDATE SET
 RETURNING node_id`,
 		SelectLiveAgents: `SELECT agent_id, host, port, rack, node_id, lease_expires
 FROM agents WHERE lease_expires > $1 ORDER BY node_id`,
+		DeleteAgentListeners: `DELETE FROM agent_listeners WHERE agent_id = $1`,
+		InsertAgentListener: `INSERT INTO agent_listeners (agent_id, position, name, host, port)
+VALUES ($1, $2, $3, $4, $5)`,
+		SelectAgentListeners: `SELECT agent_id, name, host, port FROM agent_listeners ORDER BY agent_id, position`,
+		UpsertScramCredential: `INSERT INTO scram_credentials (user_name, mechanism, salt, stored_key, server_key, iterations)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (user_name, mechanism) DO UPDATE SET
+    salt = excluded.salt, stored_key = excluded.stored_key,
+    server_key = excluded.server_key, iterations = excluded.iterations`,
+		DeleteScramCredential: `DELETE FROM scram_credentials WHERE user_name = $1 AND mechanism = $2`,
+		SelectScramCredential: `SELECT user_name, mechanism, salt, stored_key, server_key, iterations
+FROM scram_credentials WHERE user_name = $1 AND mechanism = $2`,
+		SelectScramCredentials: `SELECT user_name, mechanism, salt, stored_key, server_key, iterations
+FROM scram_credentials ORDER BY user_name, mechanism`,
 
 		SelectTopicByName:     `SELECT ` + topicColumns + ` FROM topics WHERE name = $1`,
 		SelectTopicForUpdate:  `SELECT ` + topicColumns + ` FROM topics WHERE name = $1` + forUpdate,

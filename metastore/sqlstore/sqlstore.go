@@ -109,7 +109,18 @@ type Store struct {
 	q    Queries
 }
 
-var _ metastore.Store = (*Store)(nil)
+// Every role but Presence, which each backend holds its own way (a
+// database session, a file lock).
+var _ interface {
+	metastore.Cluster
+	metastore.Catalog
+	metastore.Ownership
+	metastore.LogIndex
+	metastore.Producers
+	metastore.Groups
+	metastore.Lifecycle
+	Close() error
+} = (*Store)(nil)
 
 // New returns a Store on c.DB. It panics if c.Queries lacks a statement
 // the store needs: that is a bug in the backend, not a runtime condition.
