@@ -46,6 +46,15 @@ type Service struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// deferred holds when each partition's work was first left for later
+	// because Busy said so: deferred for MaxLag, it runs however busy
+	// (work without flush data, such as a cleaning pass due, has no
+	// lag of its own to bound the wait).
+	deferred struct {
+		sync.Mutex
+		since map[metastore.PartitionRef]time.Time
+	}
 }
 
 // New returns a Service; Start runs it. m may be nil (unregistered
@@ -241,8 +250,7 @@ func (s *Service) CompactOnce(ctx context.Context) (int, error) {
 				continue
 			}
 		}
-		if !lagged && s.cfg.Busy != nil && s.cfg.Busy() {
-			s.metrics.deferred.Inc()
+		if s.yield(pr.PartitionRef, now, lagged) {
 			continue // produce first; this is not overdue yet
 		}
 		if err := s.jobs.Acquire(ctx, 1); err != nil {
@@ -270,6 +278,29 @@ func (s *Service) CompactOnce(ctx context.Context) (int, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	return done, errors.Join(errs...)
+}
+
+// yield reports whether the partition's work should wait because
+// produce is busy (Config.Busy), and counts it. Overdue work never
+// waits: flush data past MaxLag (lagged), or work deferred since MaxLag
+// ago or longer. A partition whose work goes on is forgotten.
+func (s *Service) yield(ref metastore.PartitionRef, now time.Time, lagged bool) bool {
+	busy := !lagged && s.cfg.Busy != nil && s.cfg.Busy()
+	s.deferred.Lock()
+	defer s.deferred.Unlock()
+	since, ok := s.deferred.since[ref]
+	if !busy || (ok && now.Sub(since) >= s.cfg.MaxLag) {
+		delete(s.deferred.since, ref)
+		return false
+	}
+	if !ok {
+		if s.deferred.since == nil {
+			s.deferred.since = map[metastore.PartitionRef]time.Time{}
+		}
+		s.deferred.since[ref] = now
+	}
+	s.metrics.deferred.Inc()
+	return true
 }
 
 // lowLivePartitions returns the partitions with rows in flush objects
@@ -349,10 +380,9 @@ func (s *Service) compactPartition(ctx context.Context, pr metastore.PartitionRo
 	}
 	lagged := !pr.OldestFlush.IsZero() && s.now().Sub(pr.OldestFlush) >= s.cfg.MaxLag
 	for i, job := range Plan(in, s.cfg.planConfig()) {
-		if i > 0 && !lagged && s.cfg.Busy != nil && s.cfg.Busy() {
+		if i > 0 && s.yield(ref, s.now(), lagged) {
 			// Produce got busy while the first jobs ran: the rest is
 			// not overdue and waits for a later pass.
-			s.metrics.deferred.Inc()
 			return done, nil
 		}
 		if lease.Expires.Sub(s.now()) < s.cfg.LeaseTTL/2 {
