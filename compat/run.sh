@@ -110,11 +110,15 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 start_agent() {
 	port=$(free_port)
 	boot=127.0.0.1:$port
+	# A second listener with SASL (SCRAM) for franz-go's TestSCRAMAuth and
+	# TestSCRAMAuthBadCredentials (KGO_TEST_SCRAM_SEEDS below).
+	sasl_port=$(free_port)
+	sasl_boot=127.0.0.1:$sasl_port
 	# --flush-interval 10ms: acks=all answers once the batch is in object
 	# storage, at most one flush interval later; franz-go's
 	# TestClient_Produce makes 20,000 sequential-ish ProduceSync calls, which
 	# at the 100ms default take minutes instead of seconds.
-	"$work/strata" agent --listen "$boot" --admin-listen off --data-dir "$work/data" \
+	"$work/strata" agent --listeners "PLAINTEXT://$boot,SASL_PLAINTEXT://$sasl_boot" --admin-listen off --data-dir "$work/data" \
 		--auto-create-topics --flush-interval 10ms >"$work/agent.log" 2>&1 &
 	agent_pid=$!
 	for _ in $(seq 1 300); do
@@ -138,7 +142,11 @@ for attempt in 1 2 3; do
 		exit 1
 	fi
 done
-log "agent on $boot (data in $work/data)"
+log "agent on $boot, SASL_PLAINTEXT on $sasl_boot (data in $work/data)"
+# A SCRAM user for franz-go's SCRAM tests, added while the agent runs.
+printf 'compat-secret\n' >"$work/scram-password"
+"$work/strata" users add compat --mechanism SCRAM-SHA-256 --password-file "$work/scram-password" --data-dir "$work/data" >/dev/null
+export KGO_TEST_SCRAM_SEEDS=$sasl_boot KGO_TEST_SCRAM=compat:compat-secret:256
 
 # --- Checks ------------------------------------------------------------------
 passed=0 failed=0
