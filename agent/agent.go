@@ -191,13 +191,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Agent, error) {
 	}
 	a.markers = txn.NewMarkerWriter(a.agentID, a.meta, a.reg, 0, a.log)
 	a.txns = txn.New(txn.Config{Store: a.meta, MaxTimeout: cfg.TxnMaxTimeout, Logger: a.log, Kick: a.markers.Kick,
-		Resolve: func(topic string, partition int32) (metastore.TopicID, bool) {
-			t := a.reg.Topic(topic)
-			if t == nil || t.Partition(partition) == nil {
-				return metastore.TopicID{}, false
-			}
-			return t.ID(), true
-		}})
+		Resolve: a.reg.Resolve})
 	if a.nodeID, err = a.own.Register(ctx); err != nil {
 		return nil, err
 	}

@@ -353,9 +353,6 @@ func TestTxnOffsetCommitRequireStable(t *testing.T) {
 		add := kmsg.NewPtrAddOffsetsToTxnRequest()
 		add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = id, pid, epoch, grp
 		ar, err := add.RequestWith(ctx, cl)
-		if err == nil && ar.ErrorCode != 0 {
-			t.Logf("add offsets: %v", kerr.ErrorForCode(ar.ErrorCode))
-		}
 		return err == nil && ar.ErrorCode == 0
 	})
 	stage(99)

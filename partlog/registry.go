@@ -95,6 +95,16 @@ func (r *Registry) Kick() {
 	}
 }
 
+// Resolve returns the ID of topic if it has the partition: the catalog
+// as the transaction coordinator sees it.
+func (r *Registry) Resolve(topic string, partition int32) (metastore.TopicID, bool) {
+	t := r.Topic(topic)
+	if t == nil || t.Partition(partition) == nil {
+		return metastore.TopicID{}, false
+	}
+	return t.ID(), true
+}
+
 // Kicked receives a value after Kick (the flusher selects on it).
 func (r *Registry) Kicked() <-chan struct{} { return r.kick }
 

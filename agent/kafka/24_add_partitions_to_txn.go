@@ -78,13 +78,7 @@ func handleAddPartitionsToTxn(c *conn, req kmsg.Request, f *inflight) {
 		return codes
 	}
 	if r.Version <= 3 {
-		topics, order := map[string][]int32{}, []string(nil)
-		for _, rt := range r.Topics {
-			if _, ok := topics[rt.Topic]; !ok {
-				order = append(order, rt.Topic)
-			}
-			topics[rt.Topic] = append(topics[rt.Topic], rt.Partitions...)
-		}
+		topics, order := txnTopics(len(r.Topics), func(i int) (string, []int32) { return r.Topics[i].Topic, r.Topics[i].Partitions })
 		codes := add(r.TransactionalID, r.ProducerID, r.ProducerEpoch, false, topics, order)
 		for _, t := range order {
 			rt := kmsg.NewAddPartitionsToTxnResponseTopic()
@@ -100,13 +94,7 @@ func handleAddPartitionsToTxn(c *conn, req kmsg.Request, f *inflight) {
 		return
 	}
 	for _, tx := range r.Transactions {
-		topics, order := map[string][]int32{}, []string(nil)
-		for _, rt := range tx.Topics {
-			if _, ok := topics[rt.Topic]; !ok {
-				order = append(order, rt.Topic)
-			}
-			topics[rt.Topic] = append(topics[rt.Topic], rt.Partitions...)
-		}
+		topics, order := txnTopics(len(tx.Topics), func(i int) (string, []int32) { return tx.Topics[i].Topic, tx.Topics[i].Partitions })
 		codes := add(tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly, topics, order)
 		out := kmsg.NewAddPartitionsToTxnResponseTransaction()
 		out.TransactionalID = tx.TransactionalID
@@ -123,4 +111,18 @@ func handleAddPartitionsToTxn(c *conn, req kmsg.Request, f *inflight) {
 		resp.Transactions = append(resp.Transactions, out)
 	}
 	f.finish(resp)
+}
+
+// txnTopics merges a request's n topics (at(i) names the i-th and its
+// partitions; a topic may be named twice) in first-seen order.
+func txnTopics(n int, at func(i int) (string, []int32)) (map[string][]int32, []string) {
+	topics, order := map[string][]int32{}, []string(nil)
+	for i := range n {
+		t, ps := at(i)
+		if _, ok := topics[t]; !ok {
+			order = append(order, t)
+		}
+		topics[t] = append(topics[t], ps...)
+	}
+	return topics, order
 }

@@ -25,11 +25,7 @@ func (srv *Server) coordinatesTxn(id string) bool { return srv.own.Coordinates(T
 
 // resolvePartition is the transaction coordinator's view of the catalog.
 func (srv *Server) resolvePartition(topic string, partition int32) (metastore.TopicID, bool) {
-	t := srv.topicByName(topic)
-	if t == nil || t.Partition(partition) == nil {
-		return metastore.TopicID{}, false
-	}
-	return t.ID(), true
+	return srv.reg.Resolve(topic, partition)
 }
 
 // txnErrorCode maps an outcome of the transaction coordinator to a Kafka
